@@ -1,0 +1,143 @@
+"""Collection: a dataset becomes a tree of collectors and check items (SPEC §1).
+
+Node ids:
+  <dataset>::dirschema::<check>
+  <dataset>/<path in dataset>::<check>
+  <dataset>/<mask path>::channel:<name>::<check>
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from . import dirschema
+from .items import STRICT_KEY, SegmaskItem
+
+
+@dataclass
+class Settings:
+    datasets: list[Path]
+    schema_version: str
+    ignore_globs: list[str]
+    strict: bool
+
+
+@dataclass
+class DatasetState:
+    """What collection learns about one dataset, shared by its items."""
+
+    root: Path
+    node_id: str
+    listing: dirschema.Listing
+    choice: dirschema.SchemaChoice
+    ignore_globs: list[str]
+    cache: dict = field(default_factory=dict)
+
+    def properties(self) -> dict[str, str]:
+        return {
+            "dataset": self.node_id,
+            "schema_version": self.choice.version,
+            "schema_verdict": "validates" if self.choice.validates else "fails",
+        }
+
+
+def dataset_node_id(root: Path, rootpath: Path) -> str:
+    """The dataset root relative to the rootdir ('../x' when outside it)."""
+    rel = os.path.relpath(root, rootpath)
+    return Path(rel).as_posix()
+
+
+class SegmaskPlugin:
+    """Registered only when a dataset is given."""
+
+    def __init__(self, config: pytest.Config, settings: Settings) -> None:
+        self.config = config
+        self.settings = settings
+        self._states: dict[Path, DatasetState] = {}
+        config.stash[STRICT_KEY] = settings.strict
+
+    def state(self, root: Path) -> DatasetState:
+        """Listing and schema choice, computed once per dataset and process."""
+        if root not in self._states:
+            listing = dirschema.list_dataset(root)
+            choice = dirschema.choose_version(
+                listing, self.settings.schema_version, self.settings.ignore_globs
+            )
+            self._states[root] = DatasetState(
+                root, dataset_node_id(root, self.config.rootpath), listing, choice,
+                self.settings.ignore_globs,
+            )
+        return self._states[root]
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collect_directory(self, path: Path, parent: pytest.Collector):
+        if Path(os.path.normpath(path)) in self.settings.datasets:
+            root = Path(os.path.normpath(path))
+            state = self.state(root)
+            return DatasetDirectory.from_parent(
+                parent, path=root, nodeid=state.node_id, state=state
+            )
+        return None
+
+    def pytest_report_header(self, config: pytest.Config) -> list[str]:
+        return [
+            self.state(root).choice.header(dataset_node_id(root, config.rootpath))
+            for root in self.settings.datasets
+        ]
+
+
+class DatasetDirectory(pytest.Directory):
+    """One dataset root: collects the directory-schema items, then per-file items."""
+
+    def __init__(self, *, state: DatasetState, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.state = state
+
+    def collect(self):
+        yield DirSchemaCollector.from_parent(self, name="dirschema", state=self.state)
+
+
+class DirSchemaCollector(pytest.Collector):
+    def __init__(self, *, state: DatasetState, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.state = state
+
+    def collect(self):
+        state = self.state
+        choice = state.choice
+        version = choice.version
+        props = state.properties()
+        header = choice.header(state.node_id)
+        for pattern in dirschema.patterns_for(version):
+            if not pattern.required:
+                continue
+            yield _item(
+                self, f"required:{pattern.key}", f"required: {pattern.what}", props, header,
+                lambda key=pattern.key: dirschema.check_required(state.listing, choice, key),
+            )
+        yield _item(
+            self, "not-allowed", "no paths outside the schema", props, header,
+            lambda: dirschema.check_not_allowed(state.listing, choice, state.ignore_globs),
+        )
+        for pattern in dirschema.patterns_for(version):
+            if pattern.required:
+                continue
+            yield _item(
+                self, f"optional:{pattern.key}", f"optional: {pattern.what}", props, header,
+                lambda key=pattern.key: dirschema.check_optional(choice, key),
+            )
+
+
+def _item(parent, name, description, props, header, check):
+    def with_header():
+        result = check()
+        result.notes.insert(0, header)
+        return result
+
+    return SegmaskItem.from_parent(
+        parent, name=name, check=with_header, description=description, properties=props
+    )

@@ -1,0 +1,95 @@
+"""What a check returns: findings (rule code, severity, message, location).
+
+Checks are pure: they import nothing from pytest and return a ``CheckResult``.
+The pytest layer maps the findings to outcomes (fail / warn / pass / skip).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class Severity(str, enum.Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+    def __str__(self) -> str:  # pragma: no cover - trivial
+        return self.value
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a finding is: any subset of file, channel, row, column, pixel, offset."""
+
+    file: str | None = None
+    channel: str | None = None
+    row: int | None = None
+    column: str | None = None
+    pixel: tuple[int, ...] | None = None
+    level: int | None = None
+
+    def __str__(self) -> str:
+        parts = []
+        if self.file:
+            parts.append(self.file)
+        if self.channel is not None:
+            parts.append(f"channel {self.channel!r}")
+        if self.level is not None:
+            parts.append(f"level {self.level}")
+        if self.row is not None:
+            parts.append(f"row {self.row}")
+        if self.column is not None:
+            parts.append(f"column {self.column!r}")
+        if self.pixel is not None:
+            parts.append("pixel (" + ", ".join(str(p) for p in self.pixel) + ")")
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    severity: Severity
+    message: str
+    location: Location = field(default_factory=Location)
+    fix: str | None = None
+
+    def format(self) -> str:
+        """One block a person can act on: code, what, where, how to fix."""
+        head = f"{self.code} ({self.severity.value}): {self.message}"
+        lines = [head]
+        where = str(self.location)
+        if where:
+            lines.append(f"  where: {where}")
+        if self.fix:
+            lines.append(f"  fix: {self.fix}")
+        return "\n".join(lines)
+
+
+@dataclass
+class CheckResult:
+    """Findings of one check plus notes on what was found (shown in reports).
+
+    ``skip`` set means the check does not apply (e.g. an optional file is absent).
+    """
+
+    findings: list[Finding] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    skip: str | None = None
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity is Severity.ERROR]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity is Severity.WARNING]
+
+
+def cut_list(values, limit: int = 5) -> str:
+    """``a, b, c … (+N more)``: long lists are cut to the first few plus a count."""
+    values = list(values)
+    shown = ", ".join(str(v) for v in values[:limit])
+    if len(values) > limit:
+        shown += f" … (+{len(values) - limit} more)"
+    return shown

@@ -1,0 +1,98 @@
+"""The pytest items: run one pure check, map its findings to an outcome."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Callable
+
+import pytest
+
+from .findings import CheckResult, Finding, Severity
+
+RESULT_KEY = pytest.StashKey[CheckResult]()
+
+# -k's alphabet (SPEC §1): anything else in a name becomes "_".
+_UNSAFE = re.compile(r"[^A-Za-z0-9_:+\-./\\]")
+
+
+def safe_name(name: str) -> str:
+    return _UNSAFE.sub("_", name) or "_"
+
+
+class SegmaskWarning(UserWarning):
+    """A finding of warning severity (promote with -W error::pytest_segmask.SegmaskWarning)."""
+
+    __module__ = "pytest_segmask"
+
+
+class SegmaskFailure(Exception):
+    """Raised by an item whose check found errors (or warnings under --segmask-strict)."""
+
+    def __init__(self, findings: list[Finding], strict: bool = False) -> None:
+        super().__init__(findings[0].format() if findings else "")
+        self.findings = findings
+        self.strict = strict
+
+    def render(self) -> str:
+        errors = [f for f in self.findings if f.severity is Severity.ERROR]
+        # Errors first: the first line is what -rf and junit show.
+        ordered = errors + [f for f in self.findings if f not in errors]
+        blocks = [f.format() for f in ordered]
+        if len(ordered) > 1:
+            first = ordered[0]
+            blocks.insert(
+                0,
+                f"{first.code}: {first.message.splitlines()[0]} "
+                f"(+{len(ordered) - 1} more finding(s) below)",
+            )
+        if self.strict and not errors:
+            blocks.append("(warnings fail because --segmask-strict is set)")
+        return "\n".join(blocks)
+
+
+class SegmaskItem(pytest.Item):
+    """One conformance check. ``check`` returns a CheckResult; findings decide the outcome."""
+
+    def __init__(
+        self,
+        *,
+        check: Callable[[], CheckResult],
+        description: str,
+        properties: dict[str, str] | None = None,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        self._check = check
+        self.description = description
+        # junit <property> elements; pytest copies them onto the report (survives xdist)
+        self.user_properties.extend((properties or {}).items())
+
+    def runtest(self) -> None:
+        result = self._check()
+        self.stash[RESULT_KEY] = result
+        codes = sorted({f.code for f in result.findings})
+        if codes:
+            self.user_properties.append(("rule_codes", " ".join(codes)))
+        if result.notes:
+            self.add_report_section("call", "segmask", "\n".join(result.notes))
+        if result.skip:
+            pytest.skip(result.skip)
+        strict = self.config.stash.get(STRICT_KEY, False)
+        if result.errors or (strict and result.warnings):
+            raise SegmaskFailure(result.errors + result.warnings, strict=strict)
+        for finding in result.warnings:
+            warnings.warn(SegmaskWarning(f"{self.nodeid}: {finding.format()}"), stacklevel=1)
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, SegmaskFailure):
+            return excinfo.value.render()
+        if isinstance(excinfo.value, SegmaskWarning):  # promoted by -W error::…
+            return f"warning promoted to error: {excinfo.value}"
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self):
+        return self.path, None, f"segmask: {self.description}"
+
+
+STRICT_KEY = pytest.StashKey[bool]()

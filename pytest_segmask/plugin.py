@@ -1,0 +1,118 @@
+"""Entry point (``pytest11``): options, and nothing else until a dataset is given.
+
+Every pytest run in the environment imports this module, so it stays light: the
+collecting plugin (and numpy, tifffile, openpyxl behind it) loads only when
+``--segmask-dataset`` or ``segmask_dataset`` names a dataset.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+SCHEMA_VERSION_CHOICES_HELP = "auto (default) or a directory-schema version 2.0 … 2.7"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("segmask", "HuBMAP segmentation-mask conformance")
+    group.addoption(
+        "--segmask-dataset",
+        action="append",
+        default=[],
+        metavar="DIR",
+        dest="segmask_dataset",
+        help="dataset root to check (repeatable); write it as --segmask-dataset=DIR",
+    )
+    group.addoption(
+        "--segmask-schema-version",
+        default=None,
+        metavar="V",
+        dest="segmask_schema_version",
+        help=f"directory-schema version: {SCHEMA_VERSION_CHOICES_HELP}",
+    )
+    group.addoption(
+        "--segmask-ignore-glob",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        dest="segmask_ignore_glob",
+        help="fnmatch glob of dataset-relative paths exempt from 'not allowed' "
+        "(repeatable; added to the ini globs, default '.*')",
+    )
+    group.addoption(
+        "--segmask-strict",
+        action="store_true",
+        default=None,
+        dest="segmask_strict",
+        help="findings of warning severity fail their items",
+    )
+    parser.addini("segmask_dataset", "dataset roots to check (relative to the rootdir)", type="paths", default=[])
+    parser.addini("segmask_schema_version", SCHEMA_VERSION_CHOICES_HELP, default="auto")
+    parser.addini(
+        "segmask_ignore_globs",
+        "fnmatch globs exempt from 'not allowed'",
+        type="linelist",
+        default=[".*"],
+    )
+    parser.addini("segmask_strict", "warnings fail their items", type="bool", default=False)
+
+
+def dataset_paths(config: pytest.Config) -> list[Path]:
+    """Datasets from the command line (relative to the invocation dir) and the ini file."""
+    invocation_dir = config.invocation_params.dir
+    paths = [Path(os.path.normpath(invocation_dir / p)) for p in config.option.segmask_dataset]
+    paths += [Path(os.path.normpath(p)) for p in config.getini("segmask_dataset")]
+    unique: list[Path] = []
+    for path in paths:
+        if path not in unique:
+            unique.append(path)
+    return unique
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    datasets = dataset_paths(config)
+    if not datasets:
+        return  # inert: no collector, no heavy imports
+    for path in datasets:
+        if not path.exists():
+            raise pytest.UsageError(f"--segmask-dataset: {path} does not exist")
+        if not path.is_dir():
+            raise pytest.UsageError(f"--segmask-dataset: {path} is not a directory")
+
+    from . import dirschema
+    from .collect import SegmaskPlugin, Settings
+
+    version = config.option.segmask_schema_version or config.getini("segmask_schema_version")
+    version = str(version).strip()
+    if version.startswith("v"):
+        version = version[1:]
+    if version != "auto" and version not in dirschema.VERSIONS:
+        raise pytest.UsageError(
+            f"--segmask-schema-version: unknown version {version!r}; "
+            f"use auto or one of {', '.join(dirschema.VERSIONS)}"
+        )
+    strict = config.option.segmask_strict
+    if strict is None:
+        strict = config.getini("segmask_strict")
+    settings = Settings(
+        datasets=datasets,
+        schema_version=version,
+        ignore_globs=list(config.getini("segmask_ignore_globs")) + list(config.option.segmask_ignore_glob),
+        strict=bool(strict),
+    )
+    _collect_datasets_instead_of_default_args(config, datasets)
+    config.pluginmanager.register(SegmaskPlugin(config, settings), "segmask-collector")
+
+
+def _collect_datasets_instead_of_default_args(config: pytest.Config, datasets: list[Path]) -> None:
+    """Put the datasets into config.args (SPEC §8): replace testpaths/cwd defaults,
+    keep explicitly given test paths."""
+    if config.args_source != pytest.Config.ArgsSource.ARGS:
+        config.args = []
+        config.args_source = pytest.Config.ArgsSource.ARGS
+    present = {Path(os.path.normpath(config.invocation_params.dir / a.split("::")[0])) for a in config.args}
+    for path in datasets:
+        if path not in present:
+            config.args.append(str(path))

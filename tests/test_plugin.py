@@ -1,0 +1,228 @@
+"""The plugin through pytest itself: options, collection, node ids, pytest's toolbox."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from conftest import PROJECT, make_tree
+
+from pytest_segmask.rules import README_END, README_START, readme_with_rules
+
+M = "derived/segmentation_masks/"
+VALID = ["extras/", "derived/extras/", M + "s.segmentations.ome.tiff", M + "cells-objects.xlsx"]
+
+
+@pytest.fixture
+def dataset(pytester):
+    return make_tree(pytester.path / "ds", VALID)
+
+
+def test_inert_without_dataset(pytester):
+    pytester.makepyfile("def test_one(): pass")
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1)
+    assert "segmask:" not in result.stdout.str()
+
+
+def test_entry_point_imports_nothing_heavy():
+    code = (
+        "import sys, pytest_segmask.plugin\n"
+        "heavy = {'numpy', 'tifffile', 'openpyxl', 'lxml', 'ome_types'} & set(sys.modules)\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--segmask-dataset=nope"], "--segmask-dataset: {root}/nope does not exist"),
+        (["--segmask-dataset=afile"], "--segmask-dataset: {root}/afile is not a directory"),
+        (["--segmask-dataset=ds", "--segmask-schema-version=3.1"],
+         "--segmask-schema-version: unknown version '3.1'; use auto or one of 2.0, 2.1, 2.2, "
+         "2.3, 2.4, 2.5, 2.6, 2.7"),
+    ],
+)
+def test_usage_errors(pytester, dataset, args, message):
+    pytester.path.joinpath("afile").write_text("x")
+    result = pytester.runpytest(*args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert f"ERROR: {message.format(root=pytester.path)}" in result.stderr.lines
+    assert "Traceback" not in result.stderr.str() + result.stdout.str()
+
+
+def test_valid_dataset_passes_with_header(pytester, dataset):
+    result = pytester.runpytest("--segmask-dataset=ds", "-v")
+    result.assert_outcomes(passed=7, skipped=4)
+    result.stdout.fnmatch_lines(["segmask: ds validates as segmentation-mask-v2.7"])
+    result.stdout.fnmatch_lines(["*ds::dirschema::optional:mesh SKIPPED (optional, absent)*"])
+
+
+def test_collect_only_node_ids(pytester, dataset):
+    result = pytester.runpytest("--segmask-dataset=ds", "--co", "-q")
+    ids = [line for line in result.stdout.lines if "::" in line]
+    assert ids == [
+        "ds::dirschema::required:extras-folder",
+        "ds::dirschema::required:derived-folder",
+        "ds::dirschema::required:derived-extras-folder",
+        "ds::dirschema::required:segmentation-masks-folder",
+        "ds::dirschema::required:mask-image",
+        "ds::dirschema::required:objects-table",
+        "ds::dirschema::not-allowed",
+        "ds::dirschema::optional:centroid-adjacency",
+        "ds::dirschema::optional:linkage-adjacency",
+        "ds::dirschema::optional:mesh",
+        "ds::dirschema::optional:transformations",
+    ]
+
+
+def test_dataset_outside_rootdir(pytester, tmp_path_factory):
+    outside = make_tree(tmp_path_factory.mktemp("outside") / "ds", VALID)
+    project = pytester.mkdir("project")
+    project.joinpath("pytest.ini").write_text("[pytest]\n")
+    rel = Path("..") / outside.relative_to(pytester.path.parent) if False else None
+    result = pytester.runpytest(f"--segmask-dataset={outside}", "--co", "-q", f"--rootdir={project}")
+    ids = [line for line in result.stdout.lines if "::" in line]
+    import os
+
+    expected_prefix = Path(os.path.relpath(outside, project)).as_posix()
+    assert expected_prefix.startswith("../")
+    assert ids[0] == f"{expected_prefix}::dirschema::required:extras-folder"
+    assert len(ids) == 11
+
+
+def test_default_args_replaced_but_explicit_paths_kept(pytester, dataset):
+    pytester.makeini("[pytest]\ntestpaths = tests\n")
+    pytester.mkdir("tests").joinpath("test_x.py").write_text("def test_x(): pass\n")
+    only_dataset = pytester.runpytest("--segmask-dataset=ds", "--co", "-q")
+    assert not any("test_x" in line for line in only_dataset.stdout.lines)
+    both = pytester.runpytest("--segmask-dataset=ds", "tests", "--co", "-q")
+    assert "tests/test_x.py::test_x" in both.stdout.lines
+    assert "ds::dirschema::not-allowed" in both.stdout.lines
+
+
+def test_dataset_named_build_is_collected(pytester):
+    # norecursedirs contains build; the dataset is collected anyway
+    make_tree(pytester.path / "build", VALID)
+    result = pytester.runpytest("--segmask-dataset=build", "-q")
+    result.assert_outcomes(passed=7, skipped=4)
+
+
+def test_ini_options(pytester):
+    make_tree(pytester.path / "ds", VALID + ["notes.bak"])
+    pytester.makeini(
+        "[pytest]\nsegmask_dataset = ds\nsegmask_schema_version = 2.3\n"
+        "segmask_ignore_globs =\n    .*\n    *.bak\n"
+    )
+    result = pytester.runpytest("-v")
+    result.assert_outcomes(passed=7, skipped=4)
+    result.stdout.fnmatch_lines(["segmask: ds validates as segmentation-mask-v2.3"])
+
+
+def test_ignore_glob_option_adds_to_default(pytester):
+    make_tree(pytester.path / "ds", VALID + ["notes.bak", ".DS_Store"])
+    failing = pytester.runpytest("--segmask-dataset=ds")
+    failing.assert_outcomes(failed=1, passed=6, skipped=4)
+    passing = pytester.runpytest("--segmask-dataset=ds", "--segmask-ignore-glob=*.bak")
+    passing.assert_outcomes(passed=7, skipped=4)
+
+
+def test_failure_report_is_a_finding_not_a_traceback(pytester):
+    make_tree(pytester.path / "ds", VALID[:2] + [M + "s.segmentations_crop512.ome.tiff", M + "c-objects.xlsx"])
+    result = pytester.runpytest("--segmask-dataset=ds", "-rf")
+    result.assert_outcomes(failed=1, passed=6, skipped=4)
+    out = result.stdout.str()
+    assert "Traceback" not in out and "def runtest" not in out
+    result.stdout.fnmatch_lines(
+        [
+            "DIR-REQUIRED (error): required but missing: the mask image, a file named "
+            "`derived/segmentation_masks/<name>.segmentations.ome.tiff`*",
+            "*near miss: `derived/segmentation_masks/s.segmentations_crop512.ome.tiff` is named "
+            "like a mask image but does not end in `.segmentations.ome.tiff`*",
+            "FAILED ds::dirschema::required:mask-image - DIR-REQUIRED (error): required*",
+        ]
+    )
+    result.stdout.fnmatch_lines(["segmask: ds fails every version; checked against v2.7"])
+
+
+def test_fixed_version_reported(pytester, dataset):
+    result = pytester.runpytest("--segmask-dataset=ds", "--segmask-schema-version=2.0")
+    result.stdout.fnmatch_lines(["segmask: ds does not validate as segmentation-mask-v2.0"])
+    # extras/ is not part of 2.0
+    result.assert_outcomes(failed=1, passed=5, skipped=4)
+
+
+def test_k_selects(pytester, dataset):
+    result = pytester.runpytest("--segmask-dataset=ds", "-k", "mask-image or not-allowed", "-q")
+    result.assert_outcomes(passed=2)
+
+
+def test_last_failed_reruns_only_failures(pytester):
+    root = make_tree(pytester.path / "ds", VALID + ["stray.txt"])
+    first = pytester.runpytest("--segmask-dataset=ds")
+    first.assert_outcomes(failed=1, passed=6, skipped=4)
+    again = pytester.runpytest("--segmask-dataset=ds", "--lf", "-v")
+    again.assert_outcomes(failed=1, deselected=10)
+    (root / "stray.txt").unlink()
+    fixed = pytester.runpytest("--segmask-dataset=ds", "--lf")
+    fixed.assert_outcomes(passed=1, deselected=10)
+
+
+def test_junitxml_properties(pytester, dataset):
+    pytester.runpytest("--segmask-dataset=ds", "--junitxml=out.xml")
+    tree = ET.parse(pytester.path / "out.xml")
+    cases = tree.findall(".//testcase")
+    assert len(cases) == 11
+    case = next(c for c in cases if c.get("name") == "required:mask-image")
+    props = {p.get("name"): p.get("value") for p in case.iter("property")}
+    assert props["dataset"] == "ds"
+    assert props["schema_version"] == "2.7"
+    assert props["schema_verdict"] == "validates"
+
+
+def _outcomes_by_id(stdout_lines):
+    out = {}
+    for line in stdout_lines:
+        for word in ("PASSED", "FAILED", "SKIPPED"):
+            if f" {word}" in line and "::" in line:
+                nodeid = line.split(" ")[0] if not line.startswith("[") else line.split(" ")[2]
+                out[nodeid.strip()] = word
+    return out
+
+
+def test_xdist_same_outcomes_as_serial(pytester):
+    make_tree(pytester.path / "ds", VALID + ["stray.txt"])
+    serial = pytester.runpytest_subprocess("--segmask-dataset=ds", "-rA", "-p", "no:xdist")
+    parallel = pytester.runpytest_subprocess("--segmask-dataset=ds", "-rA", "-n", "2")
+    serial.assert_outcomes(failed=1, passed=6, skipped=4)
+    parallel.assert_outcomes(failed=1, passed=6, skipped=4)
+
+    def summary(result):
+        return sorted(
+            line.split(" - ")[0]
+            for line in result.stdout.lines
+            if line.startswith(("PASSED ", "FAILED ", "SKIPPED "))
+        )
+
+    assert summary(serial) == summary(parallel)
+
+
+def test_readme_rules_table_matches_code():
+    readme = (PROJECT / "README.md").read_text(encoding="utf-8")
+    assert README_START in readme and README_END in readme
+    assert readme == readme_with_rules(readme), (
+        "README rules table is stale: run `python -m pytest_segmask.rules --write-readme`"
+    )
+
+
+def test_ci_runs_readme_test_command():
+    readme = (PROJECT / "README.md").read_text(encoding="utf-8")
+    lines = readme.splitlines()
+    index = lines.index("<!-- ci:test-command -->")
+    assert lines[index + 1] == "```sh"
+    assert lines[index + 2].startswith("python -m pytest")
+    assert "ci:test-command" in (PROJECT / ".ci" / "run").read_text()
