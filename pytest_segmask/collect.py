@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from . import dirschema
-from .items import STRICT_KEY, SegmaskItem
+from .items import STRICT_KEY, WAIVERS_KEY, SegmaskItem
 
 
 @dataclass
@@ -24,6 +24,7 @@ class Settings:
     schema_version: str
     ignore_globs: list[str]
     strict: bool
+    waivers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -59,6 +60,8 @@ class SegmaskPlugin:
         self.settings = settings
         self._states: dict[Path, DatasetState] = {}
         config.stash[STRICT_KEY] = settings.strict
+        config.stash[WAIVERS_KEY] = settings.waivers
+        self._tally: dict[str, dict[str, int]] = {}  # rule code -> outcome -> items
 
     def state(self, root: Path) -> DatasetState:
         """Listing and schema choice, computed once per dataset and process."""
@@ -84,10 +87,34 @@ class SegmaskPlugin:
         return None
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
-        return [
+        lines = [
             self.state(root).choice.header(dataset_node_id(root, config.rootpath))
             for root in self.settings.datasets
         ]
+        lines += [f"segmask: waived {code}: {why}" for code, why in self.settings.waivers.items()]
+        return lines
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "call":
+            return
+        for name, value in report.user_properties:
+            outcome = {"failed_rules": "failed", "warned_rules": "warned", "waived_rules": "waived"}.get(name)
+            if outcome:
+                for code in str(value).split():
+                    counts = self._tally.setdefault(code, {})
+                    counts[outcome] = counts.get(outcome, 0) + 1
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        if not self._tally:
+            return
+        terminalreporter.section("segmask rules")
+        for code in sorted(self._tally):
+            counts = self._tally[code]
+            parts = [f"{n} item(s) {outcome}" for outcome, n in sorted(counts.items())]
+            line = f"{code}: {', '.join(parts)}"
+            if code in self.settings.waivers:
+                line += f" (waived: {self.settings.waivers[code]})"
+            terminalreporter.write_line(line)
 
 
 class DatasetDirectory(pytest.Directory):

@@ -71,18 +71,38 @@ class SegmaskItem(pytest.Item):
     def runtest(self) -> None:
         result = self._check()
         self.stash[RESULT_KEY] = result
-        codes = sorted({f.code for f in result.findings})
-        if codes:
-            self.user_properties.append(("rule_codes", " ".join(codes)))
-        if result.notes:
-            self.add_report_section("call", "segmask", "\n".join(result.notes))
+        waivers = self.config.stash.get(WAIVERS_KEY, {})
+        waived = [f for f in result.findings if f.code in waivers]
+        errors = [f for f in result.errors if f.code not in waivers]
+        warns = [f for f in result.warnings if f.code not in waivers]
+        strict = self.config.stash.get(STRICT_KEY, False)
+        failing = errors + warns if (errors or (strict and warns)) else []
+        self._record(result, failing, warns if not failing else [], waived)
+        notes = list(result.notes)
+        notes += [f"waived {f.code} ({waivers[f.code]}): {f.message}" for f in waived]
+        if notes:
+            self.add_report_section("call", "segmask", "\n".join(notes))
         if result.skip:
             pytest.skip(result.skip)
-        strict = self.config.stash.get(STRICT_KEY, False)
-        if result.errors or (strict and result.warnings):
-            raise SegmaskFailure(result.errors + result.warnings, strict=strict)
-        for finding in result.warnings:
+        if failing:
+            raise SegmaskFailure(failing, strict=strict)
+        for finding in warns:
             warnings.warn(SegmaskWarning(f"{self.nodeid}: {finding.format()}"), stacklevel=1)
+
+    def _record(self, result, failing, warned, waived) -> None:
+        """Rule codes as report properties: junit <property>, the terminal tally, HTML."""
+
+        def codes(findings):
+            return " ".join(sorted({f.code for f in findings}))
+
+        for name, findings in (
+            ("rule_codes", result.findings),
+            ("failed_rules", failing),
+            ("warned_rules", warned),
+            ("waived_rules", waived),
+        ):
+            if findings:
+                self.user_properties.append((name, codes(findings)))
 
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, SegmaskFailure):
@@ -96,3 +116,4 @@ class SegmaskItem(pytest.Item):
 
 
 STRICT_KEY = pytest.StashKey[bool]()
+WAIVERS_KEY = pytest.StashKey[dict]()  # rule code -> reason

@@ -48,6 +48,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         dest="segmask_strict",
         help="findings of warning severity fail their items",
     )
+    group.addoption(
+        "--segmask-ignore",
+        action="append",
+        default=[],
+        metavar="'CODE: reason'",
+        dest="segmask_ignore",
+        help="waive a rule, with a reason shown in the reports (repeatable)",
+    )
     parser.addini("segmask_dataset", "dataset roots to check (relative to the rootdir)", type="paths", default=[])
     parser.addini("segmask_schema_version", SCHEMA_VERSION_CHOICES_HELP, default="auto")
     parser.addini(
@@ -55,6 +63,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "fnmatch globs exempt from 'not allowed'",
         type="linelist",
         default=[".*"],
+    )
+    parser.addini(
+        "segmask_ignore", "waived rules, one 'CODE: reason' per line", type="linelist", default=[]
     )
     parser.addini("segmask_strict", "warnings fail their items", type="bool", default=False)
 
@@ -101,9 +112,31 @@ def pytest_configure(config: pytest.Config) -> None:
         schema_version=version,
         ignore_globs=list(config.getini("segmask_ignore_globs")) + list(config.option.segmask_ignore_glob),
         strict=bool(strict),
+        waivers=parse_waivers(list(config.getini("segmask_ignore")) + list(config.option.segmask_ignore)),
     )
     _collect_datasets_instead_of_default_args(config, datasets)
     config.pluginmanager.register(SegmaskPlugin(config, settings), "segmask-collector")
+
+
+def parse_waivers(entries: list[str]) -> dict[str, str]:
+    """'CODE: reason' entries -> {CODE: reason}; a reason is required, the code must exist."""
+    from .rules import all_rules
+
+    known = all_rules()
+    waivers: dict[str, str] = {}
+    for entry in entries:
+        code, _, reason = entry.partition(":")
+        code, reason = code.strip(), reason.strip()
+        if code not in known:
+            raise pytest.UsageError(
+                f"--segmask-ignore: unknown rule code {code!r}; the README's rules table lists them"
+            )
+        if not reason:
+            raise pytest.UsageError(
+                f"--segmask-ignore: waiving {code} needs a reason: write '{code}: why it does not apply'"
+            )
+        waivers[code] = reason
+    return waivers
 
 
 def _collect_datasets_instead_of_default_args(config: pytest.Config, datasets: list[Path]) -> None:

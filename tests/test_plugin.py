@@ -226,3 +226,46 @@ def test_ci_runs_readme_test_command():
     assert lines[index + 1] == "```sh"
     assert lines[index + 2].startswith("python -m pytest")
     assert "ci:test-command" in (PROJECT / ".ci" / "run").read_text()
+
+
+def test_terminal_summary_counts_rule_codes(pytester):
+    make_tree(pytester.path / "ds", ["derived/segmentation_masks/x.txt", "stray.txt"])
+    result = pytester.runpytest("--segmask-dataset=ds")
+    result.stdout.fnmatch_lines(
+        ["*segmask rules*", "DIR-NOT-ALLOWED: 1 item(s) failed", "DIR-REQUIRED: 4 item(s) failed"]
+    )
+
+
+def test_waiver_with_reason(pytester):
+    make_tree(pytester.path / "ds", VALID + ["stray.txt"])
+    result = pytester.runpytest(
+        "--segmask-dataset=ds", "--segmask-ignore=DIR-NOT-ALLOWED: stray.txt is removed on upload",
+        "-rA", "--junitxml=out.xml",
+    )
+    result.assert_outcomes(passed=7, skipped=4)
+    result.stdout.fnmatch_lines(
+        [
+            "segmask: waived DIR-NOT-ALLOWED: stray.txt is removed on upload",
+            "waived DIR-NOT-ALLOWED (stray.txt is removed on upload): 1 path(s) not allowed*",
+            "DIR-NOT-ALLOWED: 1 item(s) waived (waived: stray.txt is removed on upload)",
+        ]
+    )
+    tree = ET.parse(pytester.path / "out.xml")
+    case = next(c for c in tree.findall(".//testcase") if c.get("name") == "not-allowed")
+    props = {p.get("name"): p.get("value") for p in case.iter("property")}
+    assert props["waived_rules"] == "DIR-NOT-ALLOWED"
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("DIR-NOT-ALLOWED", "--segmask-ignore: waiving DIR-NOT-ALLOWED needs a reason: "
+         "write 'DIR-NOT-ALLOWED: why it does not apply'"),
+        ("NO-SUCH: because", "--segmask-ignore: unknown rule code 'NO-SUCH'; the README's rules "
+         "table lists them"),
+    ],
+)
+def test_waiver_usage_errors(pytester, dataset, value, message):
+    result = pytester.runpytest("--segmask-dataset=ds", f"--segmask-ignore={value}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert f"ERROR: {message}" in result.stderr.lines
