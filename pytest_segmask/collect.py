@@ -38,6 +38,21 @@ class DatasetState:
     ignore_globs: list[str]
     cache: dict = field(default_factory=dict)
 
+    def summary_lines(self) -> list[str]:
+        """'key: value' lines describing the dataset, for the HTML summary."""
+        matches = self.choice.verdict.matches
+        lines = [f"paths listed: {len(self.listing.paths)}"]
+        for key, label in (("mask-image", "mask images"), ("objects-table", "objects tables")):
+            found = matches.get(key, [])
+            lines.append(f"{label}: {len(found)}" + (f" ({', '.join(found)})" if found else ""))
+        companions = [
+            path
+            for key in ("centroid-adjacency", "linkage-adjacency", "mesh", "transformations")
+            for path in matches.get(key, [])
+        ]
+        lines.append(f"companions: {', '.join(companions) if companions else 'none'}")
+        return lines
+
     def properties(self) -> dict[str, str]:
         return {
             "dataset": self.node_id,
@@ -62,6 +77,13 @@ class SegmaskPlugin:
         config.stash[STRICT_KEY] = settings.strict
         config.stash[WAIVERS_KEY] = settings.waivers
         self._tally: dict[str, dict[str, int]] = {}  # rule code -> outcome -> items
+        if config.pluginmanager.hasplugin("html"):
+            from .html_report import HtmlReport
+
+            config.pluginmanager.register(HtmlReport(self), "segmask-html")
+
+    def states(self) -> list[DatasetState]:
+        return [self.state(root) for root in self.settings.datasets]
 
     def state(self, root: Path) -> DatasetState:
         """Listing and schema choice, computed once per dataset and process."""

@@ -269,3 +269,13 @@ def test_waiver_usage_errors(pytester, dataset, value, message):
     result = pytester.runpytest("--segmask-dataset=ds", f"--segmask-ignore={value}")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert f"ERROR: {message}" in result.stderr.lines
+
+
+def test_html_report_title_and_summary(pytester):
+    make_tree(pytester.path / "ds", VALID + ["stray.txt"])
+    pytester.runpytest("--segmask-dataset=ds", "--html=report.html", "--self-contained-html")
+    page = (pytester.path / "report.html").read_text(encoding="utf-8")
+    assert "segmask conformance: ds" in page
+    assert "<h2>Dataset ds</h2>" in page
+    assert "ds fails every version; checked against v2.7" in page
+    assert "DIR-NOT-ALLOWED (1)" in page

@@ -1,0 +1,65 @@
+"""pytest-html integration: a title naming the datasets and a summary per dataset.
+
+Registered only when pytest-html is active. The summary is built from the reports'
+properties, so it is the same under xdist (the controller runs no items).
+"""
+
+from __future__ import annotations
+
+import html
+from collections import defaultdict
+
+
+class HtmlReport:
+    def __init__(self, segmask_plugin) -> None:
+        self.segmask = segmask_plugin
+        # dataset node id -> list of (nodeid, outcome, properties)
+        self._items: dict[str, list[tuple[str, str, dict]]] = defaultdict(list)
+
+    def pytest_runtest_logreport(self, report) -> None:
+        if report.when != "call" and not (report.when == "setup" and report.skipped):
+            return
+        props = dict(report.user_properties)
+        dataset = props.get("dataset")
+        if dataset is not None:
+            self._items[dataset].append((report.nodeid, report.outcome, props))
+
+    def pytest_html_report_title(self, report) -> None:
+        names = [state.node_id for state in self.segmask.states()]
+        report.title = "segmask conformance: " + ", ".join(names)
+
+    def pytest_html_results_summary(self, prefix, summary, postfix, session=None) -> None:
+        for state in self.segmask.states():
+            prefix.append(self._dataset_summary(state))
+
+    def _dataset_summary(self, state) -> str:
+        choice = state.choice
+        esc = html.escape
+        rows = [
+            ("path", str(state.root)),
+            ("schema", choice.header(state.node_id).removeprefix("segmask: ")),
+            ("versions passing", ", ".join(choice.passing_versions) or "none"),
+        ]
+        for line in state.summary_lines():
+            key, _, value = line.partition(": ")
+            rows.append((key, value))
+        failed: dict[str, int] = defaultdict(int)
+        warned: dict[str, int] = defaultdict(int)
+        for _nodeid, _outcome, props in self._items.get(state.node_id, []):
+            for code in props.get("failed_rules", "").split():
+                failed[code] += 1
+            for code in props.get("warned_rules", "").split():
+                warned[code] += 1
+        rows.append(("rules failed", _counts(failed) or "none"))
+        rows.append(("rules warned", _counts(warned) or "none"))
+        body = "".join(
+            f"<tr><th style='text-align:left'>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows
+        )
+        return (
+            f"<div class='segmask-summary'><h2>Dataset {esc(state.node_id)}</h2>"
+            f"<table>{body}</table></div>"
+        )
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{code} ({n})" for code, n in sorted(counts.items()))
