@@ -12,7 +12,10 @@ from dataclasses import dataclass
 from .findings import Finding, Location, Severity
 
 # Modules that declare rules; ``all_rules`` imports them so the catalogue is complete.
-CHECK_MODULES = ("pytest_segmask.dirschema",)
+CHECK_MODULES = (
+    "pytest_segmask.dirschema",
+    "pytest_segmask.checks.glb",
+)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""Pure checks: functions from a parsed file (or a path) to findings. No pytest here."""
