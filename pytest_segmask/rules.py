@@ -15,6 +15,7 @@ from .findings import Finding, Location, Severity
 CHECK_MODULES = (
     "pytest_segmask.dirschema",
     "pytest_segmask.checks.glb",
+    "pytest_segmask.checks.adjacency",
 )
 
 
