@@ -16,6 +16,7 @@ CHECK_MODULES = (
     "pytest_segmask.dirschema",
     "pytest_segmask.checks.glb",
     "pytest_segmask.checks.adjacency",
+    "pytest_segmask.checks.transformations",
 )
 
 
