@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from . import dirschema
-from .items import STRICT_KEY, WAIVERS_KEY, SegmaskItem
+from .items import STRICT_KEY, WAIVERS_KEY, SegmaskItem, safe_name
 
 
 @dataclass
@@ -178,6 +178,62 @@ class DirSchemaCollector(pytest.Collector):
             yield _item(
                 self, f"optional:{pattern.key}", f"optional: {pattern.what}", props, header,
                 lambda key=pattern.key: dirschema.check_optional(choice, key),
+            )
+
+
+class FileCollector(pytest.Collector):
+    """Items about one file (or folder) of the dataset: node id ``<dataset>/<path>``.
+
+    A plain Collector, not pytest.File: --lf would match File paths against the rootdir
+    and drop datasets outside it.
+    """
+
+    def __init__(self, *, state: DatasetState, rel: str, checks, channels=(), **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.state = state
+        self.rel = rel
+        self._checks = checks  # [(name, description, callable -> CheckResult)]
+        self._channels = channels  # [(channel name, checks)]
+
+    @classmethod
+    def for_path(cls, parent, state: DatasetState, rel: str, checks, channels=()):
+        rel = rel.rstrip("/")
+        return cls.from_parent(
+            parent, name=rel, nodeid=f"{state.node_id}/{rel}", path=state.root / rel,
+            state=state, rel=rel, checks=checks, channels=channels,
+        )
+
+    def collect(self):
+        props = {**self.state.properties(), "file": self.rel}
+        for name, description, check in self._checks:
+            yield SegmaskItem.from_parent(
+                self, name=name, check=check, description=f"{self.rel}: {description}",
+                properties=props,
+            )
+        for channel, checks in self._channels:
+            yield ChannelCollector.from_parent(
+                self, name=f"channel:{safe_name(channel)}", state=self.state, rel=self.rel,
+                checks=checks, channel=channel,
+            )
+
+
+class ChannelCollector(pytest.Collector):
+    """Items about one channel of a mask: node id ``<dataset>/<mask>::channel:<name>``."""
+
+    def __init__(self, *, state: DatasetState, rel: str, checks, channel: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.state = state
+        self.rel = rel
+        self.channel = channel
+        self._checks = checks
+
+    def collect(self):
+        props = {**self.state.properties(), "file": self.rel, "channel": self.channel}
+        for name, description, check in self._checks:
+            yield SegmaskItem.from_parent(
+                self, name=name, check=check,
+                description=f"{self.rel} channel {self.channel!r}: {description}",
+                properties=props,
             )
 
 
