@@ -279,3 +279,12 @@ def test_html_report_title_and_summary(pytester):
     assert "<h2>Dataset ds</h2>" in page
     assert "ds fails every version; checked against v2.7" in page
     assert "DIR-NOT-ALLOWED (1)" in page
+
+
+def test_example_dataset_conforms(pytester):
+    """The README's first command: the shipped example passes every item."""
+    example = PROJECT / "examples" / "kidney-demo"
+    result = pytester.runpytest(f"--segmask-dataset={example}", "-rfEs")
+    assert result.ret == 0, result.stdout.str()
+    result.stdout.fnmatch_lines(["segmask: *kidney-demo validates as segmentation-mask-v2.7"])
+    assert "failed" not in result.stdout.lines[-1]

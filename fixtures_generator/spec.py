@@ -1,0 +1,67 @@
+"""Dataset specs: plain frozen dataclasses that describe a dataset; writer.py renders them.
+
+Defects are expressed as spec fields (``dataclasses.replace`` a valid spec), so hypothesis
+strategies and the defect catalogue can build on them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PYRAMID_METHODS = ("topleft", "mode", "mean", "bilinear", "wrong-sizes", "legacy")
+OME_EDITS = (
+    "type-mismatch", "missing-names", "duplicate-names", "sizec-mismatch", "binaryonly",
+    "multifile-uuid", "no-ome", "not-xml", "sizet-2", "no-physical-size",
+)
+COMPRESSIONS = (None, "zlib", "lzw", "zstd", "packbits")
+
+
+@dataclass(frozen=True)
+class ChannelSpec:
+    name: str
+    n_objects: int = 12  # distinct ids >= 1; 0 = an all-background channel
+    sparse_ids: bool = False  # ids drawn from 1 … 3·n instead of 1 … n
+
+
+@dataclass(frozen=True)
+class MaskSpec:
+    stem: str = "sample"
+    width: int = 300
+    height: int = 200
+    channels: tuple[ChannelSpec, ...] = (ChannelSpec("cells"), ChannelSpec("nuclei"))
+    dtype: str = "uint16"  # uint8/16/32 valid; int8/int16/int32/float32 are defects
+    tile: int | None = 64  # None: strips
+    rows_per_strip: int = 16
+    compression: str | None = "zlib"
+    pyramid_levels: int = 3  # including full resolution; 1 = no pyramid
+    pyramid_method: str = "topleft"  # topleft/mode valid; mean/bilinear/wrong-sizes/legacy defects
+    physical_size: float | None = 0.5  # µm
+    bigtiff: bool = False
+    suffix: str = ".segmentations.ome.tiff"
+    ome_edits: tuple[str, ...] = ()
+    seed: int = 0
+
+    @property
+    def file_name(self) -> str:
+        return self.stem + self.suffix
+
+    @property
+    def channel_names(self) -> list[str]:
+        return [c.name for c in self.channels]
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    version: str = "2.7"
+    masks: tuple[MaskSpec, ...] = (MaskSpec(),)
+    table_format: str = "xlsx"  # "xlsx" or "tsv"
+    template: str = "newer"  # "newer", "older" or "plain"
+    segmentation_masks_csv: bool = True
+    top_extras: bool | None = None  # None: as the version requires (2.2 and later)
+    empty_dirs: bool = False  # False: placeholder files so git keeps extras/ folders
+
+    @property
+    def writes_top_extras(self) -> bool:
+        if self.top_extras is not None:
+            return self.top_extras
+        return tuple(int(p) for p in self.version.split(".")) >= (2, 2)

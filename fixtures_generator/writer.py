@@ -1,0 +1,226 @@
+"""Render a DatasetSpec to files: OME-TIFF masks, objects tables, segmentation-masks.csv."""
+
+from __future__ import annotations
+
+import csv
+import re
+import uuid
+from pathlib import Path
+
+import numpy as np
+import tifffile
+
+from .labels import build_pyramid, make_labels, object_table_rows
+from .spec import DatasetSpec, MaskSpec
+
+SEG = Path("derived") / "segmentation_masks"
+DOI = "10.5281/zenodo.0000000"
+HEADER = [
+    "Object ID", "Source file", "Mask name", "Mask ID", "Protocol for mask creation (DOI)",
+    "Annotation tool", "Object type", "X", "Y", "Z", "Area",
+]
+# Metadata rows of the HuBMAP object-by-feature template, per column of HEADER.
+TYPE_ROW = ["text", "text", "obo id", "doi", "text", "obo id", "float", "float", "integer", "integer"]
+UNIT_ROW = ["N/A", "N/A", "N/A", "N/A", "N/A", "N/A", "pixel", "pixel", "pixel", "pixel"]
+CLASS_ROW = ["mask", "mask", "mask", "mask", "mask", "ontology", "spatial", "spatial", "spatial", "morphology"]
+DESCRIPTION_ROW = [
+    "The name of the OME TIFF file that contains the mask.",
+    "The name of the mask. THIS MUST MATCH A CHANNEL IN THE OME TIFF FILE.",
+    "The ontological ID defining the mask.",
+    "The protocol used to define the mask.",
+    "This is the tool used to annotate the objects.",
+    "The ontological ID for the specific object identified in the mask.",
+    "The X value of the object's centroid.",
+    "The Y value of the object's centroid.",
+    "The Z value of the object's centroid.",
+    "The number of pixels of the object.",
+]
+PROTOCOL_ROW = ["N/A"] * 5 + [DOI] * 5
+PERMISSIBLE_ROW = ["N/A"] * 4 + ["FUSION | Azimuth | STELLAR | In-house | manual | Not applicable"] + ["N/A"] * 5
+REQUIREMENT_ROW = ["REQUIRED"] * 5 + ["OPTIONAL"] + ["REQUIRED"] * 3 + ["OPTIONAL"]
+CSV_HEADER = [
+    "Channel number", "Mask name", "Source file", "Ontology abbreviation", "Ontology ID",
+    "Protocol", "Is entire image masked", "Num objects",
+]
+ONTOLOGY = {"cells": "CL:0000000", "nuclei": "GO:0005634", "tubules": "UBERON:0009773"}
+
+
+def template_rows(template: str) -> list[list[str]]:
+    """The metadata rows above the header row (the first column holds the row labels)."""
+    if template == "plain":
+        return []
+    rows = [
+        ["Type"] + TYPE_ROW,
+        ["Unit"] + UNIT_ROW,
+        ["Feature class"] + CLASS_ROW,
+        ["Description"] + DESCRIPTION_ROW,
+        ["Protocol used to derive this feature value (DOI)"] + PROTOCOL_ROW,
+    ]
+    if template == "newer":
+        rows.append(["Alternative ID"] + ["N/A"] * len(TYPE_ROW))
+    rows += [["Permissible values"] + PERMISSIBLE_ROW, ["Requirement level"] + REQUIREMENT_ROW]
+    if template == "newer":
+        rows.append(["[ THIS ROW MUST BE PRESENT AND EMPTY ]"] + ["N/A"] * len(TYPE_ROW))
+    else:
+        rows.append([None] * (len(TYPE_ROW) + 1))
+    return rows
+
+
+# --- OME-XML ------------------------------------------------------------------------
+
+
+def ome_xml(mask: MaskSpec, dtype: np.dtype) -> str:
+    ome = tifffile.OmeXml()
+    kwargs = {}
+    if mask.physical_size is not None and "no-physical-size" not in mask.ome_edits:
+        kwargs = dict(
+            PhysicalSizeX=mask.physical_size, PhysicalSizeXUnit="µm",
+            PhysicalSizeY=mask.physical_size, PhysicalSizeYUnit="µm",
+        )
+    c = len(mask.channels)
+    ome.addimage(
+        dtype, (c, mask.height, mask.width), (c, 1, 1, mask.height, mask.width, 1),
+        axes="CYX", Channel={"Name": mask.channel_names}, **kwargs,
+    )
+    return apply_ome_edits(ome.tostring(), mask)
+
+
+def apply_ome_edits(xml: str, mask: MaskSpec) -> str:
+    for edit in mask.ome_edits:
+        if edit == "type-mismatch":
+            xml = re.sub(r'Type="(\w+)"', lambda m: 'Type="%s"' % ("uint8" if m.group(1) != "uint8" else "uint16"), xml, count=1)
+        elif edit == "missing-names":
+            xml = re.sub(r' Name="[^"]*"(?=[^>]*>\s*<LightPath)', "", xml)
+        elif edit == "duplicate-names":
+            xml = re.sub(r'(<Channel [^>]*?)Name="[^"]*"', rf'\1Name="{mask.channels[0].name}"', xml)
+        elif edit == "sizec-mismatch":
+            xml = re.sub(r'SizeC="(\d+)"', lambda m: f'SizeC="{int(m.group(1)) + 1}"', xml)
+        elif edit == "sizet-2":
+            xml = xml.replace('SizeT="1"', 'SizeT="2"')
+        elif edit == "binaryonly":
+            head = xml[: xml.index("<Image")]
+            xml = head + f'<BinaryOnly MetadataFile="{mask.stem}.companion.ome" UUID="urn:uuid:{uuid.uuid4()}"/></OME>'
+        elif edit == "multifile-uuid":
+            xml = re.sub(
+                r'<TiffData IFD="0" PlaneCount="(\d+)"/>',
+                lambda m: f'<TiffData IFD="0" PlaneCount="{m.group(1)}"><UUID FileName="{mask.stem}.part2.ome.tiff">'
+                f"urn:uuid:{uuid.UUID(int=mask.seed + 7)}</UUID></TiffData>",
+                xml,
+            )
+        elif edit == "not-xml":
+            xml = "<OME this is not XML <<"
+        elif edit in ("no-ome", "no-physical-size"):
+            pass  # handled by the writer / ome_xml
+        else:
+            raise ValueError(f"unknown OME edit {edit!r}")
+    return xml
+
+
+# --- the mask -----------------------------------------------------------------------
+
+
+def channel_pyramids(mask: MaskSpec) -> list[list[np.ndarray]]:
+    """Per channel, the label pyramid in the mask's dtype (full resolution first)."""
+    dtype = np.dtype(mask.dtype)
+    levels = mask.pyramid_levels
+    out = []
+    for index in range(len(mask.channels)):
+        labels = make_labels(mask, index)
+        if dtype.kind in "ui" and labels.size and labels.max() > np.iinfo(dtype).max:
+            raise ValueError(f"ids up to {labels.max()} do not fit in {dtype}")
+        out.append([lvl.astype(dtype) for lvl in build_pyramid(labels, levels, mask.pyramid_method)])
+    return out
+
+
+def write_mask(mask: MaskSpec, path: Path) -> list[np.ndarray]:
+    """Write the OME-TIFF; returns the full-resolution labels per channel."""
+    pyramids = channel_pyramids(mask)
+    dtype = np.dtype(mask.dtype)
+    levels = [np.stack([p[k] for p in pyramids]) for k in range(mask.pyramid_levels)]
+    # ome=False: the OME-XML is ours (edits included); tifffile must not write its own
+    layout = dict(compression=mask.compression, photometric="minisblack", metadata=None)
+    if mask.tile:
+        layout["tile"] = (mask.tile, mask.tile)
+    else:
+        layout["rowsperstrip"] = mask.rows_per_strip
+    if "no-ome" in mask.ome_edits:
+        description = None
+    else:
+        description = ome_xml(mask, dtype).encode("utf-8")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    legacy = mask.pyramid_method == "legacy"
+    with tifffile.TiffWriter(path, bigtiff=mask.bigtiff, ome=False) as tif:
+        sub = 0 if legacy else len(levels) - 1
+        tif.write(levels[0], subifds=sub or None, description=description, **layout)
+        for level in levels[1:]:
+            if legacy:  # levels as separate series of full-size pages (pre-Bio-Formats-6 layout)
+                tif.write(level, **layout)
+            else:
+                tif.write(level, subfiletype=1, **layout)
+    return [p[0] for p in pyramids]
+
+
+# --- tables -------------------------------------------------------------------------
+
+
+def objects_rows(mask: MaskSpec, channel_index: int, labels: np.ndarray) -> list[list]:
+    name = mask.channels[channel_index].name
+    ontology = ONTOLOGY.get(name, "CL:0000000")
+    return [
+        [oid, mask.file_name, name, ontology, DOI, "In-house", ontology, round(x, 3), round(y, 3), 0, area]
+        for oid, x, y, area in object_table_rows(labels)
+    ]
+
+
+def write_objects_table(dataset: DatasetSpec, mask: MaskSpec, channel_index: int,
+                        labels: np.ndarray, path: Path) -> Path:
+    rows = template_rows(dataset.template) + [HEADER] + objects_rows(mask, channel_index, labels)
+    if dataset.table_format == "tsv":
+        with open(path, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh, delimiter="\t", lineterminator="\n")
+            writer.writerows([["" if v is None else v for v in row] for row in rows])
+    else:
+        from openpyxl import Workbook
+
+        wb = Workbook(write_only=True)
+        ws = wb.create_sheet("MAIN")
+        for row in rows:
+            ws.append(row)
+        wb.save(path)
+    return path
+
+
+def write_segmentation_masks_csv(mask: MaskSpec, pyramids_labels: list[np.ndarray], path: Path) -> Path:
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(CSV_HEADER)
+        for index, (channel, labels) in enumerate(zip(mask.channels, pyramids_labels)):
+            ontology = ONTOLOGY.get(channel.name, "CL:0000000")
+            prefix, _, number = ontology.partition(":")
+            n = len(np.unique(labels[labels != 0]))
+            writer.writerow([index, channel.name, mask.file_name, prefix, number, DOI, "No", n])
+    return path
+
+
+def table_name(dataset: DatasetSpec, channel: str) -> str:
+    return f"{channel}-objects.{'tsv' if dataset.table_format == 'tsv' else 'xlsx'}"
+
+
+def write_dataset(spec: DatasetSpec, out: Path) -> Path:
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise FileExistsError(f"{out} is not empty")
+    seg = out / SEG
+    seg.mkdir(parents=True, exist_ok=True)
+    folders = [out / "derived" / "extras"] + ([out / "extras"] if spec.writes_top_extras else [])
+    for folder in folders:
+        folder.mkdir(parents=True, exist_ok=True)
+        if not spec.empty_dirs:
+            (folder / "README.txt").write_text("Placeholder so that version control keeps this folder.\n")
+    for mask in spec.masks:
+        labels = write_mask(mask, seg / mask.file_name)
+        for index, channel in enumerate(mask.channels):
+            write_objects_table(spec, mask, index, labels[index], seg / table_name(spec, channel.name))
+        if spec.segmentation_masks_csv:
+            write_segmentation_masks_csv(mask, labels, seg / "segmentation-masks.csv")
+    return out
