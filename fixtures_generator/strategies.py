@@ -1,0 +1,69 @@
+"""Hypothesis strategies over DatasetSpec: valid datasets across the whole space.
+
+Draws shrink towards the smallest readable counterexample: version 2.7, one small channel,
+uint16, tiles, zlib, one pyramid level, xlsx tables of the newer template.
+"""
+
+from __future__ import annotations
+
+from hypothesis import strategies as st
+
+from .spec import ChannelSpec, DatasetSpec, MaskSpec
+
+VERSIONS = ("2.7", "2.6", "2.5", "2.4", "2.3", "2.2", "2.1", "2.0")  # shrink to the newest
+TSV_VERSIONS = {"2.0", "2.1", "2.2", "2.3", "2.7"}
+CHANNEL_NAMES = ("cells", "nuclei", "tubules", "glomeruli", "arteries-arterioles", "cortical_interstitium")
+
+
+@st.composite
+def channel_specs(draw, count: int, max_objects: int, max_id: int):
+    names = draw(st.lists(st.sampled_from(CHANNEL_NAMES), min_size=count, max_size=count, unique=True))
+    channels = []
+    for name in names:
+        n = draw(st.integers(min_value=0, max_value=max_objects))
+        sparse = draw(st.booleans()) and 3 * n <= max_id
+        channels.append(ChannelSpec(name, n, sparse))
+    return tuple(channels)
+
+
+@st.composite
+def mask_specs(draw, max_side: int = 160):
+    width = draw(st.integers(min_value=8, max_value=max_side))
+    height = draw(st.integers(min_value=8, max_value=max_side))
+    dtype = draw(st.sampled_from(["uint16", "uint8", "uint32"]))
+    max_id = 255 if dtype == "uint8" else 10_000
+    # objects need a grid cell of at least 2×2 pixels each
+    max_objects = min(30, (width // 2) * (height // 2))
+    channels = draw(channel_specs(draw(st.integers(1, 4)), max_objects, max_id))
+    tiled = draw(st.booleans().map(lambda b: not b))  # shrinks to tiles
+    max_levels = 1
+    while min(width, height) >> max_levels >= 1 and max_levels < 4:
+        max_levels += 1
+    return MaskSpec(
+        width=width,
+        height=height,
+        channels=channels,
+        dtype=dtype,
+        tile=draw(st.sampled_from([64, 16, 32])) if tiled else None,
+        rows_per_strip=draw(st.sampled_from([16, 1, 7])),
+        compression=draw(st.sampled_from(["zlib", None, "lzw", "packbits", "zstd"])),
+        pyramid_levels=draw(st.integers(1, max_levels)),
+        pyramid_method=draw(st.sampled_from(["topleft", "mode"])),
+        physical_size=draw(st.sampled_from([0.5, 0.252, 1.0])),
+        bigtiff=draw(st.booleans()),
+        seed=draw(st.integers(0, 2**16)),
+    )
+
+
+@st.composite
+def dataset_specs(draw, max_side: int = 160):
+    version = draw(st.sampled_from(VERSIONS))
+    formats = ["xlsx", "tsv"] if version in TSV_VERSIONS else ["xlsx"]
+    return DatasetSpec(
+        version=version,
+        masks=(draw(mask_specs(max_side)),),
+        table_format=draw(st.sampled_from(formats)),
+        template=draw(st.sampled_from(["newer", "older"])),
+        segmentation_masks_csv=True,
+        empty_dirs=draw(st.booleans()),
+    )
