@@ -14,6 +14,9 @@ from .findings import Finding, Location, Severity
 # Modules that declare rules; ``all_rules`` imports them so the catalogue is complete.
 CHECK_MODULES = (
     "pytest_segmask.dirschema",
+    "pytest_segmask.checks.mask_image",
+    "pytest_segmask.checks.channel_stats",
+    "pytest_segmask.checks.pyramid_labels",
     "pytest_segmask.checks.glb",
     "pytest_segmask.checks.adjacency",
     "pytest_segmask.checks.transformations",
