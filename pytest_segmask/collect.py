@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from . import dirschema
+from .dataset import DatasetState
 from .items import STRICT_KEY, WAIVERS_KEY, SegmaskItem, safe_name
 
 
@@ -25,40 +26,6 @@ class Settings:
     ignore_globs: list[str]
     strict: bool
     waivers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class DatasetState:
-    """What collection learns about one dataset, shared by its items."""
-
-    root: Path
-    node_id: str
-    listing: dirschema.Listing
-    choice: dirschema.SchemaChoice
-    ignore_globs: list[str]
-    cache: dict = field(default_factory=dict)
-
-    def summary_lines(self) -> list[str]:
-        """'key: value' lines describing the dataset, for the HTML summary."""
-        matches = self.choice.verdict.matches
-        lines = [f"paths listed: {len(self.listing.paths)}"]
-        for key, label in (("mask-image", "mask images"), ("objects-table", "objects tables")):
-            found = matches.get(key, [])
-            lines.append(f"{label}: {len(found)}" + (f" ({', '.join(found)})" if found else ""))
-        companions = [
-            path
-            for key in ("centroid-adjacency", "linkage-adjacency", "mesh", "transformations")
-            for path in matches.get(key, [])
-        ]
-        lines.append(f"companions: {', '.join(companions) if companions else 'none'}")
-        return lines
-
-    def properties(self) -> dict[str, str]:
-        return {
-            "dataset": self.node_id,
-            "schema_version": self.choice.version,
-            "schema_verdict": "validates" if self.choice.validates else "fails",
-        }
 
 
 def dataset_node_id(root: Path, rootpath: Path) -> str:
@@ -81,6 +48,10 @@ class SegmaskPlugin:
             from .html_report import HtmlReport
 
             config.pluginmanager.register(HtmlReport(self), "segmask-html")
+
+    def pytest_sessionfinish(self) -> None:
+        for state in self._states.values():
+            state.close()
 
     def states(self) -> list[DatasetState]:
         return [self.state(root) for root in self.settings.datasets]
@@ -147,7 +118,11 @@ class DatasetDirectory(pytest.Directory):
         self.state = state
 
     def collect(self):
-        yield DirSchemaCollector.from_parent(self, name="dirschema", state=self.state)
+        state = self.state
+        yield DirSchemaCollector.from_parent(self, name="dirschema", state=state)
+        for rel in state.mask_paths():
+            yield mask_collector(self, state, rel)
+        yield from companion_collectors(self, state)
 
 
 class DirSchemaCollector(pytest.Collector):
@@ -235,6 +210,88 @@ class ChannelCollector(pytest.Collector):
                 description=f"{self.rel} channel {self.channel!r}: {description}",
                 properties=props,
             )
+
+
+def mask_collector(parent, state: DatasetState, rel: str) -> FileCollector:
+    """File items for one mask image, then per-channel items (labels, pyramid labels)."""
+    from .checks.channel_stats import check_labels
+    from .checks.mask_image import FILE_CHECKS, UNSIGNED
+    from .checks.pyramid_labels import check_pyramid_labels
+
+    info = state.mask_info(rel)
+    checks = [
+        (name, description, lambda f=func: f(state.mask_info(rel)))
+        for name, (description, func) in FILE_CHECKS.items()
+    ]
+
+    def gate(check):
+        """Channel items need decodable unsigned pixels; otherwise skip, pointing at why."""
+
+        def run():
+            from .findings import CheckResult
+
+            if info.dtype not in UNSIGNED:
+                return CheckResult(skip=f"pixel type {info.dtype} is not a label type (see {rel}::pixel-type)")
+            if info.segment_error:
+                return CheckResult(skip=f"the pixel layout cannot be decoded safely (see {rel}::tiff)")
+            return check()
+
+        return run
+
+    channels = []
+    for index, name in enumerate(info.channel_names):
+        channels.append((name, [
+            ("labels", "object ids and counts",
+             gate(lambda i=index, n=name: check_labels(state.channel_stats(rel, i), info, n))),
+            ("pyramid-labels", "pyramid levels keep labels (2×2 block test)",
+             gate(lambda i=index, n=name: check_pyramid_labels(info, state.planes(rel, i), n))),
+        ]))
+    return FileCollector.for_path(parent, state, rel, checks, channels)
+
+
+def companion_collectors(parent, state: DatasetState):
+    """Adjacency CSVs, meshes and the transformations folder, when present."""
+    from .checks import adjacency, glb, transformations
+    from .findings import CheckResult
+
+    def channel_check(rel, suffix):
+        name = state.file_name(rel)
+        return lambda: adjacency.check_companion_channel(
+            rel, adjacency.companion_prefix(name, suffix), list(state.channels()))
+
+    def ids_check(rel, suffix):
+        def run():
+            prefix = adjacency.companion_prefix(state.file_name(rel), suffix)
+            owner = state.channels().get(prefix)
+            if owner is None:
+                return CheckResult(skip=f"prefix {prefix!r} names no channel (see {rel}::channel)")
+            stats = state.channel_stats(*owner)
+            if isinstance(stats, Exception):
+                return CheckResult(skip=f"channel {prefix!r} could not be decoded (see its labels item)")
+            return adjacency.check_adjacency_ids(state.adjacency(rel), prefix, stats.ids)
+
+        return run
+
+    for key, suffix in (("centroid-adjacency", "-centroid-adjacency.csv"),
+                        ("linkage-adjacency", "-linkage-adjacency.csv")):
+        for rel in state.matches(key):
+            yield FileCollector.for_path(parent, state, rel, [
+                ("channel", "prefix names a mask channel", channel_check(rel, suffix)),
+                ("structure", "edge list or symmetric matrix",
+                 lambda r=rel: adjacency.check_adjacency_structure(state.adjacency(r))),
+                ("ids", "ids exist in the channel", ids_check(rel, suffix)),
+            ])
+    for rel in state.matches("mesh"):
+        yield FileCollector.for_path(parent, state, rel, [
+            ("channel", "prefix names a mask channel", channel_check(rel, "-mesh.glb")),
+            ("glb", "glTF 2.0 binary structure", lambda r=rel: glb.check_glb(state.root / r, r)),
+        ])
+    listed = state.matches("transformations")
+    if listed:
+        yield FileCollector.for_path(parent, state, transformations.FOLDER, [
+            ("files", "transformation files non-empty and readable",
+             lambda: transformations.check_transformations(state.root, listed)),
+        ])
 
 
 def _item(parent, name, description, props, header, check):

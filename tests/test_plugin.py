@@ -10,15 +10,25 @@ from pathlib import Path
 import pytest
 from conftest import PROJECT, make_tree
 
+from fixtures_generator import ChannelSpec, DatasetSpec, MaskSpec, write_dataset
 from pytest_segmask.rules import README_END, README_START, readme_with_rules
 
 M = "derived/segmentation_masks/"
 VALID = ["extras/", "derived/extras/", M + "s.segmentations.ome.tiff", M + "cells-objects.xlsx"]
+SMALL = DatasetSpec(masks=(MaskSpec(width=40, height=30, channels=(ChannelSpec("cells", 3),), pyramid_levels=2),))
+# items of SMALL: 11 directory-schema (4 optional skip), 7 mask-file, 2 channel
+ITEMS, PASS, SKIP = 20, 16, 4
+
+
+def make_valid(root: Path, extra: list[str] = ()) -> Path:
+    """A real generated dataset (one small channel) plus extra paths."""
+    write_dataset(SMALL, root)
+    return make_tree(root, list(extra))
 
 
 @pytest.fixture
 def dataset(pytester):
-    return make_tree(pytester.path / "ds", VALID)
+    return make_valid(pytester.path / "ds")
 
 
 def test_inert_without_dataset(pytester):
@@ -57,7 +67,7 @@ def test_usage_errors(pytester, dataset, args, message):
 
 def test_valid_dataset_passes_with_header(pytester, dataset):
     result = pytester.runpytest("--segmask-dataset=ds", "-v")
-    result.assert_outcomes(passed=7, skipped=4)
+    result.assert_outcomes(passed=PASS, skipped=SKIP)
     result.stdout.fnmatch_lines(["segmask: ds validates as segmentation-mask-v2.7"])
     result.stdout.fnmatch_lines(["*ds::dirschema::optional:mesh SKIPPED (optional, absent)*"])
 
@@ -65,7 +75,12 @@ def test_valid_dataset_passes_with_header(pytester, dataset):
 def test_collect_only_node_ids(pytester, dataset):
     result = pytester.runpytest("--segmask-dataset=ds", "--co", "-q")
     ids = [line for line in result.stdout.lines if "::" in line]
-    assert ids == [
+    mask = "ds/derived/segmentation_masks/sample.segmentations.ome.tiff"
+    assert ids[11:] == [
+        f"{mask}::{check}" for check in
+        ("tiff", "ome-xml", "ome-consistency", "pixel-type", "physical-size", "pyramid", "layout")
+    ] + [f"{mask}::channel:cells::labels", f"{mask}::channel:cells::pyramid-labels"]
+    assert ids[:11] == [
         "ds::dirschema::required:extras-folder",
         "ds::dirschema::required:derived-folder",
         "ds::dirschema::required:derived-extras-folder",
@@ -81,7 +96,7 @@ def test_collect_only_node_ids(pytester, dataset):
 
 
 def test_dataset_outside_rootdir(pytester, tmp_path_factory):
-    outside = make_tree(tmp_path_factory.mktemp("outside") / "ds", VALID)
+    outside = make_valid(tmp_path_factory.mktemp("outside") / "ds")
     project = pytester.mkdir("project")
     project.joinpath("pytest.ini").write_text("[pytest]\n")
     rel = Path("..") / outside.relative_to(pytester.path.parent) if False else None
@@ -92,7 +107,8 @@ def test_dataset_outside_rootdir(pytester, tmp_path_factory):
     expected_prefix = Path(os.path.relpath(outside, project)).as_posix()
     assert expected_prefix.startswith("../")
     assert ids[0] == f"{expected_prefix}::dirschema::required:extras-folder"
-    assert len(ids) == 11
+    assert len(ids) == ITEMS
+    assert ids[-1] == f"{expected_prefix}/derived/segmentation_masks/sample.segmentations.ome.tiff::channel:cells::pyramid-labels"
 
 
 def test_default_args_replaced_but_explicit_paths_kept(pytester, dataset):
@@ -107,34 +123,34 @@ def test_default_args_replaced_but_explicit_paths_kept(pytester, dataset):
 
 def test_dataset_named_build_is_collected(pytester):
     # norecursedirs contains build; the dataset is collected anyway
-    make_tree(pytester.path / "build", VALID)
+    make_valid(pytester.path / "build")
     result = pytester.runpytest("--segmask-dataset=build", "-q")
-    result.assert_outcomes(passed=7, skipped=4)
+    result.assert_outcomes(passed=PASS, skipped=SKIP)
 
 
 def test_ini_options(pytester):
-    make_tree(pytester.path / "ds", VALID + ["notes.bak"])
+    make_valid(pytester.path / "ds", ["notes.bak"])
     pytester.makeini(
         "[pytest]\nsegmask_dataset = ds\nsegmask_schema_version = 2.3\n"
         "segmask_ignore_globs =\n    .*\n    *.bak\n"
     )
     result = pytester.runpytest("-v")
-    result.assert_outcomes(passed=7, skipped=4)
+    result.assert_outcomes(passed=PASS, skipped=SKIP)
     result.stdout.fnmatch_lines(["segmask: ds validates as segmentation-mask-v2.3"])
 
 
 def test_ignore_glob_option_adds_to_default(pytester):
-    make_tree(pytester.path / "ds", VALID + ["notes.bak", ".DS_Store"])
+    make_valid(pytester.path / "ds", ["notes.bak", ".DS_Store"])
     failing = pytester.runpytest("--segmask-dataset=ds")
-    failing.assert_outcomes(failed=1, passed=6, skipped=4)
+    failing.assert_outcomes(failed=1, passed=PASS - 1, skipped=SKIP)
     passing = pytester.runpytest("--segmask-dataset=ds", "--segmask-ignore-glob=*.bak")
-    passing.assert_outcomes(passed=7, skipped=4)
+    passing.assert_outcomes(passed=PASS, skipped=SKIP)
 
 
 def test_failure_report_is_a_finding_not_a_traceback(pytester):
     make_tree(pytester.path / "ds", VALID[:2] + [M + "s.segmentations_crop512.ome.tiff", M + "c-objects.xlsx"])
     result = pytester.runpytest("--segmask-dataset=ds", "-rf")
-    result.assert_outcomes(failed=1, passed=6, skipped=4)
+    result.assert_outcomes(failed=1, passed=6, skipped=4)  # no mask image: no mask items
     out = result.stdout.str()
     assert "Traceback" not in out and "def runtest" not in out
     result.stdout.fnmatch_lines(
@@ -153,7 +169,7 @@ def test_fixed_version_reported(pytester, dataset):
     result = pytester.runpytest("--segmask-dataset=ds", "--segmask-schema-version=2.0")
     result.stdout.fnmatch_lines(["segmask: ds does not validate as segmentation-mask-v2.0"])
     # extras/ is not part of 2.0
-    result.assert_outcomes(failed=1, passed=5, skipped=4)
+    result.assert_outcomes(failed=1, passed=PASS - 2, skipped=SKIP)
 
 
 def test_k_selects(pytester, dataset):
@@ -162,21 +178,21 @@ def test_k_selects(pytester, dataset):
 
 
 def test_last_failed_reruns_only_failures(pytester):
-    root = make_tree(pytester.path / "ds", VALID + ["stray.txt"])
+    root = make_valid(pytester.path / "ds", ["stray.txt"])
     first = pytester.runpytest("--segmask-dataset=ds")
-    first.assert_outcomes(failed=1, passed=6, skipped=4)
+    first.assert_outcomes(failed=1, passed=PASS - 1, skipped=SKIP)
     again = pytester.runpytest("--segmask-dataset=ds", "--lf", "-v")
-    again.assert_outcomes(failed=1, deselected=10)
+    again.assert_outcomes(failed=1, deselected=ITEMS - 1)
     (root / "stray.txt").unlink()
     fixed = pytester.runpytest("--segmask-dataset=ds", "--lf")
-    fixed.assert_outcomes(passed=1, deselected=10)
+    fixed.assert_outcomes(passed=1, deselected=ITEMS - 1)
 
 
 def test_junitxml_properties(pytester, dataset):
     pytester.runpytest("--segmask-dataset=ds", "--junitxml=out.xml")
     tree = ET.parse(pytester.path / "out.xml")
     cases = tree.findall(".//testcase")
-    assert len(cases) == 11
+    assert len(cases) == ITEMS
     case = next(c for c in cases if c.get("name") == "required:mask-image")
     props = {p.get("name"): p.get("value") for p in case.iter("property")}
     assert props["dataset"] == "ds"
@@ -195,11 +211,11 @@ def _outcomes_by_id(stdout_lines):
 
 
 def test_xdist_same_outcomes_as_serial(pytester):
-    make_tree(pytester.path / "ds", VALID + ["stray.txt"])
+    make_valid(pytester.path / "ds", ["stray.txt"])
     serial = pytester.runpytest_subprocess("--segmask-dataset=ds", "-rA", "-p", "no:xdist")
     parallel = pytester.runpytest_subprocess("--segmask-dataset=ds", "-rA", "-n", "2")
-    serial.assert_outcomes(failed=1, passed=6, skipped=4)
-    parallel.assert_outcomes(failed=1, passed=6, skipped=4)
+    serial.assert_outcomes(failed=1, passed=PASS - 1, skipped=SKIP)
+    parallel.assert_outcomes(failed=1, passed=PASS - 1, skipped=SKIP)
 
     def summary(result):
         return sorted(
@@ -237,12 +253,12 @@ def test_terminal_summary_counts_rule_codes(pytester):
 
 
 def test_waiver_with_reason(pytester):
-    make_tree(pytester.path / "ds", VALID + ["stray.txt"])
+    make_valid(pytester.path / "ds", ["stray.txt"])
     result = pytester.runpytest(
         "--segmask-dataset=ds", "--segmask-ignore=DIR-NOT-ALLOWED: stray.txt is removed on upload",
         "-rA", "--junitxml=out.xml",
     )
-    result.assert_outcomes(passed=7, skipped=4)
+    result.assert_outcomes(passed=PASS, skipped=SKIP)
     result.stdout.fnmatch_lines(
         [
             "segmask: waived DIR-NOT-ALLOWED: stray.txt is removed on upload",
@@ -272,7 +288,7 @@ def test_waiver_usage_errors(pytester, dataset, value, message):
 
 
 def test_html_report_title_and_summary(pytester):
-    make_tree(pytester.path / "ds", VALID + ["stray.txt"])
+    make_valid(pytester.path / "ds", ["stray.txt"])
     pytester.runpytest("--segmask-dataset=ds", "--html=report.html", "--self-contained-html")
     page = (pytester.path / "report.html").read_text(encoding="utf-8")
     assert "segmask conformance: ds" in page
