@@ -11,22 +11,27 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+
+import tifffile
 from pathlib import Path
 
 from hypothesis import strategies as st
 
-from .spec import DatasetSpec
+from .spec import ChannelSpec, DatasetSpec, MaskSpec
 from .writer import SEG, table_name
 
 
 @dataclass(frozen=True)
 class Defect:
+    """``items(spec)`` maps the relative id of every item the defect must fail (or, for a
+    rule of warning severity, warn) to the rule code that item must report."""
+
     name: str
-    rule: str  # the rule code the failing items report
-    items: Callable[[DatasetSpec], list[str]]  # relative ids of the items that must fail
+    items: Callable[[DatasetSpec], dict[str, str]]
     mutate_spec: Callable[[DatasetSpec], DatasetSpec] | None = None
     mutate_files: Callable[[Path, DatasetSpec], None] | None = None
     applies: Callable[[DatasetSpec], bool] = lambda spec: True
+    warns: bool = False  # the rule's finding is a warning here though the rule is an error
 
     def apply(self, spec: DatasetSpec) -> DatasetSpec:
         return self.mutate_spec(spec) if self.mutate_spec else spec
@@ -77,49 +82,168 @@ DIRSCHEMA = "::dirschema::"
 
 CATALOGUE: tuple[Defect, ...] = (
     Defect(
-        "stray-top-level-file", "DIR-NOT-ALLOWED",
-        lambda spec: [DIRSCHEMA + "not-allowed"],
+        "stray-top-level-file",
+        lambda spec: {DIRSCHEMA + "not-allowed": "DIR-NOT-ALLOWED"},
         mutate_files=_touch("notes.txt"),
     ),
     Defect(
-        "mask-name-near-miss", "DIR-REQUIRED",
-        lambda spec: [DIRSCHEMA + "required:mask-image"],
+        "mask-name-near-miss",
+        lambda spec: {DIRSCHEMA + "required:mask-image": "DIR-REQUIRED"},
         mutate_files=_rename_mask(".segmentations_crop.ome.tiff"),
     ),
     Defect(
-        "mask-upper-case-ending", "DIR-REQUIRED",
-        lambda spec: [DIRSCHEMA + "required:mask-image"],
+        "mask-upper-case-ending",
+        lambda spec: {DIRSCHEMA + "required:mask-image": "DIR-REQUIRED"},
         mutate_files=_rename_mask(".segmentations.OME.TIFF"),
     ),
     Defect(
-        "objects-tables-missing", "DIR-REQUIRED",
-        lambda spec: [DIRSCHEMA + "required:objects-table"],
+        "objects-tables-missing",
+        lambda spec: {DIRSCHEMA + "required:objects-table": "DIR-REQUIRED"},
         mutate_files=_remove_tables,
     ),
     Defect(
-        "derived-extras-missing", "DIR-REQUIRED",
-        lambda spec: [DIRSCHEMA + "required:derived-extras-folder"],
+        "derived-extras-missing",
+        lambda spec: {DIRSCHEMA + "required:derived-extras-folder": "DIR-REQUIRED"},
         mutate_files=_remove_folder("derived/extras"),
     ),
     Defect(
-        "top-extras-missing", "DIR-REQUIRED",
-        lambda spec: [DIRSCHEMA + "required:extras-folder"],
+        "top-extras-missing",
+        lambda spec: {DIRSCHEMA + "required:extras-folder": "DIR-REQUIRED"},
         mutate_files=_remove_folder("extras"),
         applies=lambda spec: _version(spec) >= (2, 2),
     ),
     Defect(
-        "top-extras-under-2.0", "DIR-NOT-ALLOWED",
-        lambda spec: [DIRSCHEMA + "not-allowed"],
+        "top-extras-under-2.0",
+        lambda spec: {DIRSCHEMA + "not-allowed": "DIR-NOT-ALLOWED"},
         mutate_files=_touch("extras/x.txt"),
         applies=lambda spec: _version(spec) < (2, 2),
     ),
     Defect(
-        "tsv-table-where-xlsx-required", "DIR-REQUIRED",
-        lambda spec: [DIRSCHEMA + "required:objects-table"],
+        "tsv-table-where-xlsx-required",
+        lambda spec: {DIRSCHEMA + "required:objects-table": "DIR-REQUIRED"},
         mutate_spec=lambda spec: replace(spec, table_format="tsv"),
         applies=lambda spec: spec.version in ("2.4", "2.5", "2.6"),
     ),
 )
+
+
+def _mask(spec: DatasetSpec, **changes) -> DatasetSpec:
+    return replace(spec, masks=(replace(spec.masks[0], **changes),) + spec.masks[1:])
+
+
+def _mask_item(spec: DatasetSpec, check: str) -> str:
+    return f"/{SEG.as_posix()}/{spec.masks[0].file_name}::{check}"
+
+
+def _channel_item(spec: DatasetSpec, channel: str, check: str) -> str:
+    return _mask_item(spec, f"channel:{channel}::{check}")
+
+
+def _file_item(code: str, check: str, **changes) -> dict:
+    """A defect expressed as mask-spec changes, failing one mask-file item."""
+    return dict(
+        items=lambda spec: {_mask_item(spec, check): code},
+        mutate_spec=lambda spec: _mask(spec, **changes),
+    )
+
+
+def _ome_edit(edit: str) -> Callable[[DatasetSpec], DatasetSpec]:
+    return lambda spec: _mask(spec, ome_edits=(edit,))
+
+
+def _dense_pyramid(method: str) -> Callable[[DatasetSpec], DatasetSpec]:
+    """Averaging breaks labels only where objects meet background: make sure there are some."""
+
+    def mutate(spec: DatasetSpec) -> DatasetSpec:
+        mask = spec.masks[0]
+        channels = tuple(replace(c, n_objects=max(c.n_objects, 6), id_offset=0, sparse_ids=False)
+                         for c in mask.channels)
+        return _mask(spec, width=max(mask.width, 64), height=max(mask.height, 64),
+                     pyramid_levels=max(mask.pyramid_levels, 2), pyramid_method=method, channels=channels)
+
+    return mutate
+
+
+def _every_channel(check: str, code: str) -> Callable[[DatasetSpec], dict[str, str]]:
+    return lambda spec: {_channel_item(spec, c.name, check): code for c in spec.masks[0].channels}
+
+
+def _not_a_tiff(out: Path, spec: DatasetSpec) -> None:
+    _mask_path(out, spec).write_text("this is not a TIFF file\n")
+
+
+def _garbage_first_tile(out: Path, spec: DatasetSpec) -> None:
+    path = _mask_path(out, spec)
+    with tifffile.TiffFile(path) as tif:
+        offset, count = tif.pages[0].dataoffsets[0], tif.pages[0].databytecounts[0]
+    data = bytearray(path.read_bytes())
+    data[offset:offset + count] = b"\x13" * count
+    path.write_bytes(bytes(data))
+
+
+def _first_channel_decode_items(spec: DatasetSpec) -> dict[str, str]:
+    first = spec.masks[0].channels[0].name
+    items = {_channel_item(spec, first, "labels"): "LABELS"}
+    if spec.masks[0].pyramid_levels > 1:
+        items[_channel_item(spec, first, "pyramid-labels")] = "PYRAMID-LABELS"
+    return items
+
+
+MASK_DEFECTS: tuple[Defect, ...] = (
+    Defect("mask-not-a-tiff", lambda spec: {_mask_item(spec, "tiff"): "TIFF-READ"},
+           mutate_files=_not_a_tiff),
+    Defect("garbage-first-tile", _first_channel_decode_items, mutate_files=_garbage_first_tile,
+           applies=lambda spec: spec.masks[0].compression == "zlib"),
+    Defect("signed-pixels", **_file_item("PIXEL-TYPE", "pixel-type", dtype="int16")),
+    Defect("float-pixels", **_file_item("PIXEL-TYPE", "pixel-type", dtype="float32")),
+    Defect("no-ome-xml", lambda spec: {_mask_item(spec, "ome-xml"): "OME-XML"},
+           mutate_spec=_ome_edit("no-ome")),
+    Defect("ome-xml-not-xml", lambda spec: {_mask_item(spec, "ome-xml"): "OME-XML"},
+           mutate_spec=_ome_edit("not-xml")),
+    Defect("ome-xsd-invalid", lambda spec: {_mask_item(spec, "ome-xml"): "OME-XSD"},
+           mutate_spec=_ome_edit("xsd-invalid")),
+    Defect("ome-binaryonly", lambda spec: {_mask_item(spec, "ome-xml"): "OME-SELF-CONTAINED"},
+           mutate_spec=_ome_edit("binaryonly")),
+    Defect("ome-multifile-uuid", lambda spec: {_mask_item(spec, "ome-xml"): "OME-SELF-CONTAINED"},
+           mutate_spec=_ome_edit("multifile-uuid")),
+    Defect("ome-type-mismatch", lambda spec: {_mask_item(spec, "ome-consistency"): "OME-CONSISTENT"},
+           mutate_spec=_ome_edit("type-mismatch")),
+    Defect("ome-sizec-mismatch", lambda spec: {_mask_item(spec, "ome-consistency"): "OME-CONSISTENT"},
+           mutate_spec=_ome_edit("sizec-mismatch")),
+    Defect("ome-sizet-2", lambda spec: {_mask_item(spec, "ome-consistency"): "OME-CONSISTENT"},
+           mutate_spec=_ome_edit("sizet-2")),
+    Defect("ome-missing-channel-names", lambda spec: {_mask_item(spec, "ome-consistency"): "OME-CHANNEL-NAMES"},
+           mutate_spec=_ome_edit("missing-names")),
+    Defect("ome-duplicate-channel-names", lambda spec: {_mask_item(spec, "ome-consistency"): "OME-CHANNEL-NAMES"},
+           mutate_spec=_ome_edit("duplicate-names"), applies=lambda spec: len(spec.masks[0].channels) > 1),
+    Defect("no-physical-size", lambda spec: {_mask_item(spec, "physical-size"): "PHYSICAL-SIZE"},
+           mutate_spec=_ome_edit("no-physical-size")),
+    Defect("pyramid-wrong-sizes", lambda spec: {_mask_item(spec, "pyramid"): "PYRAMID"},
+           mutate_spec=lambda spec: _mask(spec, pyramid_method="wrong-sizes",
+                                          width=max(spec.masks[0].width, 32), height=max(spec.masks[0].height, 32),
+                                          pyramid_levels=max(spec.masks[0].pyramid_levels, 2))),
+    Defect("pyramid-missing-small", lambda spec: {_mask_item(spec, "pyramid"): "PYRAMID-MISSING"},
+           mutate_spec=lambda spec: _mask(spec, pyramid_levels=1), warns=True),
+    Defect("pyramid-legacy-layout", lambda spec: {_mask_item(spec, "pyramid"): "PYRAMID-LEGACY"},
+           mutate_spec=lambda spec: _mask(spec, pyramid_method="legacy",
+                                          pyramid_levels=max(spec.masks[0].pyramid_levels, 2))),
+    Defect("pyramid-mean", _every_channel("pyramid-labels", "PYRAMID-LABELS"), mutate_spec=_dense_pyramid("mean")),
+    Defect("pyramid-bilinear", _every_channel("pyramid-labels", "PYRAMID-LABELS"), mutate_spec=_dense_pyramid("bilinear")),
+    Defect("strips", lambda spec: {_mask_item(spec, "layout"): "TIFF-LAYOUT"},
+           mutate_spec=lambda spec: _mask(spec, tile=None, compression="zlib")),
+    Defect("tiles-not-power-of-two", lambda spec: {_mask_item(spec, "layout"): "TIFF-LAYOUT"},
+           mutate_spec=lambda spec: _mask(spec, tile=48, compression="zlib")),
+    Defect("zstd", lambda spec: {_mask_item(spec, "layout"): "TIFF-COMPRESSION"},
+           mutate_spec=lambda spec: _mask(spec, compression="zstd", tile=64)),
+    Defect("empty-channel", lambda spec: {_channel_item(spec, spec.masks[0].channels[0].name, "labels"): "LABELS-EMPTY"},
+           mutate_spec=lambda spec: _mask(spec, channels=(replace(spec.masks[0].channels[0], n_objects=0),)
+                                          + spec.masks[0].channels[1:])),
+    Defect("sparse-ids", lambda spec: {_channel_item(spec, spec.masks[0].channels[0].name, "labels"): "LABELS-SPARSE"},
+           mutate_spec=lambda spec: _mask(spec, channels=(replace(spec.masks[0].channels[0], n_objects=2,
+                                                                  sparse_ids=False, id_offset=100),)
+                                          + spec.masks[0].channels[1:])),
+)
+CATALOGUE = CATALOGUE + MASK_DEFECTS
 
 
 def by_name(name: str) -> Defect:

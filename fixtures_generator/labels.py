@@ -15,9 +15,10 @@ def object_ids(mask: MaskSpec, channel_index: int) -> np.ndarray:
     if n == 0:
         return np.zeros(0, dtype=np.int64)
     if not spec.sparse_ids:
-        return np.arange(1, n + 1, dtype=np.int64)
+        return np.arange(1, n + 1, dtype=np.int64) + spec.id_offset
     rng = np.random.default_rng([mask.seed, channel_index, 1])
-    return np.sort(rng.choice(np.arange(1, 3 * n + 1), size=n, replace=False)).astype(np.int64)
+    ids = np.sort(rng.choice(np.arange(1, 3 * n + 1), size=n, replace=False)).astype(np.int64)
+    return ids + spec.id_offset
 
 
 def make_labels(mask: MaskSpec, channel_index: int) -> np.ndarray:

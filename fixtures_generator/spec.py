@@ -11,7 +11,7 @@ from dataclasses import dataclass
 PYRAMID_METHODS = ("topleft", "mode", "mean", "bilinear", "wrong-sizes", "legacy")
 OME_EDITS = (
     "type-mismatch", "missing-names", "duplicate-names", "sizec-mismatch", "binaryonly",
-    "multifile-uuid", "no-ome", "not-xml", "sizet-2", "no-physical-size",
+    "multifile-uuid", "no-ome", "not-xml", "sizet-2", "no-physical-size", "xsd-invalid",
 )
 COMPRESSIONS = (None, "zlib", "lzw", "zstd", "packbits")
 
@@ -21,6 +21,7 @@ class ChannelSpec:
     name: str
     n_objects: int = 12  # distinct ids >= 1; 0 = an all-background channel
     sparse_ids: bool = False  # ids drawn from 1 … 3·n instead of 1 … n
+    id_offset: int = 0  # added to every id (a large offset makes ids wildly sparse)
 
 
 @dataclass(frozen=True)

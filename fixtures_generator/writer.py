@@ -107,6 +107,8 @@ def apply_ome_edits(xml: str, mask: MaskSpec) -> str:
                 f"urn:uuid:{uuid.UUID(int=mask.seed + 7)}</UUID></TiffData>",
                 xml,
             )
+        elif edit == "xsd-invalid":  # well-formed, but an attribute the schema does not know
+            xml = xml.replace("<Pixels ", '<Pixels Colour="purple" ', 1)
         elif edit == "not-xml":
             xml = "<OME this is not XML <<"
         elif edit in ("no-ome", "no-physical-size"):

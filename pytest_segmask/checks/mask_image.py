@@ -32,6 +32,7 @@ TIFF_LAYOUT = define_rule("TIFF-LAYOUT", Severity.WARNING, "Tiles with power-of-
 TIFF_COMPRESSION = define_rule("TIFF-COMPRESSION", Severity.WARNING, "No zstd compression (the portal's viewer cannot decode it).", "SPEC §3")
 
 UNSIGNED = ("uint8", "uint16", "uint32")
+OME_TYPES = {"float32": "float", "float64": "double", "bool": "bit"}  # numpy -> OME Pixels Type
 MAX_SEGMENT_BYTES = 512 * 1024 * 1024  # one tile/strip larger than this is refused, not decoded
 OME_NS = "{http://www.openmicroscopy.org/Schemas/OME/2016-06}"
 
@@ -70,15 +71,18 @@ class MaskInfo:
     ome: dict = field(default_factory=dict)  # Pixels attributes
     xml_error: str | None = None
     segment_error: str | None = None
+    series_error: str | None = None
 
     @property
     def channel_names(self) -> list[str]:
         """Names for items: OME names where present, else channel-<index>."""
-        count = max(len(self.ome_channel_names), self.planes) if self.readable else 0
-        names = []
+        count = self.planes if self.readable else 0
+        names: list[str] = []
         for i in range(count):
             name = self.ome_channel_names[i] if i < len(self.ome_channel_names) else None
-            names.append(name if name else f"channel-{i}")
+            name = name or f"channel-{i}"
+            # duplicate names (an OME-CHANNEL-NAMES error) still need distinct items
+            names.append(name if name not in names else f"{name}_{i}")
         return names
 
     def location(self, **kw) -> Location:
@@ -155,16 +159,19 @@ def _read_metadata(info: MaskInfo, tif) -> None:
             f"{info.display}: {first.samplesperpixel} samples per pixel; a label mask stores one "
             "channel per plane (SamplesPerPixel = 1)", info.location(),
             fix="write one plane per channel (planar CYX)"))
-    # SubIFD levels, from the first plane's SubIFDs
+    # SubIFD levels straight from the IFDs (not tifffile's OME series, which zero-fills)
     info.levels = [LevelInfo(info.height, info.width, info.dtype, info.planes)]
+    subifds = [p.aspage().pages for p in same]
+    depth = max((len(s) for s in subifds if s is not None), default=0)
+    for k in range(depth):
+        level_pages = [s[k] for s in subifds if s is not None and len(s) > k]
+        first_level = level_pages[0]
+        info.levels.append(LevelInfo(
+            first_level.imagelength, first_level.imagewidth, str(first_level.dtype), len(level_pages)))
     try:
-        series = tif.series[0]
-        info.series_kind = series.kind
-        for level in series.levels[1:]:
-            keyframe = level.keyframe
-            info.levels.append(LevelInfo(keyframe.imagelength, keyframe.imagewidth, str(keyframe.dtype), len(level.pages)))
+        info.series_kind = tif.series[0].kind
     except Exception as exc:  # noqa: BLE001
-        info.segment_error = f"{type(exc).__name__}: {exc}"
+        info.series_error = f"tifffile cannot build an image series: {type(exc).__name__}: {exc}"
     for page in pages[:1]:
         segment = _largest_segment_bytes(page)
         if segment > MAX_SEGMENT_BYTES:
@@ -232,7 +239,13 @@ def check_tiff(info: MaskInfo) -> CheckResult:
         result.findings.append(TIFF_READ.finding(
             f"{info.display}: {info.segment_error}", info.location(),
             fix="re-export the mask with tiles (e.g. 512 × 512) and sane image sizes"))
-    serious = [m for m in info.log if "fail" in m.lower() or "error" in m.lower() or "invalid" in m.lower() or "corrupted" in m.lower()]
+    if info.readable and info.series_error:
+        result.findings.append(TIFF_READ.finding(
+            f"{info.display}: {info.series_error}", info.location(),
+            fix="re-export the mask; its IFD structure is damaged"))
+    # complaints about the OME series belong to the ome-xml item
+    serious = [m for m in info.log if "OME series" not in m and any(
+        word in m.lower() for word in ("fail", "error", "invalid", "corrupt"))]
     if info.readable and serious:
         result.findings.append(TIFF_READ.finding(
             f"{info.display}: tifffile reported: {cut_list(serious, 3)}", info.location(),
@@ -266,7 +279,7 @@ def check_ome_xml(info: MaskInfo) -> CheckResult:
         result.findings.append(OME_XSD.finding(
             f"{info.display}: the OME-XML is not valid against the OME 2016-06 schema: {cut_list(errors, 3)}",
             info.location(), fix="fix the OME-XML elements named above (the writer produced a non-conforming document)"))
-    if info.series_kind != "ome" and not result.findings:
+    if info.series_kind != "ome" and not info.series_error and not result.findings:
         result.findings.append(OME_XML.finding(
             f"{info.display}: tifffile does not read the file as an OME series (it fell back to "
             f"{info.series_kind!r}); " + (f"it reported: {cut_list(info.log, 3)}" if info.log else "the OME-XML does not describe the IFDs"),
@@ -302,7 +315,7 @@ def check_ome_consistency(info: MaskInfo) -> CheckResult:
     result = CheckResult()
     ome = info.ome
     problems = []
-    if ome.get("Type") != info.dtype:
+    if ome.get("Type") != OME_TYPES.get(info.dtype, info.dtype):
         problems.append(f"Pixels Type is {ome.get('Type')!r} but the TIFF stores {info.dtype}")
     if (ome.get("SizeX"), ome.get("SizeY")) != (str(info.width), str(info.height)):
         problems.append(f"SizeX × SizeY is {ome.get('SizeX')} × {ome.get('SizeY')} but the full-resolution IFD is {info.width} × {info.height}")
@@ -445,10 +458,8 @@ class MaskReader:
         if self._tif is None:
             self._tif = open_tiff(self.info.path)
         tif = self._tif
-        pages = [tif.pages[channel_index]]
-        series = tif.series[0]
-        for level in series.levels[1:]:
-            pages.append(level.pages[channel_index])
+        page = tif.pages[channel_index].aspage()
+        pages = [page] + list(page.pages or [])
         # TiffFrame.aspage(): tifffile shares one keyframe among similar IFDs; decoding
         # needs the page's own tags
         return [Plane(page.aspage(), self.info.display, channel, k) for k, page in enumerate(pages)]
