@@ -245,7 +245,7 @@ def check_tiff(info: MaskInfo) -> CheckResult:
             fix="re-export the mask; its IFD structure is damaged"))
     # complaints about the OME series belong to the ome-xml item
     serious = [m for m in info.log if "OME series" not in m and any(
-        word in m.lower() for word in ("fail", "error", "invalid", "corrupt"))]
+        word in m.lower() for word in ("fail", "error", "invalid", "corrupt", "incorrect", "circular", "truncat"))]
     if info.readable and serious:
         result.findings.append(TIFF_READ.finding(
             f"{info.display}: tifffile reported: {cut_list(serious, 3)}", info.location(),
@@ -299,8 +299,11 @@ def _check_self_contained(info: MaskInfo, result: CheckResult) -> None:
         result.findings.append(OME_SELF_CONTAINED.finding(
             f"{info.display} holds only a BinaryOnly stub pointing at {binary_only.get('MetadataFile')!r}; "
             "the metadata is not in the file", info.location(), fix=fix))
-    others = sorted({u.get("FileName") or u.text or "?" for u in root.iter(f"{OME_NS}UUID")
-                     if (u.get("FileName") or "") != info.path.name})
+    # a UUID naming this file (by the root's own UUID, or by file name) is fine: renamed
+    # single files keep their old FileName but the same UUID
+    own_uuid = (root.get("UUID") or "").strip()
+    others = sorted({u.get("FileName") or (u.text or "?").strip() for u in root.iter(f"{OME_NS}UUID")
+                     if (u.text or "").strip() != own_uuid and u.get("FileName") != info.path.name})
     if others:
         result.findings.append(OME_SELF_CONTAINED.finding(
             f"{info.display}: TiffData/UUID entries name other files ({cut_list(others)}); a mask must be one file",
