@@ -17,6 +17,7 @@ from pathlib import Path
 
 from hypothesis import strategies as st
 
+from .companions import edge_list_csv, make_glb, matrix_csv
 from .spec import ChannelSpec, DatasetSpec, MaskSpec
 from .writer import SEG, table_name
 
@@ -243,7 +244,91 @@ MASK_DEFECTS: tuple[Defect, ...] = (
                                                                   sparse_ids=False, id_offset=100),)
                                           + spec.masks[0].channels[1:])),
 )
-CATALOGUE = CATALOGUE + MASK_DEFECTS
+def _seg_item(name: str, check: str) -> str:
+    return f"/{SEG.as_posix()}/{name}::{check}"
+
+
+def _with_objects(spec: DatasetSpec, minimum: int = 3) -> DatasetSpec:
+    """The first channel holds at least ``minimum`` objects (adjacency needs ids)."""
+    first = spec.masks[0].channels[0]
+    if first.n_objects >= minimum:
+        return spec
+    mask = spec.masks[0]
+    return _mask(spec, channels=(replace(first, n_objects=minimum),) + mask.channels[1:],
+                 width=max(mask.width, 16), height=max(mask.height, 16))
+
+
+def _first(spec: DatasetSpec) -> str:
+    return spec.masks[0].channels[0].name
+
+
+def _write(relative: Callable[[DatasetSpec], str], content: Callable[[DatasetSpec], bytes]):
+    def mutate(out: Path, spec: DatasetSpec) -> None:
+        path = _seg(out) / relative(spec)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content(spec))
+
+    return mutate
+
+
+def _mesh_defect(name: str, glb_defect: str, code: str) -> Defect:
+    return Defect(
+        name, lambda spec: {_seg_item(f"{_first(spec)}-mesh.glb", "glb"): code},
+        mutate_files=_write(lambda spec: f"{_first(spec)}-mesh.glb", lambda spec: make_glb(glb_defect)),
+    )
+
+
+def _adjacency_defect(name: str, text: Callable[[list[int]], str | bytes], check: str, code: str) -> Defect:
+    """An adjacency file for the first channel, built from its real ids by ``text``."""
+
+    def content(spec: DatasetSpec) -> bytes:
+        from .labels import object_ids
+
+        data = text([int(i) for i in object_ids(spec.masks[0], 0)])
+        return data if isinstance(data, bytes) else data.encode("utf-8")
+
+    return Defect(
+        name, lambda spec: {_seg_item(f"{_first(spec)}-centroid-adjacency.csv", check): code},
+        mutate_spec=_with_objects,
+        mutate_files=_write(lambda spec: f"{_first(spec)}-centroid-adjacency.csv", content),
+    )
+
+
+def _empty_transformation(out: Path, spec: DatasetSpec) -> None:
+    folder = _seg(out) / "transformations"
+    folder.mkdir(exist_ok=True)
+    (folder / "t.txt").write_bytes(b"")
+
+
+def _empty_transformations_folder(out: Path, spec: DatasetSpec) -> None:
+    (_seg(out) / "transformations").mkdir(exist_ok=True)
+
+
+COMPANION_DEFECTS: tuple[Defect, ...] = (
+    _mesh_defect("mesh-bad-magic", "bad-magic", "GLB-CONTAINER"),
+    _mesh_defect("mesh-truncated", "truncated", "GLB-CONTAINER"),
+    _mesh_defect("mesh-json-invalid", "bad-json", "GLB-JSON"),
+    _mesh_defect("mesh-asset-version", "asset-version", "GLB-JSON"),
+    _mesh_defect("mesh-accessor-out-of-bounds", "accessor-out-of-bounds", "GLB-BOUNDS"),
+    _mesh_defect("mesh-without-mesh", "no-mesh", "GLB-MESH"),
+    Defect("mesh-prefix-names-no-channel",
+           lambda spec: {_seg_item("no-such-channel-mesh.glb", "channel"): "COMPANION-CHANNEL"},
+           mutate_files=_write(lambda spec: "no-such-channel-mesh.glb", lambda spec: make_glb())),
+    _adjacency_defect("adjacency-unknown-ids", lambda ids: edge_list_csv([(ids[0], 999_999)]), "ids", "ADJ-IDS"),
+    _adjacency_defect("adjacency-self-loop", lambda ids: edge_list_csv([(ids[0], ids[0])]), "structure", "ADJ-SELF-LOOP"),
+    _adjacency_defect("adjacency-duplicate-edge", lambda ids: edge_list_csv([(ids[0], ids[1])] * 2), "structure", "ADJ-DUPLICATE"),
+    _adjacency_defect("adjacency-negative-weight", lambda ids: edge_list_csv([(ids[0], ids[1])], weights=[-1.0]), "structure", "ADJ-WEIGHTS"),
+    _adjacency_defect("adjacency-asymmetric-matrix",
+                      lambda ids: matrix_csv(ids[:3], [[0, 1, 0], [2, 0, 0], [0, 0, 0]]), "structure", "ADJ-SYMMETRIC"),
+    _adjacency_defect("adjacency-not-text", lambda ids: b"a,b\n\xff\xfe\x00\x01,2\n", "structure", "ADJ-FORM"),
+    Defect("transformation-file-empty",
+           lambda spec: {"/" + SEG.as_posix() + "/transformations::files": "TRANSFORMATIONS-FILES"},
+           mutate_files=_empty_transformation),
+    Defect("transformations-folder-empty",
+           lambda spec: {"/" + SEG.as_posix() + "/transformations::files": "TRANSFORMATIONS-EMPTY"},
+           mutate_files=_empty_transformations_folder, applies=lambda spec: not spec.transformations),
+)
+CATALOGUE = CATALOGUE + MASK_DEFECTS + COMPANION_DEFECTS
 
 
 def by_name(name: str) -> Defect:

@@ -59,11 +59,22 @@ def mask_specs(draw, max_side: int = 160):
 def dataset_specs(draw, max_side: int = 160):
     version = draw(st.sampled_from(VERSIONS))
     formats = ["xlsx", "tsv"] if version in TSV_VERSIONS else ["xlsx"]
+    mask = draw(mask_specs(max_side))
+    names = mask.channel_names
+    meshes = draw(st.lists(st.sampled_from(names), unique=True, max_size=len(names)))
+    adjacency = draw(st.lists(
+        st.tuples(st.sampled_from(names), st.sampled_from(["centroid", "linkage"]),
+                  st.sampled_from(["edges", "matrix"])),
+        unique_by=lambda t: t[:2], max_size=2))
+    transformations = draw(st.none() | st.lists(st.sampled_from(["t0.txt", "t1.json"]), unique=True).map(tuple))
     return DatasetSpec(
         version=version,
-        masks=(draw(mask_specs(max_side)),),
+        masks=(mask,),
         table_format=draw(st.sampled_from(formats)),
         template=draw(st.sampled_from(["newer", "older"])),
         segmentation_masks_csv=True,
         empty_dirs=draw(st.booleans()),
+        meshes=tuple(meshes),
+        adjacency=tuple(adjacency),
+        transformations=transformations,
     )

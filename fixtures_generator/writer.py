@@ -225,4 +225,33 @@ def write_dataset(spec: DatasetSpec, out: Path) -> Path:
             write_objects_table(spec, mask, index, labels[index], seg / table_name(spec, channel.name))
         if spec.segmentation_masks_csv:
             write_segmentation_masks_csv(mask, labels, seg / "segmentation-masks.csv")
+        write_companions(spec, mask, labels, seg)
     return out
+
+
+def write_companions(spec: DatasetSpec, mask: MaskSpec, labels: list[np.ndarray], seg: Path) -> None:
+    from .companions import edge_list_csv, make_glb, matrix_csv, neighbour_edges
+
+    names = mask.channel_names
+    for channel in spec.meshes:
+        if channel in names:
+            (seg / f"{channel}-mesh.glb").write_bytes(make_glb())
+    for channel, kind, form in spec.adjacency:
+        if channel not in names:
+            continue
+        ids = [int(i) for i in np.unique(labels[names.index(channel)]) if i != 0]
+        path = seg / f"{channel}-{kind}-adjacency.csv"
+        if form == "matrix":
+            n = len(ids)
+            matrix = np.zeros((n, n))
+            for a in range(n - 1):
+                matrix[a, a + 1] = matrix[a + 1, a] = 1.0 + a
+            path.write_text(matrix_csv(ids, matrix), encoding="utf-8")
+        else:
+            edges = neighbour_edges(ids)
+            path.write_text(edge_list_csv(edges, weights=[1.0 + i for i in range(len(edges))]), encoding="utf-8")
+    if spec.transformations is not None:
+        folder = seg / "transformations"
+        folder.mkdir(exist_ok=True)
+        for name in spec.transformations:
+            (folder / name).write_text("1 0 0\n0 1 0\n0 0 1\n", encoding="utf-8")

@@ -97,9 +97,4 @@ def _example_spec(defect):
     return DatasetSpec(masks=(MaskSpec(),))
 
 
-# Rules of checks whose items exist but whose defects are not generated yet (issue 5 companions).
-PENDING = {
-    "ADJ-FORM", "ADJ-IDS", "ADJ-SELF-LOOP", "ADJ-DUPLICATE", "ADJ-SYMMETRIC", "ADJ-WEIGHTS",
-    "COMPANION-CHANNEL", "GLB-CONTAINER", "GLB-JSON", "GLB-BOUNDS", "GLB-MESH",
-    "TRANSFORMATIONS-FILES", "TRANSFORMATIONS-EMPTY",
-}
+PENDING: set[str] = set()  # rules whose defects are not generated yet

@@ -20,7 +20,7 @@ LABELS = define_rule("LABELS", Severity.ERROR, "Every tile/strip of a channel de
 LABELS_EMPTY = define_rule("LABELS-EMPTY", Severity.WARNING, "A channel holds at least one object.", SRC)
 LABELS_SPARSE = define_rule("LABELS-SPARSE", Severity.WARNING, "Object ids are not wildly sparse (max id ≤ 10 × object count); ids need not be contiguous.", SRC)
 
-_MERGE_AT = 2_000_000  # partial per-segment entries kept before consolidating
+_MERGE_AT = 500_000  # partial per-segment entries kept before the first consolidation
 
 
 @dataclass
@@ -91,7 +91,9 @@ def _reduce_segment(seg: np.ndarray, y0: int, x0: int):
     np.minimum.at(min_y, inv, ry)
     np.maximum.at(max_x, inv, rx1)
     np.maximum.at(max_y, inv, ry)
-    part = (ids.astype(np.int64), count, sum_x, sum_y, min_x + x0, min_y + y0, max_x + x0, max_y + y0)
+    # compact partials (ids keep the pixel dtype, coordinates fit int32): memory is per object
+    part = (ids, count, sum_x, sum_y, (min_x + x0).astype(np.int32), (min_y + y0).astype(np.int32),
+            (max_x + x0).astype(np.int32), (max_y + y0).astype(np.int32))
     background = h * w - int(length.sum())
     return part, background, nbytes
 
@@ -120,7 +122,7 @@ def _merge(parts: list[tuple]) -> tuple:
 def compute_channel_stats(plane: Plane, workers: int = 2) -> ChannelStats:
     """Stream one plane; raises MaskDecodeError naming the segment that fails."""
     parts: list[tuple] = []
-    pending = 0
+    pending = merged = 0
     background = 0
     decoded = 0
     for part, bg, nbytes in map_segments(plane, _reduce_segment, workers=workers):
@@ -129,9 +131,11 @@ def compute_channel_stats(plane: Plane, workers: int = 2) -> ChannelStats:
         if part is not None:
             parts.append(part)
             pending += len(part[0])
-            if pending > _MERGE_AT:
+            # consolidate when the new partials outgrow the merged block: amortised, so each
+            # entry is re-sorted O(log) times, and memory stays ~2× the object count
+            if pending > max(_MERGE_AT, 2 * merged):
                 parts = [_merge(parts)]
-                pending = len(parts[0][0])
+                pending = merged = len(parts[0][0])
     h, w = plane.shape
     if parts:
         ids, count, sx, sy, mnx, mny, mxx, mxy = _merge(parts)
@@ -140,7 +144,7 @@ def compute_channel_stats(plane: Plane, workers: int = 2) -> ChannelStats:
         ids, count, sx, sy = empty_i, empty_f, empty_f, empty_f
         mnx = mny = mxx = mxy = empty_i
     return ChannelStats(
-        ids=ids,
+        ids=ids.astype(np.int64),
         counts=count.astype(np.int64),
         centroid_x=sx / np.maximum(count, 1),
         centroid_y=sy / np.maximum(count, 1),
