@@ -8,6 +8,7 @@ Item ids are given relative to the dataset node id: ``::dirschema::not-allowed``
 
 from __future__ import annotations
 
+import csv
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -99,7 +100,9 @@ CATALOGUE: tuple[Defect, ...] = (
     ),
     Defect(
         "objects-tables-missing",
-        lambda spec: {DIRSCHEMA + "required:objects-table": "DIR-REQUIRED"},
+        lambda spec: {DIRSCHEMA + "required:objects-table": "DIR-REQUIRED",
+                      **{_channel_item(spec, c.name, "objects-table"): "TABLE-PAIRING"
+                         for c in spec.masks[0].channels}},
         mutate_files=_remove_tables,
     ),
     Defect(
@@ -328,7 +331,184 @@ COMPANION_DEFECTS: tuple[Defect, ...] = (
            lambda spec: {"/" + SEG.as_posix() + "/transformations::files": "TRANSFORMATIONS-EMPTY"},
            mutate_files=_empty_transformations_folder, applies=lambda spec: not spec.transformations),
 )
-CATALOGUE = CATALOGUE + MASK_DEFECTS + COMPANION_DEFECTS
+# --- objects tables and segmentation-masks.csv ----------------------------------------
+
+
+def _table_rel(spec: DatasetSpec, channel: str | None = None) -> str:
+    return table_name(spec, channel or _first(spec))
+
+
+def _read_rows(path: Path) -> list[list]:
+    if path.suffix == ".tsv":
+        with open(path, encoding="utf-8", newline="") as fh:
+            return [list(r) for r in csv.reader(fh, delimiter="\t")]
+    from openpyxl import load_workbook
+
+    wb = load_workbook(path, read_only=True)
+    rows = [list(r) for r in wb.worksheets[0].iter_rows(values_only=True)]
+    wb.close()
+    return rows
+
+
+def _write_rows(path: Path, rows: list[list]) -> None:
+    if path.suffix == ".tsv":
+        with open(path, "w", encoding="utf-8", newline="") as fh:
+            csv.writer(fh, delimiter="\t", lineterminator="\n").writerows(
+                [["" if v is None else v for v in r] for r in rows])
+        return
+    from openpyxl import Workbook
+
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("MAIN")
+    for row in rows:
+        ws.append(row)
+    wb.save(path)
+
+
+def _edit_table(edit: Callable[[list[list], int], None]) -> Callable[[Path, DatasetSpec], None]:
+    """Rewrite the first channel's table; ``edit(rows, header_index)`` changes rows in place."""
+
+    def mutate(out: Path, spec: DatasetSpec) -> None:
+        path = _seg(out) / _table_rel(spec)
+        rows = _read_rows(path)
+        header = next(i for i, r in enumerate(rows) if r and r[0] == "Object ID")
+        edit(rows, header)
+        _write_rows(path, rows)
+
+    return mutate
+
+
+def _col(rows, header, name):
+    return rows[header].index(name)
+
+
+def _table_items(check: str, code: str) -> Callable[[DatasetSpec], dict[str, str]]:
+    return lambda spec: {_seg_item(_table_rel(spec), check): code}
+
+
+def _set_cell(column: str, value) -> Callable[[list[list], int], None]:
+    def edit(rows, header):
+        rows[header + 1][_col(rows, header, column)] = value
+
+    return edit
+
+
+def _drop_column(column: str) -> Callable[[list[list], int], None]:
+    def edit(rows, header):
+        index = _col(rows, header, column)
+        for row in rows:
+            if len(row) > index:
+                del row[index]
+
+    return edit
+
+
+def _duplicate_first_row(rows, header):
+    rows.insert(header + 2, list(rows[header + 1]))
+
+
+def _drop_first_row(rows, header):
+    del rows[header + 1]
+
+
+def _move_centroid_out_of_box(rows, header):
+    """Put the first object's centroid on the diagonally opposite corner of the image."""
+    x, y = float(rows[header + 1][_col(rows, header, "X")]), float(rows[header + 1][_col(rows, header, "Y")])
+    rows[header + 1][_col(rows, header, "X")] = 0.0 if x > 8 else 1e9
+    rows[header + 1][_col(rows, header, "Y")] = 0.0 if y > 8 else 1e9
+
+
+def _type_vocabulary(rows, header):
+    rows[0][_col(rows, header, "Annotation tool")] = "category"
+
+
+def _not_a_workbook(out: Path, spec: DatasetSpec) -> None:
+    (_seg(out) / _table_rel(spec)).write_bytes(b"Object ID\tX\n1\t2\n" if spec.table_format == "xlsx" else b"\xff\xfe\x00bad")
+
+
+def _garbled_layout(out: Path, spec: DatasetSpec) -> None:
+    _write_rows(_seg(out) / _table_rel(spec), [["bad"], ["still bad"]])
+
+
+def _orphan_table(out: Path, spec: DatasetSpec) -> None:
+    source = _seg(out) / _table_rel(spec)
+    target = _seg(out) / table_name(spec, "no-such-channel")
+    target.write_bytes(source.read_bytes())
+
+
+def _edit_csv(edit: Callable[[list[list[str]]], None]) -> Callable[[Path, DatasetSpec], None]:
+    def mutate(out: Path, spec: DatasetSpec) -> None:
+        path = _seg(out) / "segmentation-masks.csv"
+        with open(path, encoding="utf-8", newline="") as fh:
+            rows = [list(r) for r in csv.reader(fh)]
+        edit(rows)
+        with open(path, "w", encoding="utf-8", newline="") as fh:
+            csv.writer(fh, lineterminator="\n").writerows(rows)
+
+    return mutate
+
+
+def _csv_item(check: str, code: str) -> Callable[[DatasetSpec], dict[str, str]]:
+    return lambda spec: {_seg_item("segmentation-masks.csv", check): code}
+
+
+def _csv_wrong_count(rows):
+    rows[1][-1] = str(int(rows[1][-1]) + 1)
+
+
+def _csv_drop_row(rows):
+    del rows[-1]
+
+
+def _remove_csv(out: Path, spec: DatasetSpec) -> None:
+    (_seg(out) / "segmentation-masks.csv").unlink()
+
+
+_HAS_TEMPLATE = lambda spec: spec.template != "plain"  # noqa: E731 - a predicate in a table
+
+
+TABLE_DEFECTS: tuple[Defect, ...] = (
+    Defect("table-not-a-workbook", _table_items("layout", "TABLE-READ"), mutate_files=_not_a_workbook),
+    Defect("table-garbled-layout", _table_items("layout", "TABLE-LAYOUT"), mutate_files=_garbled_layout),
+    Defect("table-plain-layout", _table_items("layout", "TABLE-LAYOUT-PLAIN"),
+           mutate_spec=lambda spec: replace(spec, template="plain")),
+    Defect("table-missing-column", _table_items("columns", "TABLE-COLUMNS"),
+           mutate_files=_edit_table(_drop_column("Mask ID"))),
+    Defect("table-empty-required-cell", _table_items("values", "TABLE-VALUES"), mutate_spec=_with_objects,
+           mutate_files=_edit_table(_set_cell("Mask ID", None)), applies=_HAS_TEMPLATE),
+    Defect("table-bad-permissible-value", _table_items("values", "TABLE-VALUES"), mutate_spec=_with_objects,
+           mutate_files=_edit_table(_set_cell("Annotation tool", "bad_val")), applies=_HAS_TEMPLATE),
+    Defect("table-bad-doi", _table_items("values", "TABLE-VALUES"), mutate_spec=_with_objects,
+           mutate_files=_edit_table(_set_cell("Protocol for mask creation (DOI)", "not a doi")),
+           applies=_HAS_TEMPLATE),
+    Defect("table-unknown-type", _table_items("layout", "TABLE-VOCABULARY"),
+           mutate_files=_edit_table(_type_vocabulary), applies=_HAS_TEMPLATE),
+    Defect("table-duplicate-id", _table_items("ids", "TABLE-IDS"), mutate_spec=_with_objects,
+           mutate_files=_edit_table(_duplicate_first_row)),
+    # the object's id is lost, so the table also misses one of the channel's ids
+    Defect("table-non-integer-id", lambda spec: {_seg_item(_table_rel(spec), "ids"): "TABLE-IDS",
+                                                 _seg_item(_table_rel(spec), "mask-agreement"): "TABLE-MASK-AGREEMENT"},
+           mutate_spec=_with_objects,
+           mutate_files=_edit_table(_set_cell("Object ID", "cell-1"))),
+    Defect("table-missing-object", _table_items("mask-agreement", "TABLE-MASK-AGREEMENT"), mutate_spec=_with_objects,
+           mutate_files=_edit_table(_drop_first_row)),
+    Defect("table-wrong-mask-name", _table_items("mask-agreement", "TABLE-MASK-AGREEMENT"), mutate_spec=_with_objects,
+           mutate_files=_edit_table(_set_cell("Mask name", "something-else"))),
+    Defect("table-wrong-source-file", _table_items("mask-agreement", "TABLE-MASK-AGREEMENT"), mutate_spec=_with_objects,
+           mutate_files=_edit_table(_set_cell("Source file", "other.segmentations.ome.tiff"))),
+    Defect("table-centroid-outside-object", _table_items("centroids", "TABLE-CENTROIDS"),
+           mutate_spec=lambda spec: _with_objects(spec, 4), mutate_files=_edit_table(_move_centroid_out_of_box)),
+    Defect("table-orphan", lambda spec: {_seg_item(table_name(spec, "no-such-channel"), "channel"): "TABLE-PAIRING"},
+           mutate_files=_orphan_table),
+    Defect("table-missing-for-channel",
+           lambda spec: {_channel_item(spec, _first(spec), "objects-table"): "TABLE-PAIRING"},
+           mutate_files=lambda out, spec: (_seg(out) / _table_rel(spec)).unlink(),
+           applies=lambda spec: len(spec.masks[0].channels) > 1),
+    Defect("csv-absent", _csv_item("present", "CSV-PRESENT"), mutate_files=_remove_csv),
+    Defect("csv-row-missing", _csv_item("rows", "CSV-ROWS"), mutate_files=_edit_csv(_csv_drop_row)),
+    Defect("csv-num-objects-wrong", _csv_item("num-objects", "CSV-NUM-OBJECTS"), mutate_files=_edit_csv(_csv_wrong_count)),
+)
+CATALOGUE = CATALOGUE + MASK_DEFECTS + COMPANION_DEFECTS + TABLE_DEFECTS
 
 
 def by_name(name: str) -> Defect:

@@ -122,6 +122,7 @@ class DatasetDirectory(pytest.Directory):
         yield DirSchemaCollector.from_parent(self, name="dirschema", state=state)
         for rel in state.mask_paths():
             yield mask_collector(self, state, rel)
+        yield from table_collectors(self, state)
         yield from companion_collectors(self, state)
 
 
@@ -214,6 +215,7 @@ class ChannelCollector(pytest.Collector):
 
 def mask_collector(parent, state: DatasetState, rel: str) -> FileCollector:
     """File items for one mask image, then per-channel items (labels, pyramid labels)."""
+    from .checks import objects_table
     from .checks.channel_stats import check_labels
     from .checks.mask_image import FILE_CHECKS, UNSIGNED
     from .checks.pyramid_labels import check_pyramid_labels
@@ -245,8 +247,99 @@ def mask_collector(parent, state: DatasetState, rel: str) -> FileCollector:
              gate(lambda i=index, n=name: check_labels(state.channel_stats(rel, i), info, n))),
             ("pyramid-labels", "pyramid levels keep labels (2×2 block test)",
              gate(lambda i=index, n=name: check_pyramid_labels(info, state.planes(rel, i), n))),
+            ("objects-table", "exactly one objects table", needs_channels(
+                state, lambda n=name: objects_table.check_channel_table(
+                    n, rel, state.table_paths(), ("-objects.xlsx", "-objects.tsv")))),
         ]))
     return FileCollector.for_path(parent, state, rel, checks, channels)
+
+
+def needs_channels(state: DatasetState, check):
+    """Checks against the mask's channels skip (pointing at the cause) when those are unknown."""
+
+    def run():
+        from .findings import CheckResult
+
+        reason = state.channels_unknown()
+        return CheckResult(skip=f"channels unknown: {reason}") if reason else check()
+
+    return run
+
+
+def table_collectors(parent, state: DatasetState):
+    """Items per objects table, then segmentation-masks.csv."""
+    from .checks import objects_table as ot
+    from .checks import segmentation_masks_csv as smc
+
+    mask_files = [state.file_name(r) for r in state.mask_paths()]
+
+    def owner_info(table):
+        owner = state.channels().get(table.prefix)
+        return (state.mask_info(owner[0]), owner) if owner else (None, None)
+
+    def agreement(rel):
+        def run():
+            table = state.objects_table(rel)
+            info, owner = owner_info(table)
+            return ot.check_mask_agreement(
+                table, table.prefix if owner else None, state.file_name(owner[0]) if owner else None,
+                state.decoded_stats(table.prefix), mask_files)
+        return run
+
+    def centroids(rel):
+        def run():
+            table = state.objects_table(rel)
+            info, owner = owner_info(table)
+            if info is None:
+                return ot.check_centroids(table, None, None, (0, 0), None)
+            try:
+                physical = (float(info.ome["PhysicalSizeY"]), float(info.ome["PhysicalSizeX"]))
+            except (KeyError, ValueError):
+                physical = None
+            return ot.check_centroids(table, table.prefix, state.decoded_stats(table.prefix),
+                                      (info.height, info.width), physical)
+        return run
+
+    for rel in state.table_paths():
+        def parsed(check, r=rel):
+            return lambda: check(state.objects_table(r))
+
+        yield FileCollector.for_path(parent, state, rel, [
+            ("layout", "object-by-feature template layout", parsed(ot.check_layout)),
+            ("columns", "required columns", parsed(ot.check_columns)),
+            ("values", "types, required cells, permissible values", parsed(ot.check_values)),
+            ("ids", "positive unique Object IDs", parsed(ot.check_ids)),
+            ("channel", "prefix names a mask channel", needs_channels(
+                state, lambda r=rel: ot.check_table_channel(state.file_name(r), r, list(state.channels())))),
+            ("mask-agreement", "Object IDs = the channel's ids", needs_channels(state, agreement(rel))),
+            ("centroids", "X, Y inside the objects", needs_channels(state, centroids(rel))),
+        ])
+
+    csv_rel = "derived/segmentation_masks/" + smc.NAME
+    if not (state.root / csv_rel).is_file():
+        yield FileCollector.for_path(parent, state, csv_rel, [
+            ("present", "segmentation-masks.csv present", lambda: smc.check_present(csv_rel)),
+        ])
+        return
+
+    def counts():
+        out = {}
+        for rel in state.mask_paths():
+            for name in state.mask_info(rel).channel_names:
+                stats = state.decoded_stats(name)
+                if stats is not None and state.channels().get(name, (None,))[0] == rel:
+                    out[(state.file_name(rel), name)] = stats.n_objects
+        return out
+
+    yield FileCollector.for_path(parent, state, csv_rel, [
+        ("rows", "one row per channel, in order", needs_channels(
+            state, lambda: smc.check_rows(
+                state.root / csv_rel, csv_rel,
+                {state.file_name(r): state.mask_info(r).channel_names for r in state.mask_paths()},
+                mask_files))),
+        ("num-objects", "Num objects = ids per channel", needs_channels(
+            state, lambda: smc.check_num_objects(state.root / csv_rel, csv_rel, counts()))),
+    ])
 
 
 def companion_collectors(parent, state: DatasetState):
@@ -256,8 +349,8 @@ def companion_collectors(parent, state: DatasetState):
 
     def channel_check(rel, suffix):
         name = state.file_name(rel)
-        return lambda: adjacency.check_companion_channel(
-            rel, adjacency.companion_prefix(name, suffix), list(state.channels()))
+        return needs_channels(state, lambda: adjacency.check_companion_channel(
+            rel, adjacency.companion_prefix(name, suffix), list(state.channels())))
 
     def ids_check(rel, suffix):
         def run():
@@ -279,7 +372,7 @@ def companion_collectors(parent, state: DatasetState):
                 ("channel", "prefix names a mask channel", channel_check(rel, suffix)),
                 ("structure", "edge list or symmetric matrix",
                  lambda r=rel: adjacency.check_adjacency_structure(state.adjacency(r))),
-                ("ids", "ids exist in the channel", ids_check(rel, suffix)),
+                ("ids", "ids exist in the channel", needs_channels(state, ids_check(rel, suffix))),
             ])
     for rel in state.matches("mesh"):
         yield FileCollector.for_path(parent, state, rel, [

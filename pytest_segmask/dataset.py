@@ -10,7 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+import re
+
 from . import dirschema
+
+TABLE = re.compile(r"derived/segmentation_masks/[^/]+-objects\.(?:xlsx|tsv)")
 
 @dataclass
 class DatasetState:
@@ -71,6 +75,21 @@ class DatasetState:
                 out.setdefault(name, (rel, index))
         return out
 
+    def channels_unknown(self) -> str | None:
+        """Why the channel list cannot be trusted (no mask, or an unreadable one), else None."""
+        masks = self.mask_paths()
+        if not masks:
+            return "no mask image was found (see dirschema::required:mask-image)"
+        for rel in masks:
+            info = self.mask_info(rel)
+            if not info.readable:
+                return f"the mask image {rel} could not be read (see its tiff item)"
+            names = info.ome_channel_names
+            if len(names) != info.planes or not all(names) or len(set(names)) != len(names):
+                return (f"the mask image {rel} has no complete, unique OME channel names "
+                        "(see its ome-xml and ome-consistency items)")
+        return None
+
     def close(self) -> None:
         for key, value in list(self.cache.items()):
             if key[0] == "reader":
@@ -85,6 +104,31 @@ class DatasetState:
 
             self.cache[key] = read_adjacency(self.root / rel, rel)
         return self.cache[key]
+
+    def objects_table(self, rel: str):
+        key = ("table", rel)
+        if key not in self.cache:
+            from .checks.objects_table import read_objects_table
+
+            self.cache[key] = read_objects_table(self.root / rel, rel)
+        return self.cache[key]
+
+    def table_paths(self) -> list[str]:
+        """Objects tables by name, whatever the version allows (the directory items judge that)."""
+        return [p for p in self.listing.paths if TABLE.fullmatch(p)]
+
+    def decoded_stats(self, channel: str):
+        """ChannelStats of a channel by name, or None when absent, not a label type or undecodable."""
+        owner = self.channels().get(channel)
+        if owner is None:
+            return None
+        from .checks.mask_image import UNSIGNED
+
+        info = self.mask_info(owner[0])
+        if info.dtype not in UNSIGNED or info.segment_error:
+            return None
+        stats = self.channel_stats(*owner)
+        return None if isinstance(stats, Exception) else stats
 
     def matches(self, key: str) -> list[str]:
         return list(self.choice.verdict.matches.get(key, []))

@@ -20,6 +20,8 @@ CHECK_MODULES = (
     "pytest_segmask.checks.glb",
     "pytest_segmask.checks.adjacency",
     "pytest_segmask.checks.transformations",
+    "pytest_segmask.checks.objects_table",
+    "pytest_segmask.checks.segmentation_masks_csv",
 )
 
 

@@ -16,8 +16,9 @@ from pytest_segmask.rules import README_END, README_START, readme_with_rules
 M = "derived/segmentation_masks/"
 VALID = ["extras/", "derived/extras/", M + "s.segmentations.ome.tiff", M + "cells-objects.xlsx"]
 SMALL = DatasetSpec(masks=(MaskSpec(width=40, height=30, channels=(ChannelSpec("cells", 3),), pyramid_levels=2),))
-# items of SMALL: 11 directory-schema (4 optional skip), 7 mask-file, 2 channel
-ITEMS, PASS, SKIP = 20, 16, 4
+# items of SMALL: 11 directory-schema (4 optional skip), 7 mask-file, 3 channel, 7 objects-table,
+# 2 segmentation-masks.csv
+ITEMS, PASS, SKIP = 30, 26, 4
 
 
 def make_valid(root: Path, extra: list[str] = ()) -> Path:
@@ -76,10 +77,15 @@ def test_collect_only_node_ids(pytester, dataset):
     result = pytester.runpytest("--segmask-dataset=ds", "--co", "-q")
     ids = [line for line in result.stdout.lines if "::" in line]
     mask = "ds/derived/segmentation_masks/sample.segmentations.ome.tiff"
+    table = "ds/derived/segmentation_masks/cells-objects.xlsx"
+    csv = "ds/derived/segmentation_masks/segmentation-masks.csv"
     assert ids[11:] == [
         f"{mask}::{check}" for check in
         ("tiff", "ome-xml", "ome-consistency", "pixel-type", "physical-size", "pyramid", "layout")
-    ] + [f"{mask}::channel:cells::labels", f"{mask}::channel:cells::pyramid-labels"]
+    ] + [f"{mask}::channel:cells::{check}" for check in ("labels", "pyramid-labels", "objects-table")] + [
+        f"{table}::{check}" for check in
+        ("layout", "columns", "values", "ids", "channel", "mask-agreement", "centroids")
+    ] + [f"{csv}::rows", f"{csv}::num-objects"]
     assert ids[:11] == [
         "ds::dirschema::required:extras-folder",
         "ds::dirschema::required:derived-folder",
@@ -108,7 +114,7 @@ def test_dataset_outside_rootdir(pytester, tmp_path_factory):
     assert expected_prefix.startswith("../")
     assert ids[0] == f"{expected_prefix}::dirschema::required:extras-folder"
     assert len(ids) == ITEMS
-    assert ids[-1] == f"{expected_prefix}/derived/segmentation_masks/sample.segmentations.ome.tiff::channel:cells::pyramid-labels"
+    assert ids[-1] == f"{expected_prefix}/derived/segmentation_masks/segmentation-masks.csv::num-objects"
 
 
 def test_default_args_replaced_but_explicit_paths_kept(pytester, dataset):
@@ -149,8 +155,8 @@ def test_ignore_glob_option_adds_to_default(pytester):
 
 def test_failure_report_is_a_finding_not_a_traceback(pytester):
     make_tree(pytester.path / "ds", VALID[:2] + [M + "s.segmentations_crop512.ome.tiff", M + "c-objects.xlsx"])
-    result = pytester.runpytest("--segmask-dataset=ds", "-rf")
-    result.assert_outcomes(failed=1, passed=6, skipped=4)  # no mask image: no mask items
+    result = pytester.runpytest("--segmask-dataset=ds", "-rf", "-k", "dirschema")
+    result.assert_outcomes(failed=1, passed=6, skipped=4)
     out = result.stdout.str()
     assert "Traceback" not in out and "def runtest" not in out
     result.stdout.fnmatch_lines(
