@@ -76,6 +76,7 @@ class CheckResult:
     findings: list[Finding] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     skip: str | None = None
+    data: dict = field(default_factory=dict)  # for reports (e.g. bad pixel coordinates)
 
     @property
     def errors(self) -> list[Finding]:

@@ -6,8 +6,11 @@ properties, so it is the same under xdist (the controller runs no items).
 
 from __future__ import annotations
 
+import base64
 import html
 from collections import defaultdict
+
+import pytest
 
 
 class HtmlReport:
@@ -23,6 +26,37 @@ class HtmlReport:
         dataset = props.get("dataset")
         if dataset is not None:
             self._items[dataset].append((report.nodeid, report.outcome, props))
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        report = yield
+        if call.when == "call" and item.name in ("labels", "pyramid-labels"):
+            png = self._thumbnail(item)
+            if png:
+                from pytest_html import extras
+
+                report.extras = [*getattr(report, "extras", []),
+                                 extras.png(base64.b64encode(png).decode("ascii"), item.parent.channel)]
+        return report
+
+    def _thumbnail(self, item) -> bytes | None:
+        """The channel's thumbnail; for pyramid-labels, bad pixels marked in red."""
+        from .items import RESULT_KEY
+        from .thumbnails import render
+
+        parent = item.parent
+        state = getattr(parent, "state", None)
+        if state is None or not hasattr(parent, "channel"):
+            return None
+        result = item.stash.get(RESULT_KEY, None)
+        if result is None or result.skip:
+            return None
+        try:
+            names = state.mask_info(parent.rel).channel_names
+            planes = state.planes(parent.rel, names.index(parent.channel))
+            return render(planes, result.data.get("bad_pixels"))
+        except Exception:  # noqa: BLE001 - a thumbnail must never break the report
+            return None
 
     def pytest_html_report_title(self, report) -> None:
         names = [state.node_id for state in self.segmask.states()]

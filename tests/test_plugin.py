@@ -217,6 +217,28 @@ def _outcomes_by_id(stdout_lines):
 
 
 def test_xdist_same_outcomes_as_serial(pytester):
+    spec = DatasetSpec(masks=(MaskSpec(pyramid_method="mean",
+                                       channels=(ChannelSpec("cells"), ChannelSpec("nuclei"), ChannelSpec("vessels", 0))),))
+    write_dataset(spec, pytester.path / "multi")
+    make_tree(pytester.path / "multi", ["stray.txt"])
+    serial = pytester.runpytest_subprocess("--segmask-dataset=multi", "-rA", "-p", "no:xdist")
+    parallel = pytester.runpytest_subprocess("--segmask-dataset=multi", "-rA", "-n", "2")
+    assert parallel.ret == serial.ret == 1  # no INTERNALERROR: warnings cross xdist intact
+    counts = {k: v for k, v in serial.parseoutcomes().items() if k in ("failed", "passed", "skipped")}
+    assert counts == {k: v for k, v in parallel.parseoutcomes().items() if k in ("failed", "passed", "skipped")}
+    assert counts["failed"] == 3  # not-allowed, and pyramid-labels of the two non-empty channels
+
+    def summary(result):
+        return sorted(
+            line.split(" - ")[0]
+            for line in result.stdout.lines
+            if line.startswith(("PASSED ", "FAILED ", "SKIPPED "))
+        )
+
+    assert summary(serial) == summary(parallel)
+
+
+def test_xdist_same_outcomes_as_serial_small(pytester):
     make_valid(pytester.path / "ds", ["stray.txt"])
     serial = pytester.runpytest_subprocess("--segmask-dataset=ds", "-rA", "-p", "no:xdist")
     parallel = pytester.runpytest_subprocess("--segmask-dataset=ds", "-rA", "-n", "2")
@@ -291,6 +313,36 @@ def test_waiver_usage_errors(pytester, dataset, value, message):
     result = pytester.runpytest("--segmask-dataset=ds", f"--segmask-ignore={value}")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert f"ERROR: {message}" in result.stderr.lines
+
+
+def test_html_report_thumbnails_and_overlay(pytester):
+    spec = DatasetSpec(masks=(MaskSpec(width=120, height=90, pyramid_method="mean",
+                                       channels=(ChannelSpec("cells", 12), ChannelSpec("nuclei", 9))),))
+    write_dataset(spec, pytester.path / "ds")
+    pytester.runpytest("--segmask-dataset=ds", "--html=report.html", "--self-contained-html")
+    page = (pytester.path / "report.html").read_text(encoding="utf-8")
+    # labels and pyramid-labels of two channels: four thumbnails, each ≤ 256 px, embedded
+    assert page.count("image/png") >= 4
+    assert "PYRAMID-LABELS" in page
+
+
+def test_stats_computed_once_per_channel(pytester, monkeypatch):
+    from pytest_segmask.checks import channel_stats
+
+    calls = []
+    real = channel_stats.compute_channel_stats
+
+    def counting(plane, workers=2):
+        calls.append(plane.channel)
+        return real(plane, workers)
+
+    monkeypatch.setattr(channel_stats, "compute_channel_stats", counting)
+    spec = DatasetSpec(masks=(MaskSpec(channels=(ChannelSpec("cells"), ChannelSpec("nuclei"), ChannelSpec("vessels"))),))
+    write_dataset(spec, pytester.path / "ds")
+    reprec = pytester.inline_run("--segmask-dataset=ds", "-p", "no:cacheprovider")
+    assert not reprec.getfailures()
+    # labels, mask-agreement, centroids and num-objects all use the statistics
+    assert sorted(calls) == ["cells", "nuclei", "vessels"]
 
 
 def test_html_report_title_and_summary(pytester):

@@ -79,6 +79,7 @@ def check_pyramid_labels(info: MaskInfo, planes: list[Plane], channel: str, work
                 fix="re-export the mask; its pixel data is damaged or truncated"))
             continue
         if bad:
+            result.data.setdefault("bad_pixels", {})[k] = first
             where = ", ".join(f"(y {y}, x {x})" for y, x in first)
             result.findings.append(PYRAMID_LABELS.finding(
                 f"{info.display}: channel {channel!r} level {k}: {bad} of {tested} pixel(s) match none of "
