@@ -107,21 +107,124 @@ def table_prefix(name: str) -> str:
 # --- reading -----------------------------------------------------------------------------
 
 
+_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+_PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+
+
+def _xml_parser():
+    from lxml import etree
+
+    return etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
+
+
+def _first_sheet(zf: zipfile.ZipFile) -> str:
+    """Path of the workbook's first worksheet, via workbook.xml and its relationships."""
+    from lxml import etree
+
+    workbook = etree.fromstring(zf.read("xl/workbook.xml"), _xml_parser())
+    first = workbook.find(f"{_MAIN}sheets/{_MAIN}sheet")
+    if first is None:
+        raise _ReadProblem("the workbook has no worksheet", "save a workbook with the table on its first sheet")
+    rid = first.get(f"{_REL}id")
+    rels = etree.fromstring(zf.read("xl/_rels/workbook.xml.rels"), _xml_parser())
+    for rel in rels.iter(f"{_PKG_REL}Relationship"):
+        if rel.get("Id") == rid:
+            target = rel.get("Target").lstrip("/")
+            return target if target.startswith("xl/") else "xl/" + target
+    raise _ReadProblem("the first sheet's part is missing", "re-save the workbook from Excel or LibreOffice")
+
+
+def _shared_strings(zf: zipfile.ZipFile) -> list[str]:
+    from lxml import etree
+
+    if "xl/sharedStrings.xml" not in zf.namelist():
+        return []
+    out = []
+    with zf.open("xl/sharedStrings.xml") as fh:
+        for _, si in etree.iterparse(fh, tag=f"{_MAIN}si", **_ITERPARSE):
+            out.append("".join(t.text or "" for t in si.iter(f"{_MAIN}t")))
+            si.clear()
+    return out
+
+
+_ITERPARSE = dict(resolve_entities=False, no_network=True, huge_tree=True)
+_LETTERS = re.compile(r"[A-Z]+")
+
+
+_COLUMNS: dict[str, int] = {}
+
+
+def _column_index(ref: str) -> int:
+    letters = ref.rstrip("0123456789")
+    index = _COLUMNS.get(letters)
+    if index is None:
+        index = 0
+        for ch in letters:
+            index = index * 26 + (ord(ch) - 64)
+        index = _COLUMNS[letters] = index - 1
+    return index
+
+
+_V, _F, _IS, _T = f"{_MAIN}v", f"{_MAIN}f", f"{_MAIN}is", f"{_MAIN}t"
+
+
+def _cell_value(cell, shared: list[str]):
+    text = None
+    for child in cell:  # one pass over <f>, <v>, <is> (usually a single <v>)
+        tag = child.tag
+        if tag == _V:
+            text = child.text
+        elif tag == _F:
+            return "=" + (child.text or "")  # flagged by the values check
+        elif tag == _IS:
+            return "".join(t.text or "" for t in child.iter(_T))
+    if text is None:
+        return None
+    kind = cell.get("t")
+    if kind == "s":
+        return shared[int(text)]
+    if kind == "b":
+        return text == "1"
+    if kind in ("str", "e", "inlineStr"):
+        return text
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return int(number) if number.is_integer() and "E" not in text.upper() else number
+
+
 def _xlsx_rows(path: Path):
-    from openpyxl import load_workbook
+    """Rows of the first sheet, parsed straight from the sheet XML with lxml (the same XML
+    openpyxl reads, several times faster for million-row tables); gaps become empty rows."""
+    from lxml import etree
 
     with zipfile.ZipFile(path) as zf:
-        names = set(zf.namelist())
-    if "xl/vbaProject.bin" in names:
-        raise _ReadProblem("the workbook contains macros (xl/vbaProject.bin)",
-                           "save it as a plain .xlsx workbook without macros")
-    wb = load_workbook(path, read_only=True, data_only=False)
-    try:
-        ws = wb.worksheets[0]
-        for row in ws.iter_rows(values_only=True):
-            yield row
-    finally:
-        wb.close()
+        if "xl/vbaProject.bin" in zf.namelist():
+            raise _ReadProblem("the workbook contains macros (xl/vbaProject.bin)",
+                               "save it as a plain .xlsx workbook without macros")
+        sheet = _first_sheet(zf)
+        shared = _shared_strings(zf)
+        expected = 1
+        with zf.open(sheet) as fh:
+            for _, row in etree.iterparse(fh, tag=f"{_MAIN}row", **_ITERPARSE):
+                number = int(row.get("r") or expected)
+                while expected < number:  # rows absent from the XML are empty
+                    yield ()
+                    expected += 1
+                values: list = []
+                for position, cell in enumerate(row.iterchildren(f"{_MAIN}c")):
+                    ref = cell.get("r")
+                    col = _column_index(ref) if ref else position
+                    if col >= len(values):
+                        values.extend([None] * (col + 1 - len(values)))
+                    values[col] = _cell_value(cell, shared)
+                yield values
+                expected = number + 1
+                row.clear()
+                while row.getprevious() is not None:
+                    del row.getparent()[0]
 
 
 def _tsv_rows(path: Path):
