@@ -36,6 +36,9 @@ def render(planes, bad_pixels: dict[int, list[tuple[int, int]]] | None = None) -
     labels = read_region(plane, 0, h, 0, w)
     step = max(1, -(-max(h, w) // MAX_SIDE))
     rgb = colourise(labels[::step, ::step])
-    for y, x in (bad_pixels or {}).get(plane.level, []):
-        rgb[min(y // step, rgb.shape[0] - 1), min(x // step, rgb.shape[1] - 1)] = (255, 0, 0)
+    for level, pixels in (bad_pixels or {}).items():
+        scale = 2.0 ** (level - plane.level)  # level-k coordinates on the rendered level
+        for y, x in pixels:
+            ty, tx = int(y * scale) // step, int(x * scale) // step
+            rgb[max(0, ty - 1): ty + 2, max(0, tx - 1): tx + 2] = (255, 0, 0)  # a visible 3×3 mark
     return bytes(imagecodecs.png_encode(np.ascontiguousarray(rgb)))
