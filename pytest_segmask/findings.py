@@ -94,3 +94,21 @@ def cut_list(values, limit: int = 5) -> str:
     if len(values) > limit:
         shown += f" … (+{len(values) - limit} more)"
     return shown
+
+
+class Examples:
+    """Count every occurrence of a problem, keep the first few as text for the message."""
+
+    def __init__(self, limit: int = 5) -> None:
+        self.limit = limit
+        self.count = 0
+        self.first: list[str] = []
+
+    def add(self, text: str) -> None:
+        self.count += 1
+        if len(self.first) < self.limit:
+            self.first.append(text)
+
+    def text(self) -> str:
+        more = f" … (+{self.count - len(self.first)} more)" if self.count > len(self.first) else ""
+        return "; ".join(self.first) + more

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..findings import CheckResult, Finding, Location, Severity, cut_list
+from ..findings import CheckResult, Examples, Finding, Location, Severity, cut_list
 from ..rules import define_rule
 
 ADJ_FORM = define_rule(
@@ -63,23 +63,6 @@ class Adjacency:
     id_rows: dict[int, int] = field(default_factory=dict)  # first sheet row of each id (capped)
     n_edges: int = 0
     findings: list[Finding] = field(default_factory=list)
-
-
-class _Examples:
-    """Count every occurrence, keep the first few as text."""
-
-    def __init__(self) -> None:
-        self.count = 0
-        self.first: list[str] = []
-
-    def add(self, text: str) -> None:
-        self.count += 1
-        if len(self.first) < MAX_EXAMPLES:
-            self.first.append(text)
-
-    def summary(self) -> str:
-        more = f" … (+{self.count - len(self.first)} more)" if self.count > len(self.first) else ""
-        return "; ".join(self.first) + more
 
 
 def _int_id(text: str) -> int | None:
@@ -147,7 +130,7 @@ def read_adjacency(path: Path, display: str | None = None) -> Adjacency:
 def _read_edge_list(adj: Adjacency, header: list[str], reader) -> None:
     adj.form = "edge list"
     first, second, rows = array("q"), array("q"), array("q")
-    bad_rows, bad_weights, loops = _Examples(), _Examples(), _Examples()
+    bad_rows, bad_weights, loops = Examples(), Examples(), Examples()
     for index, row in enumerate(reader):
         line = index + 2  # 1-based, after the header
         if not row or all(not c.strip() for c in row):
@@ -171,14 +154,14 @@ def _read_edge_list(adj: Adjacency, header: list[str], reader) -> None:
     if bad_rows.count:
         adj.findings.append(ADJ_FORM.finding(
             f"{adj.display}: {bad_rows.count} row(s) without two positive integer ids: "
-            f"{bad_rows.summary()}", loc, fix="write two positive integer object ids per row"))
+            f"{bad_rows.text()}", loc, fix="write two positive integer object ids per row"))
     if bad_weights.count:
         adj.findings.append(ADJ_WEIGHTS.finding(
             f"{adj.display}: {bad_weights.count} weight(s) not finite and non-negative: "
-            f"{bad_weights.summary()}", loc, fix="write finite numbers ≥ 0 in weight/distance columns"))
+            f"{bad_weights.text()}", loc, fix="write finite numbers ≥ 0 in weight/distance columns"))
     if loops.count:
         adj.findings.append(ADJ_SELF_LOOP.finding(
-            f"{adj.display}: {loops.count} self-loop(s): {loops.summary()}", loc,
+            f"{adj.display}: {loops.count} self-loop(s): {loops.text()}", loc,
             fix="remove edges from an object to itself"))
     edges = np.stack([np.frombuffer(first, np.int64), np.frombuffer(second, np.int64)], axis=1)
     adj.n_edges = len(edges)
@@ -213,7 +196,7 @@ def _read_matrix(adj: Adjacency, header: list[str], reader) -> None:
     n = len(col_ids)
     row_ids: list[int] = []
     nz_i, nz_j, nz_v = array("q"), array("q"), array("d")
-    bad_weights, bad_shape, loops = _Examples(), _Examples(), _Examples()
+    bad_weights, bad_shape, loops = Examples(), Examples(), Examples()
     for index, row in enumerate(reader):
         line = index + 2
         if not row or all(not c.strip() for c in row):
@@ -238,15 +221,15 @@ def _read_matrix(adj: Adjacency, header: list[str], reader) -> None:
                     loops.add(f"row {line}: {rid}–{rid} = {cell}")
     if bad_shape.count:
         adj.findings.append(ADJ_FORM.finding(
-            f"{adj.display}: a {n}-column matrix needs an id and {n} values per row: {bad_shape.summary()}",
+            f"{adj.display}: a {n}-column matrix needs an id and {n} values per row: {bad_shape.text()}",
             loc, fix="write one row per object: its id, then one value per column"))
     if bad_weights.count:
         adj.findings.append(ADJ_WEIGHTS.finding(
-            f"{adj.display}: {bad_weights.count} value(s) not finite and non-negative: {bad_weights.summary()}",
+            f"{adj.display}: {bad_weights.count} value(s) not finite and non-negative: {bad_weights.text()}",
             loc, fix="write finite numbers ≥ 0 (0 = not adjacent)"))
     if loops.count:
         adj.findings.append(ADJ_SELF_LOOP.finding(
-            f"{adj.display}: {loops.count} non-zero diagonal value(s): {loops.summary()}",
+            f"{adj.display}: {loops.count} non-zero diagonal value(s): {loops.text()}",
             loc, fix="set the diagonal to 0"))
     if row_ids != col_ids:
         adj.findings.append(ADJ_SYMMETRIC.finding(

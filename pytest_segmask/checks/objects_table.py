@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..findings import CheckResult, Finding, Location, Severity, cut_list
+from ..findings import CheckResult, Examples, Finding, Location, Severity, cut_list
 from ..rules import define_rule
 
 SRC = "SPEC §5; HuBMAP object-by-feature template"
@@ -49,21 +49,6 @@ MAX_EMPTY_RUN = 1000  # consecutive empty rows after which the rest of a sheet i
 SUFFIXES = ("-objects.xlsx", "-objects.tsv")
 
 
-class _Examples:
-    def __init__(self) -> None:
-        self.count = 0
-        self.first: list[str] = []
-
-    def add(self, text: str) -> None:
-        self.count += 1
-        if len(self.first) < MAX_EXAMPLES:
-            self.first.append(text)
-
-    def text(self) -> str:
-        more = f" … (+{self.count - len(self.first)} more)" if self.count > len(self.first) else ""
-        return "; ".join(self.first) + more
-
-
 @dataclass
 class ObjectsTable:
     display: str
@@ -79,9 +64,9 @@ class ObjectsTable:
     id_rows: array = field(default_factory=lambda: array("q"))
     xs: array = field(default_factory=lambda: array("d"))
     ys: array = field(default_factory=lambda: array("d"))
-    bad_ids: _Examples = field(default_factory=_Examples)
-    values: dict[str, _Examples] = field(default_factory=dict)  # problem kind -> examples
-    vocabulary: _Examples = field(default_factory=_Examples)
+    bad_ids: Examples = field(default_factory=Examples)
+    values: dict[str, Examples] = field(default_factory=dict)  # problem kind -> examples
+    vocabulary: Examples = field(default_factory=Examples)
     mask_names: dict[str, int] = field(default_factory=dict)
     source_files: dict[str, int] = field(default_factory=dict)
     trailing_ignored: bool = False
@@ -339,7 +324,7 @@ def _col_name(table: ObjectsTable, col: int) -> str:
 
 
 def _problem(table: ObjectsTable, kind: str, text: str) -> None:
-    table.values.setdefault(kind, _Examples()).add(text)
+    table.values.setdefault(kind, Examples()).add(text)
 
 
 def _stream_data(table: ObjectsTable, rows) -> None:
