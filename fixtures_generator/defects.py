@@ -19,7 +19,7 @@ from pathlib import Path
 from hypothesis import strategies as st
 
 from .companions import edge_list_csv, make_glb, matrix_csv
-from .spec import ChannelSpec, DatasetSpec, MaskSpec
+from .spec import DatasetSpec
 from .writer import SEG, table_name
 
 

@@ -79,7 +79,7 @@ def downsample(level: np.ndarray, method: str) -> np.ndarray:
 
 def build_pyramid(labels: np.ndarray, levels: int, method: str = "topleft") -> list[np.ndarray]:
     pyramid = [labels]
-    for k in range(1, levels):
+    for _ in range(1, levels):
         nxt = downsample(pyramid[-1], method)
         if method == "wrong-sizes":
             nxt = nxt[: max(1, nxt.shape[0] - 3), : max(1, nxt.shape[1] - 3)]

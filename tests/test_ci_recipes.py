@@ -5,9 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
-import pytest
 from conftest import PROJECT
 
 from fixtures_generator import DatasetSpec, write_dataset

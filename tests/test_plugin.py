@@ -105,7 +105,6 @@ def test_dataset_outside_rootdir(pytester, tmp_path_factory):
     outside = make_valid(tmp_path_factory.mktemp("outside") / "ds")
     project = pytester.mkdir("project")
     project.joinpath("pytest.ini").write_text("[pytest]\n")
-    rel = Path("..") / outside.relative_to(pytester.path.parent) if False else None
     result = pytester.runpytest(f"--segmask-dataset={outside}", "--co", "-q", f"--rootdir={project}")
     ids = [line for line in result.stdout.lines if "::" in line]
     import os
