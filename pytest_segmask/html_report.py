@@ -77,6 +77,20 @@ class HtmlReport:
         for line in state.summary_lines():
             key, _, value = line.partition(": ")
             rows.append((key, value))
+        items = self._items.get(state.node_id, [])
+        objects = {(p.get("file"), p.get("channel")): p["objects"] for _, _, p in items if "objects" in p}
+        for rel in state.mask_paths():
+            info = state.mask_info(rel)
+            if not info.readable:
+                rows.append((rel, "not readable as TIFF"))
+                continue
+            counts = ", ".join(f"{name}: {objects.get((rel, name), '?')} objects" for name in info.channel_names)
+            rows.append((rel, f"{info.width} × {info.height} px, {info.dtype}, {info.planes} channel(s), "
+                              f"{len(info.levels)} level(s), {info.compression}, "
+                              f"{'tiles' if info.tiled else 'strips'}; {counts}"))
+        for _, _, p in items:
+            if "rows" in p:
+                rows.append((p.get("file", ""), f"{p['rows']} object row(s)"))
         failed: dict[str, int] = defaultdict(int)
         warned: dict[str, int] = defaultdict(int)
         for _nodeid, _outcome, props in self._items.get(state.node_id, []):

@@ -95,6 +95,9 @@ class SegmaskItem(pytest.Item):
         def codes(findings):
             return " ".join(sorted({f.code for f in findings}))
 
+        for key in REPORTED_DATA:
+            if key in result.data:
+                self.user_properties.append((key, str(result.data[key])))
         for name, findings in (
             ("rule_codes", result.findings),
             ("failed_rules", failing),
@@ -116,4 +119,6 @@ class SegmaskItem(pytest.Item):
 
 
 STRICT_KEY = pytest.StashKey[bool]()
+# CheckResult.data entries copied into the report's properties (the HTML summary reads them)
+REPORTED_DATA = ("objects", "rows")
 WAIVERS_KEY = pytest.StashKey[dict]()  # rule code -> reason

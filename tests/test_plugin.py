@@ -297,6 +297,9 @@ def test_html_report_thumbnails_and_overlay(pytester):
     # labels and pyramid-labels of two channels: four thumbnails, each ≤ 256 px, embedded
     assert page.count("image/png") >= 4
     assert "PYRAMID-LABELS" in page
+    # the summary describes the mask and the tables
+    assert "120 × 90 px, uint16, 2 channel(s), 3 level(s), ADOBE_DEFLATE, tiles; cells: 12 objects, nuclei: 9 objects" in page
+    assert "12 object row(s)" in page
 
 
 def test_stats_computed_once_per_channel(pytester, monkeypatch):

@@ -160,7 +160,7 @@ def check_labels(stats: ChannelStats | MaskDecodeError, info: MaskInfo, channel:
     if isinstance(stats, MaskDecodeError):
         return CheckResult(findings=[LABELS.finding(
             str(stats), loc, fix="re-export the mask; its pixel data is damaged or truncated")])
-    result = CheckResult()
+    result = CheckResult(data={"objects": stats.n_objects})
     result.notes.append(
         f"channel {channel!r}: {stats.n_objects} object(s), max id {stats.max_id}, "
         f"background {stats.background_fraction:.1%} of {stats.n_pixels} px")

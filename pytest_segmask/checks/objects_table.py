@@ -442,6 +442,7 @@ def check_layout(table: ObjectsTable) -> CheckResult:
             f"{table.display}: {table.vocabulary.count} metadata value(s) outside the template vocabulary: "
             f"{table.vocabulary.text()}", loc,
             fix=f"use Type ∈ {{{', '.join(sorted(TYPES))}}} and Requirement level ∈ {{REQUIRED, OPTIONAL}}"))
+    result.data["rows"] = table.rows
     result.notes.append(
         f"{table.display}: {table.layout} template, header at row {table.header_row}, {table.rows} object row(s)"
         + (", trailing empty rows ignored" if table.trailing_ignored else ""))
