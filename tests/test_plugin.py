@@ -338,3 +338,27 @@ def test_example_dataset_conforms(pytester):
     assert result.ret == 0, result.stdout.str()
     result.stdout.fnmatch_lines(["segmask: *kidney-demo validates as segmentation-mask-v2.7"])
     assert "failed" not in result.stdout.lines[-1]
+
+
+def test_no_network_and_no_writes_into_the_dataset(pytester, monkeypatch):
+    import socket
+
+    from pytest_segmask.checks import mask_image
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the plugin opened a network connection")
+
+    mask_image.ome_schema.cache_clear()  # build the XSD again, under the guard
+    monkeypatch.setattr(socket, "socket", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    root = make_valid(pytester.path / "ds")
+    (root / "derived" / "segmentation_masks" / "cells-mesh.glb").write_bytes(b"glTF")
+
+    def snapshot():
+        return sorted((str(p.relative_to(root)), p.stat().st_mtime_ns, p.stat().st_size) for p in root.rglob("*"))
+
+    before = snapshot()
+    result = pytester.runpytest("--segmask-dataset=ds", "-p", "no:cacheprovider", "--html=report.html")
+    assert result.ret == 1  # the broken mesh fails; everything else ran
+    assert "opened a network connection" not in result.stdout.str()
+    assert snapshot() == before

@@ -202,9 +202,32 @@ def ome_schema():
 
     from lxml import etree
 
+    class OfflineResolver(etree.Resolver):
+        """The OME XSD imports xml.xsd from w3.org: answer locally, never over the network."""
+
+        def resolve(self, url, pubid, context):
+            if url == "http://www.w3.org/2001/xml.xsd":
+                return self.resolve_string(XML_NAMESPACE_XSD, context)
+            return None
+
+    parser = _xml_parser()
+    parser.resolvers.add(OfflineResolver())
     xsd = files("ome_types") / "ome-2016-06.xsd"
     with xsd.open("rb") as fh:
-        return etree.XMLSchema(etree.parse(fh, _xml_parser()))
+        return etree.XMLSchema(etree.parse(fh, parser))
+
+
+# The attributes of the XML namespace, enough for the OME schema's import of xml.xsd.
+XML_NAMESPACE_XSD = """<?xml version="1.0"?>
+<xs:schema targetNamespace="http://www.w3.org/XML/1998/namespace"
+           xmlns:xs="http://www.w3.org/2001/XMLSchema" xml:lang="en">
+  <xs:attribute name="lang" type="xs:language"/>
+  <xs:attribute name="space"><xs:simpleType><xs:restriction base="xs:NCName">
+    <xs:enumeration value="default"/><xs:enumeration value="preserve"/>
+  </xs:restriction></xs:simpleType></xs:attribute>
+  <xs:attribute name="base" type="xs:anyURI"/>
+  <xs:attribute name="id" type="xs:ID"/>
+</xs:schema>"""
 
 
 def _parse_ome(info: MaskInfo) -> None:
