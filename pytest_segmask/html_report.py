@@ -30,6 +30,12 @@ class HtmlReport:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item, call):
         report = yield
+        if call.when == "call" and report.failed:
+            table = self._findings_table(item)
+            if table:
+                from pytest_html import extras
+
+                report.extras = [*getattr(report, "extras", []), extras.html(table)]
         if call.when == "call" and item.name in ("labels", "pyramid-labels"):
             png = self._thumbnail(item)
             if png:
@@ -38,6 +44,27 @@ class HtmlReport:
                 report.extras = [*getattr(report, "extras", []),
                                  extras.png(base64.b64encode(png).decode("ascii"), item.parent.channel)]
         return report
+
+    @staticmethod
+    def _findings_table(item) -> str | None:
+        """The findings as a table: rule, what (first rows/ids/pixels), where, fix."""
+        from .items import RESULT_KEY
+
+        result = item.stash.get(RESULT_KEY, None)
+        if result is None or not result.findings:
+            return None
+        esc = html.escape
+        cells = "".join(
+            f"<tr><td>{esc(f.code)}</td><td>{esc(f.severity.value)}</td><td>{esc(f.message)}</td>"
+            f"<td>{esc(str(f.location))}</td><td>{esc(f.fix or '')}</td></tr>"
+            for f in result.findings[:20]
+        )
+        more = f"<p>… and {len(result.findings) - 20} more findings</p>" if len(result.findings) > 20 else ""
+        return (
+            "<table class='segmask-findings' style='border-collapse:collapse' border='1'>"
+            "<tr><th>rule</th><th>severity</th><th>finding</th><th>where</th><th>fix</th></tr>"
+            f"{cells}</table>{more}"
+        )
 
     def _thumbnail(self, item) -> bytes | None:
         """The channel's thumbnail; for pyramid-labels, bad pixels marked in red."""

@@ -300,6 +300,7 @@ def test_html_report_thumbnails_and_overlay(pytester):
     # the summary describes the mask and the tables
     assert "120 × 90 px, uint16, 2 channel(s), 3 level(s), ADOBE_DEFLATE, tiles; cells: 12 objects, nuclei: 9 objects" in page
     assert "12 object row(s)" in page
+    assert "segmask-findings" in page  # failed items carry a findings table
 
 
 def test_stats_computed_once_per_channel(pytester, monkeypatch):
