@@ -363,3 +363,18 @@ def test_no_network_and_no_writes_into_the_dataset(pytester, monkeypatch):
     assert result.ret == 1  # the broken mesh fails; everything else ran
     assert "opened a network connection" not in result.stdout.str()
     assert snapshot() == before
+
+
+def test_warnings_pass_unless_strict(pytester):
+    spec = DatasetSpec(masks=(MaskSpec(tile=None, channels=(ChannelSpec("cells", 3),)),))  # strips: a warning
+    write_dataset(spec, pytester.path / "ds")
+    relaxed = pytester.runpytest("--segmask-dataset=ds", "-p", "no:cacheprovider")
+    assert relaxed.ret == 0
+    relaxed.stdout.fnmatch_lines(["*SegmaskWarning*TIFF-LAYOUT (warning)*stored in strips*"])
+    strict = pytester.runpytest("--segmask-dataset=ds", "--segmask-strict", "-p", "no:cacheprovider")
+    strict.assert_outcomes(failed=1, passed=PASS - 1, skipped=SKIP)
+    strict.stdout.fnmatch_lines(["*(warnings fail because --segmask-strict is set)*"])
+    promoted = pytester.runpytest("--segmask-dataset=ds", "-W", "error::pytest_segmask.SegmaskWarning",
+                                  "-p", "no:cacheprovider")
+    promoted.assert_outcomes(failed=1, passed=PASS - 1, skipped=SKIP)
+    promoted.stdout.fnmatch_lines(["*warning promoted to error*TIFF-LAYOUT*"])
