@@ -188,7 +188,7 @@ class FileCollector(pytest.Collector):
             )
         for channel, checks in self._channels:
             yield ChannelCollector.from_parent(
-                self, name=f"channel:{safe_name(channel)}", state=self.state, rel=self.rel,
+                self, name=f"channel:{safe_name(channel).replace(':', '_')}", state=self.state, rel=self.rel,
                 checks=checks, channel=channel,
             )
 
@@ -216,9 +216,9 @@ class ChannelCollector(pytest.Collector):
 def mask_collector(parent, state: DatasetState, rel: str) -> FileCollector:
     """File items for one mask image, then per-channel items (labels, pyramid labels)."""
     from .checks import objects_table
-    from .checks.channel_stats import check_labels
+    from .checks.channel_stats import LABELS, check_labels
     from .checks.mask_image import FILE_CHECKS, UNSIGNED
-    from .checks.pyramid_labels import check_pyramid_labels
+    from .checks.pyramid_labels import PYRAMID_LABELS, check_pyramid_labels
 
     info = state.mask_info(rel)
     checks = [
@@ -226,17 +226,23 @@ def mask_collector(parent, state: DatasetState, rel: str) -> FileCollector:
         for name, (description, func) in FILE_CHECKS.items()
     ]
 
-    def gate(check):
-        """Channel items need decodable unsigned pixels; otherwise skip, pointing at why."""
+    def gate(check, rule):
+        """Channel items need decodable unsigned pixels; otherwise skip, pointing at why.
+        IFDs that cannot be read when decoding starts are a finding of the item's rule."""
 
         def run():
             from .findings import CheckResult
+            from .checks.tiff_stream import MaskDecodeError
 
             if info.dtype not in UNSIGNED:
                 return CheckResult(skip=f"pixel type {info.dtype} is not a label type (see {rel}::pixel-type)")
             if info.segment_error:
                 return CheckResult(skip=f"the pixel layout cannot be decoded safely (see {rel}::tiff)")
-            return check()
+            try:
+                return check()
+            except MaskDecodeError as exc:
+                return CheckResult(findings=[rule.finding(
+                    str(exc), info.location(), fix="re-export the mask; its IFDs or pixel data are damaged")])
 
         return run
 
@@ -244,9 +250,9 @@ def mask_collector(parent, state: DatasetState, rel: str) -> FileCollector:
     for index, name in enumerate(info.channel_names):
         channels.append((name, [
             ("labels", "object ids and counts",
-             gate(lambda i=index, n=name: check_labels(state.channel_stats(rel, i), info, n))),
+             gate(lambda i=index, n=name: check_labels(state.channel_stats(rel, i), info, n), LABELS)),
             ("pyramid-labels", "pyramid levels keep labels (2×2 block test)",
-             gate(lambda i=index, n=name: check_pyramid_labels(info, state.planes(rel, i), n))),
+             gate(lambda i=index, n=name: check_pyramid_labels(info, state.planes(rel, i), n), PYRAMID_LABELS)),
             ("objects-table", "exactly one objects table", needs_channels(
                 state, lambda n=name: objects_table.check_channel_table(
                     n, rel, state.table_paths(), ("-objects.xlsx", "-objects.tsv")))),

@@ -62,7 +62,7 @@ class DatasetState:
 
             try:
                 self.cache[key] = compute_channel_stats(self.planes(rel, channel_index)[0])
-            except MaskDecodeError as exc:
+            except MaskDecodeError as exc:  # planes() raises it too, for damaged IFDs
                 self.cache[key] = exc
         return self.cache[key]
 

@@ -479,13 +479,17 @@ class MaskReader:
 
     def planes(self, channel_index: int, channel: str) -> list:
         """The channel's plane at every pyramid level, full resolution first."""
-        from .tiff_stream import Plane
+        from .tiff_stream import MaskDecodeError, Plane
 
-        if self._tif is None:
-            self._tif = open_tiff(self.info.path)
-        tif = self._tif
-        page = tif.pages[channel_index].aspage()
-        pages = [page] + list(page.pages or [])
+        try:
+            if self._tif is None:
+                self._tif = open_tiff(self.info.path)
+            page = self._tif.pages[channel_index].aspage()
+            pages = [page] + list(page.pages or [])
+        except Exception as exc:  # noqa: BLE001 - damaged IFDs found only when decoding
+            raise MaskDecodeError(
+                f"{self.info.display}: cannot read the IFDs of channel {channel!r}: {type(exc).__name__}: {exc}"
+            ) from None
         # TiffFrame.aspage(): tifffile shares one keyframe among similar IFDs; decoding
         # needs the page's own tags
         return [Plane(page.aspage(), self.info.display, channel, k) for k, page in enumerate(pages)]
