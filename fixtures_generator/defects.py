@@ -9,6 +9,7 @@ Item ids are given relative to the dataset node id: ``::dirschema::not-allowed``
 from __future__ import annotations
 
 import csv
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -82,7 +83,25 @@ def _remove_folder(relative: str) -> Callable[[Path, DatasetSpec], None]:
 
 DIRSCHEMA = "::dirschema::"
 
+
+def _locked_folder(out: Path, spec: DatasetSpec) -> None:
+    locked = out / "derived" / "extras" / "locked"
+    locked.mkdir(parents=True)
+    (locked / "x.txt").write_text("x")
+    locked.chmod(0)
+
+
+def _can_lock_folders() -> bool:
+    """root reads every folder whatever its mode, so the defect only exists for other users."""
+    return not hasattr(os, "geteuid") or os.geteuid() != 0
+
 CATALOGUE: tuple[Defect, ...] = (
+    Defect(
+        "folder-unreadable",
+        lambda spec: {DIRSCHEMA + "not-allowed": "DIR-UNREADABLE"},
+        mutate_files=_locked_folder,
+        applies=lambda spec: _can_lock_folders(),
+    ),
     Defect(
         "stray-top-level-file",
         lambda spec: {DIRSCHEMA + "not-allowed": "DIR-NOT-ALLOWED"},

@@ -182,10 +182,11 @@ class VersionVerdict:
     matches: dict[str, list[str]]  # pattern key -> matching paths
     missing: list[str]  # required pattern keys with no match
     not_allowed: list[str]
+    unreadable: bool = False  # a folder could not be listed: no verdict can be trusted
 
     @property
     def passes(self) -> bool:
-        return not self.missing and not self.not_allowed
+        return not self.missing and not self.not_allowed and not self.unreadable
 
 
 def evaluate(listing: Listing, version: str, ignore_globs: list[str]) -> VersionVerdict:
@@ -202,7 +203,7 @@ def evaluate(listing: Listing, version: str, ignore_globs: list[str]) -> Version
         if not matched and not any(fnmatch.fnmatch(path, g) for g in ignore_globs):
             not_allowed.append(path)
     missing = [p.key for p in patterns if p.required and not matches[p.key]]
-    return VersionVerdict(version, matches, missing, not_allowed)
+    return VersionVerdict(version, matches, missing, not_allowed, bool(listing.unreadable))
 
 
 @dataclass
@@ -360,10 +361,11 @@ def check_not_allowed(
         )
     bad = choice.verdict.not_allowed
     if not bad:
-        result.notes.append(
-            f"{len(listing.paths)} paths, all allowed by segmentation-mask-v{version}"
-            + (f" (ignoring {', '.join(ignore_globs)})" if ignore_globs else "")
-        )
+        if not result.findings:
+            result.notes.append(
+                f"{len(listing.paths)} paths, all allowed by segmentation-mask-v{version}"
+                + (f" (ignoring {', '.join(ignore_globs)})" if ignore_globs else "")
+            )
         return result
     lines = []
     for path in bad[:10]:

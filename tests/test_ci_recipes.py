@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -23,9 +24,12 @@ def test_github_actions_commands_run(tmp_path):
     repo = tmp_path / "data-repo"
     write_dataset(DatasetSpec(), repo / "datasets" / "one")
     write_dataset(DatasetSpec(version="2.3", table_format="tsv"), repo / "datasets" / "two")
+    # the `segmask` script installed beside this interpreter comes first on PATH
+    env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")}
     for command in commands:
         assert command.startswith("segmask ")
-        done = subprocess.run(command, shell=True, cwd=repo, capture_output=True, text=True, timeout=600)
+        done = subprocess.run(command, shell=True, cwd=repo, capture_output=True, text=True,
+                              timeout=600, env=env)
         assert done.returncode == 0, done.stdout + done.stderr
     cases = ET.parse(repo / "segmask.xml").findall(".//testcase")
     classnames = {c.get("classname", "") for c in cases}
