@@ -337,14 +337,20 @@ def table_collectors(parent, state: DatasetState):
                     out[(state.file_name(rel), name)] = stats.n_objects
         return out
 
+    def parsed():
+        """The csv, read once for both items."""
+        if ("csv",) not in state.cache:
+            state.cache[("csv",)] = smc.read_rows(state.root / csv_rel)
+        return state.cache[("csv",)]
+
     yield FileCollector.for_path(parent, state, csv_rel, [
         ("rows", "one row per channel, in order", needs_channels(
             state, lambda: smc.check_rows(
-                state.root / csv_rel, csv_rel,
+                parsed(), csv_rel,
                 {state.file_name(r): state.mask_info(r).channel_names for r in state.mask_paths()},
                 mask_files))),
         ("num-objects", "Num objects = ids per channel", needs_channels(
-            state, lambda: smc.check_num_objects(state.root / csv_rel, csv_rel, counts()))),
+            state, lambda: smc.check_num_objects(parsed(), csv_rel, counts()))),
     ])
 
 

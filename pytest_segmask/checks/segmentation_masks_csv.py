@@ -50,10 +50,11 @@ def check_present(display: str) -> CheckResult:
         Location(file=display), fix=f"add {NAME} with the header {','.join(HEADER)}")])
 
 
-def check_rows(path: Path, display: str, channels: dict[str, list[str]], mask_files: list[str]) -> CheckResult:
-    """``channels``: mask file name -> its channel names, in order."""
+def check_rows(parsed: tuple[list[dict[str, str]], str | None], display: str,
+               channels: dict[str, list[str]], mask_files: list[str]) -> CheckResult:
+    """``parsed``: read_rows() of the file; ``channels``: mask file name -> channel names, in order."""
     loc = Location(file=display)
-    rows, error = read_rows(path)
+    rows, error = parsed
     if error:
         return CheckResult(findings=[CSV_ROWS.finding(f"{display}: {error}", loc,
                                                       fix="save it as UTF-8 CSV with the real header")])
@@ -83,9 +84,10 @@ def check_rows(path: Path, display: str, channels: dict[str, list[str]], mask_fi
     return CheckResult(notes=[f"{len(rows)} row(s), one per channel"])
 
 
-def check_num_objects(path: Path, display: str, counts: dict[tuple[str, str], int]) -> CheckResult:
+def check_num_objects(parsed: tuple[list[dict[str, str]], str | None], display: str,
+                      counts: dict[tuple[str, str], int]) -> CheckResult:
     """``counts``: (mask file, channel name) -> distinct ids decoded from the channel."""
-    rows, error = read_rows(path)
+    rows, error = parsed
     if error:
         return CheckResult(skip=f"{display} cannot be read (see its rows item)")
     problems = []
