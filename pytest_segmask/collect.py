@@ -164,20 +164,28 @@ class FileCollector(pytest.Collector):
     and drop datasets outside it.
     """
 
-    def __init__(self, *, state: DatasetState, rel: str, checks, channels=(), **kwargs) -> None:
+    def __init__(self, *, state: DatasetState, rel: str, checks, channels=(), on_teardown=None,
+                 **kwargs) -> None:
         super().__init__(**kwargs)
         self.state = state
         self.rel = rel
         self._checks = checks  # [(name, description, callable -> CheckResult)]
         self._channels = channels  # [(channel name, checks)]
+        self._on_teardown = on_teardown
 
     @classmethod
-    def for_path(cls, parent, state: DatasetState, rel: str, checks, channels=()):
+    def for_path(cls, parent, state: DatasetState, rel: str, checks, channels=(), on_teardown=None):
         rel = rel.rstrip("/")
         return cls.from_parent(
             parent, name=rel, nodeid=f"{state.node_id}/{rel}", path=state.root / rel,
-            state=state, rel=rel, checks=checks, channels=channels,
+            state=state, rel=rel, checks=checks, channels=channels, on_teardown=on_teardown,
         )
+
+    def teardown(self) -> None:
+        # e.g. close a mask's file handle once its items ran (later users reopen lazily;
+        # computed statistics stay cached)
+        if self._on_teardown is not None:
+            self._on_teardown()
 
     def collect(self):
         props = {**self.state.properties(), "file": self.rel}
@@ -257,7 +265,8 @@ def mask_collector(parent, state: DatasetState, rel: str) -> FileCollector:
                 state, lambda n=name: objects_table.check_channel_table(
                     n, rel, state.table_paths(), ("-objects.xlsx", "-objects.tsv")))),
         ]))
-    return FileCollector.for_path(parent, state, rel, checks, channels)
+    return FileCollector.for_path(parent, state, rel, checks, channels,
+                                  on_teardown=lambda: state.mask_reader(rel).close())
 
 
 def needs_channels(state: DatasetState, check):
