@@ -378,3 +378,12 @@ def test_warnings_pass_unless_strict(pytester):
                                   "-p", "no:cacheprovider")
     promoted.assert_outcomes(failed=1, passed=PASS - 1, skipped=SKIP)
     promoted.stdout.fnmatch_lines(["*warning promoted to error*TIFF-LAYOUT*"])
+
+
+def test_last_failed_outside_rootdir(pytester, tmp_path_factory):
+    outside = make_valid(tmp_path_factory.mktemp("elsewhere") / "ds", ["stray.txt"])
+    pytester.makeini("[pytest]\n")
+    first = pytester.runpytest(f"--segmask-dataset={outside}")
+    first.assert_outcomes(failed=1, passed=PASS - 1, skipped=SKIP)
+    again = pytester.runpytest(f"--segmask-dataset={outside}", "--lf")
+    again.assert_outcomes(failed=1, deselected=ITEMS - 1)
