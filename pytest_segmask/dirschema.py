@@ -14,22 +14,22 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from .findings import CheckResult, Location, Severity, cut_list
-from .rules import define_rule
+from .rules import Authority, define_rule
 
 DIR_REQUIRED = define_rule(
     "DIR-REQUIRED", Severity.ERROR,
     "Every required directory-schema pattern matches at least one path.",
-    "SPEC §2; HuBMAP directory schema segmentation-mask-v2.x",
+    "SPEC §2; HuBMAP directory schema segmentation-mask-v2.x", authority=Authority.INGEST,
 )
 DIR_NOT_ALLOWED = define_rule(
     "DIR-NOT-ALLOWED", Severity.ERROR,
     "Every path matches a pattern of the schema version or an ignore glob.",
-    "SPEC §2.2; ingest-validation-tools directory validator",
+    "SPEC §2.2; ingest-validation-tools directory validator", authority=Authority.INGEST,
 )
 DIR_UNREADABLE = define_rule(
     "DIR-UNREADABLE", Severity.ERROR,
     "Every folder of the dataset can be listed.",
-    "SPEC §2.2",
+    "SPEC §2.2", authority=Authority.INGEST,
 )
 
 _SEG = r"derived\/segmentation_masks\/"

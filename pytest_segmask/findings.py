@@ -18,6 +18,35 @@ class Severity(str, enum.Enum):
         return self.value
 
 
+class Authority(str, enum.Enum):
+    """Who requires a rule: HuBMAP's ingest rejects it, the schema/template text states it, or
+    this project's judgement of what makes a mask usable."""
+
+    INGEST = "ingest"
+    SCHEMA = "schema"
+    PRACTICE = "practice"
+
+    def __str__(self) -> str:  # pragma: no cover - trivial
+        return self.value
+
+
+class Profile(str, enum.Enum):
+    """Which findings fail an item (``--segmask-profile``)."""
+
+    INGEST = "ingest"  # only ingest errors fail: "would HuBMAP's ingest accept this?"
+    HUBMAP = "hubmap"  # ingest and schema errors fail, practice findings warn
+    STRICT = "strict"  # every finding fails
+
+    def fails(self, finding: "Finding") -> bool:
+        if self is Profile.STRICT:
+            return True
+        if finding.severity is not Severity.ERROR:
+            return False
+        if self is Profile.INGEST:
+            return finding.authority is Authority.INGEST
+        return finding.authority in (Authority.INGEST, Authority.SCHEMA)
+
+
 @dataclass(frozen=True)
 class Location:
     """Where a finding is: any subset of file, channel, row, column, pixel, offset."""
@@ -53,16 +82,20 @@ class Finding:
     message: str
     location: Location = field(default_factory=Location)
     fix: str | None = None
+    authority: Authority = Authority.SCHEMA
+    follows_from: str | None = None  # node id of the item whose failure causes this one
 
     def format(self) -> str:
         """One block a person can act on: code, what, where, how to fix."""
-        head = f"{self.code} ({self.severity.value}): {self.message}"
+        head = f"{self.code} ({self.severity.value}, {self.authority.value}): {self.message}"
         lines = [head]
         where = str(self.location)
         if where:
             lines.append(f"  where: {where}")
         if self.fix:
             lines.append(f"  fix: {self.fix}")
+        if self.follows_from:
+            lines.append(f"  follows from: {self.follows_from}")
         return "\n".join(lines)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 
-from .findings import Finding, Location, Severity
+from .findings import Authority, Finding, Location, Severity
 
 # Modules that declare rules; ``all_rules`` imports them so the catalogue is complete.
 CHECK_MODULES = (
@@ -27,10 +27,16 @@ CHECK_MODULES = (
 
 @dataclass(frozen=True)
 class Rule:
+    """One rule: its code, default severity, authority (who requires it) and public source.
+
+    ``reason`` says why a ``practice`` rule exists (the sources do not require it)."""
+
     code: str
     severity: Severity
     summary: str
     source: str
+    authority: Authority
+    reason: str | None = None
 
     def finding(
         self,
@@ -38,22 +44,27 @@ class Rule:
         location: Location | None = None,
         fix: str | None = None,
         severity: Severity | None = None,
+        authority: Authority | None = None,
     ) -> Finding:
+        """A finding of this rule; ``authority`` overrides the rule's where a file kind changes
+        who requires it (HuBMAP's validators never see ``.tsv`` tables: ingest -> schema)."""
         return Finding(
             code=self.code,
             severity=severity or self.severity,
             message=message,
             location=location or Location(),
             fix=fix,
+            authority=authority or self.authority,
         )
 
 
 _REGISTRY: dict[str, Rule] = {}
 
 
-def define_rule(code: str, severity: Severity, summary: str, source: str) -> Rule:
+def define_rule(code: str, severity: Severity, summary: str, source: str, *,
+                authority: Authority, reason: str | None = None) -> Rule:
     existing = _REGISTRY.get(code)
-    rule = Rule(code, severity, summary, source)
+    rule = Rule(code, severity, summary, source, authority, reason)
     if existing is not None and existing != rule:
         raise ValueError(f"rule {code} defined twice with different contents")
     _REGISTRY[code] = rule
@@ -68,9 +79,10 @@ def all_rules() -> dict[str, Rule]:
 
 def rules_markdown() -> str:
     """The README's rules table, generated from the catalogue."""
-    lines = ["| code | severity | rule | source |", "| --- | --- | --- | --- |"]
+    lines = ["| code | authority | severity | rule | source |", "| --- | --- | --- | --- | --- |"]
     for rule in all_rules().values():
-        lines.append(f"| `{rule.code}` | {rule.severity.value} | {rule.summary} | {rule.source} |")
+        summary = rule.summary + (f" *Why:* {rule.reason}" if rule.reason else "")
+        lines.append(f"| `{rule.code}` | {rule.authority.value} | {rule.severity.value} | {summary} | {rule.source} |")
     return "\n".join(lines)
 
 

@@ -160,11 +160,11 @@ def test_failure_report_is_a_finding_not_a_traceback(pytester):
     assert "Traceback" not in out and "def runtest" not in out
     result.stdout.fnmatch_lines(
         [
-            "DIR-REQUIRED (error): required but missing: the mask image, a file named "
+            "DIR-REQUIRED (error, ingest): required but missing: the mask image, a file named "
             "`derived/segmentation_masks/<name>.segmentations.ome.tiff`*",
             "*near miss: `derived/segmentation_masks/s.segmentations_crop512.ome.tiff` is named "
             "like a mask image but does not end in `.segmentations.ome.tiff`*",
-            "FAILED ds::dirschema::required:mask-image - DIR-REQUIRED (error): required*",
+            "FAILED ds::dirschema::required:mask-image - DIR-REQUIRED (error, ingest): req*",
         ]
     )
     result.stdout.fnmatch_lines(["segmask: ds fails every version; checked against v2.7"])
@@ -370,7 +370,7 @@ def test_warnings_pass_unless_strict(pytester):
     write_dataset(spec, pytester.path / "ds")
     relaxed = pytester.runpytest("--segmask-dataset=ds", "-p", "no:cacheprovider")
     assert relaxed.ret == 0
-    relaxed.stdout.fnmatch_lines(["*SegmaskWarning*TIFF-LAYOUT (warning)*stored in strips*"])
+    relaxed.stdout.fnmatch_lines(["*SegmaskWarning*TIFF-LAYOUT (warning, practice)*stored in strips*"])
     strict = pytester.runpytest("--segmask-dataset=ds", "--segmask-strict", "-p", "no:cacheprovider")
     strict.assert_outcomes(failed=1, passed=PASS - 1, skipped=SKIP)
     strict.stdout.fnmatch_lines(["*(warnings fail because --segmask-strict is set)*"])

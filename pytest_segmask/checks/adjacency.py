@@ -16,39 +16,39 @@ from pathlib import Path
 import numpy as np
 
 from ..findings import CheckResult, Examples, Finding, Location, Severity, cut_list
-from ..rules import define_rule
+from ..rules import Authority, define_rule
 
 ADJ_FORM = define_rule(
     "ADJ-FORM", Severity.ERROR,
     "An adjacency CSV is an edge list (header, two id columns, optional numeric columns) or a "
     "square matrix whose first row and column are object ids.",
-    "SPEC §6; HuBMAP segmentation-mask schema (adjacency files)",
+    "SPEC §6; HuBMAP segmentation-mask schema (adjacency files)", authority=Authority.PRACTICE,
 )
 ADJ_IDS = define_rule(
     "ADJ-IDS", Severity.ERROR,
     "Every object id in an adjacency CSV exists in its mask channel (objects are required to "
     "be in the same mask).",
-    "SPEC §6; HuBMAP segmentation-mask schema",
+    "SPEC §6; HuBMAP segmentation-mask schema", authority=Authority.SCHEMA,
 )
 ADJ_SELF_LOOP = define_rule(
-    "ADJ-SELF-LOOP", Severity.ERROR, "No object is adjacent to itself.", "SPEC §6",
+    "ADJ-SELF-LOOP", Severity.ERROR, "No object is adjacent to itself.", "SPEC §6", authority=Authority.PRACTICE,
 )
 ADJ_DUPLICATE = define_rule(
     "ADJ-DUPLICATE", Severity.ERROR,
-    "No edge is listed twice (the same ordered pair of ids).", "SPEC §6",
+    "No edge is listed twice (the same ordered pair of ids).", "SPEC §6", authority=Authority.PRACTICE,
 )
 ADJ_SYMMETRIC = define_rule(
     "ADJ-SYMMETRIC", Severity.ERROR,
-    "An adjacency matrix is symmetric, with the same ids in its first row and column.", "SPEC §6",
+    "An adjacency matrix is symmetric, with the same ids in its first row and column.", "SPEC §6", authority=Authority.PRACTICE,
 )
 ADJ_WEIGHTS = define_rule(
     "ADJ-WEIGHTS", Severity.ERROR,
-    "Weights and distances are finite, non-negative numbers.", "SPEC §6",
+    "Weights and distances are finite, non-negative numbers.", "SPEC §6", authority=Authority.PRACTICE,
 )
 COMPANION_CHANNEL = define_rule(
     "COMPANION-CHANNEL", Severity.ERROR,
     "The prefix of an adjacency CSV or mesh names a channel of the mask image.",
-    "SPEC §6; HuBMAP segmentation-mask schema",
+    "SPEC §6; HuBMAP segmentation-mask schema", authority=Authority.SCHEMA,
 )
 
 MAX_EXAMPLES = 5

@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..findings import CheckResult, Severity
-from ..rules import define_rule
+from ..rules import Authority, define_rule
 from .mask_image import SRC, MaskInfo
 from .tiff_stream import MaskDecodeError, Plane, map_segments
 
-LABELS = define_rule("LABELS", Severity.ERROR, "Every tile/strip of a channel decodes; 0 is background and every other value an object id (count, max id and background fraction are reported).", SRC)
-LABELS_EMPTY = define_rule("LABELS-EMPTY", Severity.WARNING, "A channel holds at least one object.", SRC)
-LABELS_SPARSE = define_rule("LABELS-SPARSE", Severity.WARNING, "Object ids are not wildly sparse (max id ≤ 10 × object count); ids need not be contiguous.", SRC)
+LABELS = define_rule("LABELS", Severity.ERROR, "Every tile/strip of a channel decodes; 0 is background and every other value an object id (count, max id and background fraction are reported).", SRC, authority=Authority.SCHEMA)
+LABELS_EMPTY = define_rule("LABELS-EMPTY", Severity.WARNING, "A channel holds at least one object.", SRC, authority=Authority.PRACTICE)
+LABELS_SPARSE = define_rule("LABELS-SPARSE", Severity.WARNING, "Object ids are not wildly sparse (max id ≤ 10 × object count); ids need not be contiguous.", SRC, authority=Authority.PRACTICE)
 
 _MERGE_AT = 500_000  # partial per-segment entries kept before the first consolidation
 

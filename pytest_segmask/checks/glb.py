@@ -13,29 +13,29 @@ import struct
 from pathlib import Path
 
 from ..findings import CheckResult, Location, Severity
-from ..rules import define_rule
+from ..rules import Authority, define_rule
 
 GLB_CONTAINER = define_rule(
     "GLB-CONTAINER", Severity.ERROR,
     "A mesh is a glTF 2.0 binary: magic `glTF`, version 2, declared length = file size, "
     "JSON chunk first, 4-byte aligned chunks inside the file.",
-    "SPEC §6; glTF 2.0 specification §4.4 (GLB file format)",
+    "SPEC §6; glTF 2.0 specification §4.4 (GLB file format)", authority=Authority.SCHEMA,
 )
 GLB_JSON = define_rule(
     "GLB-JSON", Severity.ERROR,
     "The JSON chunk is UTF-8 JSON (no BOM) with `asset.version` \"2.0\".",
-    "SPEC §6; glTF 2.0 specification §3.2, §4.4.3",
+    "SPEC §6; glTF 2.0 specification §3.2, §4.4.3", authority=Authority.SCHEMA,
 )
 GLB_BOUNDS = define_rule(
     "GLB-BOUNDS", Severity.ERROR,
     "Every buffer view lies inside its buffer and every accessor inside its buffer view.",
-    "SPEC §6; glTF 2.0 specification §3.6",
+    "SPEC §6; glTF 2.0 specification §3.6", authority=Authority.PRACTICE,
 )
 GLB_MESH = define_rule(
     "GLB-MESH", Severity.ERROR,
     "The file holds at least one mesh, each with at least one primitive whose attributes "
     "and indices name existing accessors.",
-    "SPEC §6; glTF 2.0 specification §3.7",
+    "SPEC §6; glTF 2.0 specification §3.7", authority=Authority.PRACTICE,
 )
 
 MAGIC = 0x46546C67  # "glTF"

@@ -14,22 +14,22 @@ from pathlib import Path
 import numpy as np
 
 from ..findings import CheckResult, Finding, Location, Severity, cut_list
-from ..rules import define_rule
+from ..rules import Authority, define_rule
 
 SRC = "SPEC §3; HuBMAP segmentation-mask schema"
-TIFF_READ = define_rule("TIFF-READ", Severity.ERROR, "The mask is a TIFF or BigTIFF that opens; damaged IFDs are findings.", SRC + "; TIFF 6.0")
-OME_XML = define_rule("OME-XML", Severity.ERROR, "OME-XML is embedded in the first IFD's ImageDescription and is well-formed UTF-8; tifffile reads the file as an OME series.", SRC + "; OME-TIFF specification")
-OME_XSD = define_rule("OME-XSD", Severity.ERROR, "The OME-XML is valid against the OME 2016-06 XSD (validated offline with the XSD ome-types ships).", "SPEC §3; OME 2016-06 schema")
-OME_SELF_CONTAINED = define_rule("OME-SELF-CONTAINED", Severity.ERROR, "The mask is self-contained: no BinaryOnly stub, no TiffData/UUID naming other files.", SRC + "; OME-TIFF specification")
-OME_CONSISTENT = define_rule("OME-CONSISTENT", Severity.ERROR, "OME-XML agrees with the TIFF: Pixels Type = sample type, SizeX/SizeY = full-resolution IFD, SizeC = channel planes, SizeT = 1.", SRC)
-OME_CHANNEL_NAMES = define_rule("OME-CHANNEL-NAMES", Severity.ERROR, "Every OME Channel has a non-empty Name, and names are unique (they name the objects tables).", SRC)
-PIXEL_TYPE = define_rule("PIXEL-TYPE", Severity.ERROR, "Pixels are uint8, uint16 or uint32 (object ids ≥ 1, 0 = background).", SRC)
-PHYSICAL_SIZE = define_rule("PHYSICAL-SIZE", Severity.ERROR, "PhysicalSizeX and PhysicalSizeY are present.", "SPEC §3; HuBMAP ingest-validation-tests")
-PYRAMID = define_rule("PYRAMID", Severity.ERROR, "Pyramid levels are SubIFDs, largest first, each within 1 px of size/2^k, same dtype and channel count.", SRC + "; Bio-Formats 6 pyramid layout")
-PYRAMID_MISSING = define_rule("PYRAMID-MISSING", Severity.ERROR, "A mask larger than 4096 px has a pyramid (warning when smaller).", SRC + " (\"pyramidal\")")
-PYRAMID_LEGACY = define_rule("PYRAMID-LEGACY", Severity.WARNING, "Levels stored as separate series (pre-Bio-Formats-6 layout) instead of SubIFDs.", SRC)
-TIFF_LAYOUT = define_rule("TIFF-LAYOUT", Severity.WARNING, "Tiles with power-of-two sizes, not strips.", "SPEC §3")
-TIFF_COMPRESSION = define_rule("TIFF-COMPRESSION", Severity.WARNING, "No zstd compression (the portal's viewer cannot decode it).", "SPEC §3")
+TIFF_READ = define_rule("TIFF-READ", Severity.ERROR, "The mask is a TIFF or BigTIFF that opens; damaged IFDs are findings.", SRC + "; TIFF 6.0", authority=Authority.INGEST)
+OME_XML = define_rule("OME-XML", Severity.ERROR, "OME-XML is embedded in the first IFD's ImageDescription and is well-formed UTF-8; tifffile reads the file as an OME series.", SRC + "; OME-TIFF specification", authority=Authority.INGEST)
+OME_XSD = define_rule("OME-XSD", Severity.ERROR, "The OME-XML is valid against the OME 2016-06 XSD (validated offline with the XSD ome-types ships).", "SPEC §3; OME 2016-06 schema", authority=Authority.INGEST)
+OME_SELF_CONTAINED = define_rule("OME-SELF-CONTAINED", Severity.ERROR, "The mask is self-contained: no BinaryOnly stub, no TiffData/UUID naming other files.", SRC + "; OME-TIFF specification", authority=Authority.SCHEMA)
+OME_CONSISTENT = define_rule("OME-CONSISTENT", Severity.ERROR, "OME-XML agrees with the TIFF: Pixels Type = sample type, SizeX/SizeY = full-resolution IFD, SizeC = channel planes, SizeT = 1.", SRC, authority=Authority.SCHEMA)
+OME_CHANNEL_NAMES = define_rule("OME-CHANNEL-NAMES", Severity.ERROR, "Every OME Channel has a non-empty Name, and names are unique (they name the objects tables).", SRC, authority=Authority.SCHEMA)
+PIXEL_TYPE = define_rule("PIXEL-TYPE", Severity.ERROR, "Pixels are uint8, uint16 or uint32 (object ids ≥ 1, 0 = background).", SRC, authority=Authority.SCHEMA)
+PHYSICAL_SIZE = define_rule("PHYSICAL-SIZE", Severity.ERROR, "PhysicalSizeX and PhysicalSizeY are present.", "SPEC §3; HuBMAP ingest-validation-tests", authority=Authority.INGEST)
+PYRAMID = define_rule("PYRAMID", Severity.ERROR, "Pyramid levels are SubIFDs, largest first, each within 1 px of size/2^k, same dtype and channel count.", SRC + "; Bio-Formats 6 pyramid layout", authority=Authority.SCHEMA)
+PYRAMID_MISSING = define_rule("PYRAMID-MISSING", Severity.ERROR, "A mask larger than 4096 px has a pyramid (warning when smaller).", SRC + " (\"pyramidal\")", authority=Authority.SCHEMA)
+PYRAMID_LEGACY = define_rule("PYRAMID-LEGACY", Severity.WARNING, "Levels stored as separate series (pre-Bio-Formats-6 layout) instead of SubIFDs.", SRC, authority=Authority.PRACTICE)
+TIFF_LAYOUT = define_rule("TIFF-LAYOUT", Severity.WARNING, "Tiles with power-of-two sizes, not strips.", "SPEC §3", authority=Authority.PRACTICE)
+TIFF_COMPRESSION = define_rule("TIFF-COMPRESSION", Severity.WARNING, "No zstd compression (the portal's viewer cannot decode it).", "SPEC §3", authority=Authority.PRACTICE)
 
 UNSIGNED = ("uint8", "uint16", "uint32")
 OME_TYPES = {"float32": "float", "float64": "double", "bool": "bit"}  # numpy -> OME Pixels Type

@@ -18,19 +18,19 @@ from pathlib import Path
 import numpy as np
 
 from ..findings import CheckResult, Examples, Finding, Location, Severity, cut_list
-from ..rules import define_rule
+from ..rules import Authority, define_rule
 
 SRC = "SPEC §5; HuBMAP object-by-feature template"
-TABLE_READ = define_rule("TABLE-READ", Severity.ERROR, "An objects table opens: xlsx is a real, unencrypted, macro-free workbook; TSV is UTF-8 text.", SRC)
-TABLE_LAYOUT = define_rule("TABLE-LAYOUT", Severity.ERROR, "The table follows the object-by-feature template: metadata rows (older or newer generation), the blank row, then the header row starting with `Object ID`.", SRC)
-TABLE_LAYOUT_PLAIN = define_rule("TABLE-LAYOUT-PLAIN", Severity.WARNING, "A plain table (header row first, no metadata rows) lacks the template's Type and Requirement rows.", SRC)
-TABLE_COLUMNS = define_rule("TABLE-COLUMNS", Severity.ERROR, "Required columns are present: Object ID, Source file, Mask name, Mask ID, Protocol for mask creation (DOI), Annotation tool, X, Y, Z.", SRC)
-TABLE_VALUES = define_rule("TABLE-VALUES", Severity.ERROR, "Values match the Type row (integer, float, boolean, DOI, OBO id), REQUIRED cells are filled, permissible values are respected, no formulas.", SRC)
-TABLE_VOCABULARY = define_rule("TABLE-VOCABULARY", Severity.WARNING, "Type and Requirement level rows use the template's vocabulary.", SRC)
-TABLE_IDS = define_rule("TABLE-IDS", Severity.ERROR, "Object IDs are positive integers (text '1' accepted) and unique.", SRC)
-TABLE_MASK_AGREEMENT = define_rule("TABLE-MASK-AGREEMENT", Severity.ERROR, "Mask name = file prefix = a channel; Source file = the mask image; the set of Object IDs equals the set of ids in that channel.", SRC + "; SPEC §3")
-TABLE_CENTROIDS = define_rule("TABLE-CENTROIDS", Severity.ERROR, "X, Y lie inside the image and inside the object's bounding box (pixel units, or micrometers via PhysicalSizeX/Y).", SRC)
-TABLE_PAIRING = define_rule("TABLE-PAIRING", Severity.ERROR, "Every mask channel has exactly one objects table named `<channel>-objects.xlsx|.tsv`, and every table's prefix names a channel.", SRC + " (\"one file per mask with the name of the mask prepended\")")
+TABLE_READ = define_rule("TABLE-READ", Severity.ERROR, "An objects table opens: xlsx is a real, unencrypted, macro-free workbook; TSV is UTF-8 text.", SRC, authority=Authority.INGEST)
+TABLE_LAYOUT = define_rule("TABLE-LAYOUT", Severity.ERROR, "The table follows the object-by-feature template: metadata rows (older or newer generation), the blank row, then the header row starting with `Object ID`.", SRC, authority=Authority.INGEST)
+TABLE_LAYOUT_PLAIN = define_rule("TABLE-LAYOUT-PLAIN", Severity.WARNING, "A plain table (header row first, no metadata rows) lacks the template's Type and Requirement rows.", SRC, authority=Authority.SCHEMA)
+TABLE_COLUMNS = define_rule("TABLE-COLUMNS", Severity.ERROR, "Required columns are present: Object ID, Source file, Mask name, Mask ID, Protocol for mask creation (DOI), Annotation tool, X, Y, Z.", SRC, authority=Authority.SCHEMA)
+TABLE_VALUES = define_rule("TABLE-VALUES", Severity.ERROR, "Values match the Type row (integer, float, boolean, DOI, OBO id), REQUIRED cells are filled, permissible values are respected, no formulas.", SRC, authority=Authority.INGEST)
+TABLE_VOCABULARY = define_rule("TABLE-VOCABULARY", Severity.WARNING, "Type and Requirement level rows use the template's vocabulary.", SRC, authority=Authority.SCHEMA)
+TABLE_IDS = define_rule("TABLE-IDS", Severity.ERROR, "Object IDs are positive integers (text '1' accepted) and unique.", SRC, authority=Authority.SCHEMA)
+TABLE_MASK_AGREEMENT = define_rule("TABLE-MASK-AGREEMENT", Severity.ERROR, "Mask name = file prefix = a channel; Source file = the mask image; the set of Object IDs equals the set of ids in that channel.", SRC + "; SPEC §3", authority=Authority.SCHEMA)
+TABLE_CENTROIDS = define_rule("TABLE-CENTROIDS", Severity.ERROR, "X, Y lie inside the image and inside the object's bounding box (pixel units, or micrometers via PhysicalSizeX/Y).", SRC, authority=Authority.SCHEMA)
+TABLE_PAIRING = define_rule("TABLE-PAIRING", Severity.ERROR, "Every mask channel has exactly one objects table named `<channel>-objects.xlsx|.tsv`, and every table's prefix names a channel.", SRC + " (\"one file per mask with the name of the mask prepended\")", authority=Authority.SCHEMA)
 
 REQUIRED = ("Object ID", "Source file", "Mask name", "Mask ID", "Protocol for mask creation (DOI)",
             "Annotation tool", "X", "Y", "Z")

@@ -9,14 +9,14 @@ from __future__ import annotations
 import numpy as np
 
 from ..findings import CheckResult, Severity
-from ..rules import define_rule
+from ..rules import Authority, define_rule
 from .mask_image import SRC, MaskInfo
 from .tiff_stream import MaskDecodeError, Plane, read_region
 
 PYRAMID_LABELS = define_rule(
     "PYRAMID-LABELS", Severity.ERROR,
     "Every pixel of pyramid level k equals one of the four pixels of its 2×2 block in level k−1 "
-    "(no averaged or interpolated levels).", SRC,
+    "(no averaged or interpolated levels).", SRC, authority=Authority.SCHEMA,
 )
 
 WINDOW_BYTES = 32 * 1024 * 1024  # source window budget per step

@@ -7,12 +7,12 @@ import csv
 from pathlib import Path
 
 from ..findings import CheckResult, Location, Severity, cut_list
-from ..rules import define_rule
+from ..rules import Authority, define_rule
 
 SRC = "SPEC §4; HuBMAP segmentation-mask schema"
-CSV_PRESENT = define_rule("CSV-PRESENT", Severity.WARNING, "`segmentation-masks.csv` documents the class of objects in each mask.", SRC)
-CSV_ROWS = define_rule("CSV-ROWS", Severity.ERROR, "segmentation-masks.csv is UTF-8 CSV with the real header, one row per channel, Channel number 0-based in order, Mask name = OME channel name, Source file = an existing mask image, required cells filled.", SRC)
-CSV_NUM_OBJECTS = define_rule("CSV-NUM-OBJECTS", Severity.ERROR, "`Num objects` equals the number of distinct ids in the channel.", SRC)
+CSV_PRESENT = define_rule("CSV-PRESENT", Severity.WARNING, "`segmentation-masks.csv` documents the class of objects in each mask.", SRC, authority=Authority.SCHEMA)
+CSV_ROWS = define_rule("CSV-ROWS", Severity.ERROR, "segmentation-masks.csv is UTF-8 CSV with the real header, one row per channel, Channel number 0-based in order, Mask name = OME channel name, Source file = an existing mask image, required cells filled.", SRC, authority=Authority.SCHEMA)
+CSV_NUM_OBJECTS = define_rule("CSV-NUM-OBJECTS", Severity.ERROR, "`Num objects` equals the number of distinct ids in the channel.", SRC, authority=Authority.PRACTICE)
 
 NAME = "segmentation-masks.csv"
 HEADER = ["Channel number", "Mask name", "Source file", "Ontology abbreviation", "Ontology ID",

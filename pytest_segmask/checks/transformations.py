@@ -6,17 +6,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..findings import CheckResult, Location, Severity, cut_list
-from ..rules import define_rule
+from ..rules import Authority, define_rule
 
 TRANSFORMATIONS_FILES = define_rule(
     "TRANSFORMATIONS-FILES", Severity.ERROR,
     "Every file under transformations/ is non-empty and readable.",
-    "SPEC §6; HuBMAP segmentation-mask schema (3D reconstructions from serial sections)",
+    "SPEC §6; HuBMAP segmentation-mask schema (3D reconstructions from serial sections)", authority=Authority.PRACTICE,
 )
 TRANSFORMATIONS_EMPTY = define_rule(
     "TRANSFORMATIONS-EMPTY", Severity.WARNING,
     "A transformations/ folder that is present holds at least one file.",
-    "SPEC §6",
+    "SPEC §6", authority=Authority.PRACTICE,
 )
 
 FOLDER = "derived/segmentation_masks/transformations/"
