@@ -1,36 +1,96 @@
 """Directory schema: the segmentation-mask layouts of versions 2.0–2.7, as data.
 
-Listing and matching follow HuBMAP's reference validator (ingest-validation-tools):
-full match on dataset-relative POSIX paths, file-less directories listed as ``dir/``,
-symlinks to directories neither listed nor followed (SPEC §2).
+Listing and matching follow HuBMAP's reference validator (ingest-validation-tools
+``directory_validator.py``): full match on dataset-relative POSIX paths, file-less directories
+listed as ``dir/``, symlinks to directories neither listed nor followed.
+
+The listing is also where the dataset's file system is made safe for everything after it:
+FIFOs, sockets and devices (directly or behind a symlink) are recorded as special files and
+kept out of ``paths``, so no check ever opens one; symlinks that leave the dataset are
+recorded; names that are not UTF-8 are escaped into valid text (``display_path``) and the
+real name kept for opening (``Listing.fs_path``).
 """
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from .findings import CheckResult, Location, Severity, cut_list
+from .findings import CheckResult, Location, Severity, cut_list, shorten
 from .rules import Authority, define_rule
+
+DIRECTORY_SCHEMA = (
+    "HuBMAP Segmentation Mask directory schema v2.0–2.7 (ingest-validation-tools "
+    "`directory-schemas/segmentation-mask-v2.*.yaml`)"
+)
+DIRECTORY_VALIDATOR = "ingest-validation-tools `directory_validator.py` (validate_directory)"
 
 DIR_REQUIRED = define_rule(
     "DIR-REQUIRED", Severity.ERROR,
     "Every required directory-schema pattern matches at least one path.",
-    "SPEC §2; HuBMAP directory schema segmentation-mask-v2.x", authority=Authority.INGEST,
+    f"{DIRECTORY_SCHEMA}; {DIRECTORY_VALIDATOR}: \"Required but missing\"",
+    authority=Authority.INGEST,
 )
 DIR_NOT_ALLOWED = define_rule(
     "DIR-NOT-ALLOWED", Severity.ERROR,
     "Every path matches a pattern of the schema version or an ignore glob.",
-    "SPEC §2.2; ingest-validation-tools directory validator", authority=Authority.INGEST,
+    f"{DIRECTORY_SCHEMA}; {DIRECTORY_VALIDATOR}: \"Not allowed\"; dataset_ignore_globs of "
+    "ingest-validation-tools `upload.py`",
+    authority=Authority.INGEST,
 )
 DIR_UNREADABLE = define_rule(
     "DIR-UNREADABLE", Severity.ERROR,
     "Every folder of the dataset can be listed.",
-    "SPEC §2.2", authority=Authority.INGEST,
+    f"{DIRECTORY_VALIDATOR} (os.walk of the dataset: a folder it cannot list hides its files "
+    "from every pattern)",
+    authority=Authority.INGEST,
 )
+DIR_ONE_MASK_IMAGE = define_rule(
+    "DIR-ONE-MASK-IMAGE", Severity.ERROR,
+    "Exactly one mask image matches `**/segmentation_masks/*.ome.tif[f]` "
+    "(`.ome.tif`, `.ome.tiff`, `.OME.TIF`, `.OME.TIFF`).",
+    "ingest-validation-tests `segmentation_mask_imagesize_validation.py` (ImageSizeValidator: "
+    "\"Too many or too few files Mask\")",
+    authority=Authority.INGEST,
+)
+DIR_SPECIAL_FILE = define_rule(
+    "DIR-SPECIAL-FILE", Severity.ERROR,
+    "The dataset holds only regular files and folders: no FIFO, socket or device, directly or "
+    "behind a symlink (such entries are never opened).",
+    "POSIX file types (stat S_ISREG); HuBMAP uploads are copied as files and folders",
+    authority=Authority.PRACTICE,
+    reason="a FIFO, socket or device is not data: reading it blocks or never ends, and a "
+    "transfer copies no content for it",
+)
+DIR_SYMLINK_OUTSIDE = define_rule(
+    "DIR-SYMLINK-OUTSIDE", Severity.ERROR,
+    "No symlink in the dataset points outside the dataset folder.",
+    "POSIX symbolic links; HuBMAP uploads are self-contained dataset folders",
+    authority=Authority.PRACTICE,
+    reason="what a symlink points at outside the folder is not part of the upload; the "
+    "dataset works here and is incomplete once copied",
+)
+DIR_NAME_ENCODING = define_rule(
+    "DIR-NAME-ENCODING", Severity.ERROR,
+    "Every file and folder name is UTF-8 text.",
+    "RFC 3629 (UTF-8); HuBMAP's portal, JSON metadata and reports carry file names as text",
+    authority=Authority.PRACTICE,
+    reason="a name that is not UTF-8 cannot be shown, linked or stored as text; it is shown "
+    "here with `\\xNN` escapes for its bad bytes",
+)
+
+# Entry kinds a listing can record besides regular files, folders and symlinks to them.
+SPECIAL_KINDS = {
+    stat.S_IFIFO: "a FIFO (named pipe)",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+}
 
 _SEG = r"derived\/segmentation_masks\/"
 VERSIONS_ALL = ("2.0", "2.1", "2.2", "2.3", "2.4", "2.5", "2.6", "2.7")
@@ -65,7 +125,7 @@ def version_key(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split("."))
 
 
-# The schema table (SPEC §2.1): one row per pattern, patterns keyed by version range.
+# The schema table (the directory schemas v2.0–2.7): one row per pattern, patterns keyed by version range.
 SCHEMA: tuple[SchemaPattern, ...] = (
     SchemaPattern(
         "extras-folder", "the top-level extras folder", "extras/", True,
@@ -144,33 +204,145 @@ def find_pattern(key: str) -> SchemaPattern:
 
 # --- listing -----------------------------------------------------------------
 
+_UNDECODABLE = re.compile("[\udc80-\udcff]")  # how os.fsdecode carries bytes that are not UTF-8
+
+
+def display_path(rel: str) -> str:
+    """A path as valid text: each byte of a name that is not UTF-8 (which ``os`` hands over as
+    a lone surrogate, U+DC80..U+DCFF) becomes the four characters ``\\xNN``. Text names are
+    returned unchanged."""
+    if not _UNDECODABLE.search(rel):
+        return rel
+    return _UNDECODABLE.sub(lambda m: f"\\x{ord(m.group()) - 0xDC00:02x}", rel)
+
+
+def special_kind(path: str | os.PathLike) -> str | None:
+    """What a path is when it is a FIFO, socket or device (also behind a symlink), in words;
+    None for regular files, folders, and paths that do not resolve. Never opens the path."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return None
+    return SPECIAL_KINDS.get(stat.S_IFMT(mode))
+
+
+class NotRegularFile(OSError):
+    """Raised by ``open_regular`` for anything but a regular file; ``strerror`` says what."""
+
+
+def open_regular(path: str | os.PathLike, mode: str = "rb", encoding: str | None = None,
+                 newline: str | None = None):
+    """``open()`` that only ever opens a regular file.
+
+    A FIFO would block ``open()`` forever and a device never ends: both are refused before
+    any open, by ``stat``; the file is then opened non-blocking and checked again with
+    ``fstat`` (so a file swapped for a FIFO in between is refused too)."""
+    kind = special_kind(path)
+    if kind is not None:
+        raise NotRegularFile(errno.EINVAL, f"not a regular file: it is {kind}", str(path))
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    fd = os.open(path, flags)
+    try:
+        st_mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(st_mode):
+            what = SPECIAL_KINDS.get(stat.S_IFMT(st_mode), "a folder" if stat.S_ISDIR(st_mode) else "not a file")
+            raise NotRegularFile(errno.EINVAL, f"not a regular file: it is {what}", str(path))
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, mode, encoding=encoding, newline=newline)
+    except BaseException:
+        os.close(fd)
+        raise
+
 
 @dataclass
 class Listing:
-    paths: list[str]  # sorted dataset-relative POSIX paths; file-less dirs end in "/"
+    """The dataset as the directory checks see it.
+
+    ``paths``: sorted dataset-relative POSIX paths as text (``display_path``); file-less
+    folders end in "/". FIFOs, sockets and devices are not in ``paths`` but in ``special``;
+    ``fs_path`` gives the real path to open for a listed path whose name is not UTF-8."""
+
+    paths: list[str]
     unreadable: list[tuple[str, str]]  # (relative dir, error)
+    special: list[tuple[str, str]] = field(default_factory=list)  # (path, what it is)
+    outside: list[tuple[str, str]] = field(default_factory=list)  # (symlink path, its target)
+    undecodable: list[str] = field(default_factory=list)  # paths whose own name is not UTF-8
+    real: dict[str, str] = field(default_factory=dict)  # listed path -> os path, when they differ
+
+    def fs_path(self, root: Path, rel: str) -> Path:
+        """The path to open for a listed (display) path."""
+        key = rel.rstrip("/")
+        return Path(root) / self.real.get(key, key)
 
 
 def list_dataset(root: Path) -> Listing:
-    """List a dataset as the reference validator does (SPEC §2.2)."""
+    """List a dataset as the reference validator does, made safe (see the module doc)."""
     paths: list[str] = []
     unreadable: list[tuple[str, str]] = []
+    listing = Listing(paths, unreadable)
+    root_real = os.path.realpath(root)
 
     def onerror(exc: OSError) -> None:
         rel = os.path.relpath(exc.filename, root) if exc.filename else "."
-        unreadable.append((PurePosixPath(Path(rel)).as_posix(), exc.strerror or str(exc)))
+        unreadable.append((display_path(PurePosixPath(Path(rel)).as_posix()),
+                           exc.strerror or type(exc).__name__))
+
+    def add(rel: str) -> str:
+        shown = display_path(rel)
+        if shown != rel:
+            listing.real[shown.rstrip("/")] = rel.rstrip("/")
+        return shown
+
+    def leaves(full: str) -> str | None:
+        """The target of a symlink that resolves outside the dataset, else None."""
+        if not os.path.islink(full):
+            return None
+        target = os.path.realpath(full)
+        if target == root_real or target.startswith(root_real.rstrip(os.sep) + os.sep):
+            return None
+        try:
+            return os.readlink(full)
+        except OSError:
+            return target
 
     for dirpath, dirnames, filenames in os.walk(root, onerror=onerror, followlinks=False):
         rel_dir = PurePosixPath(Path(os.path.relpath(dirpath, root))).as_posix()
         prefix = "" if rel_dir == "." else rel_dir + "/"
+        shown_prefix = display_path(prefix)
         # os.walk puts symlinks to directories into dirnames (and does not descend
         # into them when followlinks=False); they are neither listed nor followed.
         dirnames.sort()
-        if filenames:
-            paths.extend(prefix + name for name in filenames)
+        for name in dirnames:
+            full = os.path.join(dirpath, name)
+            target = leaves(full)
+            if target is not None:
+                listing.outside.append((shown_prefix + display_path(name) + "/", display_path(target)))
+            elif display_path(name) != name and not os.path.islink(full):
+                listing.undecodable.append(shown_prefix + display_path(name) + "/")
+        files = []
+        for name in sorted(filenames):
+            full = os.path.join(dirpath, name)
+            target = leaves(full)
+            shown = add(prefix + name)
+            if display_path(name) != name:
+                listing.undecodable.append(shown)
+            if target is not None:
+                listing.outside.append((shown, display_path(target)))
+            kind = special_kind(full)
+            if kind is not None:
+                listing.special.append((shown, kind + (" (behind a symlink)" if os.path.islink(full) else "")))
+                continue
+            files.append(shown)
+        if files:
+            paths.extend(files)
         elif prefix:
-            paths.append(prefix)
-    return Listing(sorted(paths), unreadable)
+            paths.append(add(prefix))
+    paths.sort()
+    listing.special.sort()
+    listing.outside.sort()
+    listing.undecodable = sorted(set(listing.undecodable))
+    return listing
 
 
 # --- evaluation --------------------------------------------------------------
@@ -346,19 +518,42 @@ def check_required(
     return result
 
 
+def listing_findings(listing: Listing) -> list:
+    """Findings about the file system under the dataset, whatever the schema version:
+    folders that cannot be listed, special files, symlinks leaving the dataset, names that
+    are not UTF-8."""
+    findings = []
+    for rel, error in listing.unreadable:
+        findings.append(DIR_UNREADABLE.finding(
+            f"cannot list folder `{rel}`: {error}", Location(file=rel),
+            fix="make the folder readable (permissions) or remove it"))
+    if listing.special:
+        findings.append(DIR_SPECIAL_FILE.finding(
+            f"{len(listing.special)} entr(ies) that are not regular files; they were not opened: "
+            + cut_list((f"`{shorten(p, 200)}` is {kind}" for p, kind in listing.special), 5),
+            Location(file=listing.special[0][0]),
+            fix="replace each with the regular file it stands for, or remove it"))
+    if listing.outside:
+        findings.append(DIR_SYMLINK_OUTSIDE.finding(
+            f"{len(listing.outside)} symlink(s) point outside the dataset: "
+            + cut_list((f"`{shorten(p, 200)}` -> `{shorten(t, 120)}`" for p, t in listing.outside), 5),
+            Location(file=listing.outside[0][0]),
+            fix="copy the target into the dataset in place of the symlink, or remove the symlink"))
+    if listing.undecodable:
+        findings.append(DIR_NAME_ENCODING.finding(
+            f"{len(listing.undecodable)} name(s) are not UTF-8 text (bytes that are not text "
+            "shown as \\xNN): " + cut_list((f"`{shorten(p, 200)}`" for p in listing.undecodable), 5),
+            Location(file=listing.undecodable[0]),
+            fix="rename them using UTF-8 text (letters, digits, `-`, `_`, `.`)"))
+    return findings
+
+
 def check_not_allowed(
     listing: Listing, choice: SchemaChoice, ignore_globs: list[str]
 ) -> CheckResult:
     result = CheckResult()
     version = choice.version
-    for rel, error in listing.unreadable:
-        result.findings.append(
-            DIR_UNREADABLE.finding(
-                f"cannot list folder `{rel}`: {error}",
-                Location(file=rel),
-                fix="make the folder readable (permissions) or remove it",
-            )
-        )
+    result.findings.extend(listing_findings(listing))
     bad = choice.verdict.not_allowed
     if not bad:
         if not result.findings:
@@ -401,3 +596,41 @@ def check_optional(choice: SchemaChoice, key: str) -> CheckResult:
     if not found:
         return CheckResult(skip="optional, absent")
     return CheckResult(notes=[f"{pattern.what}: {cut_list(found)}"])
+
+
+# ingest-validation-tests segmentation_mask_imagesize_validation.py globs these from the
+# dataset folder (pathlib, case-sensitive, any depth) and asserts exactly one match.
+INGEST_MASK_GLOBS = (
+    "**/segmentation_masks/*.ome.tif", "**/segmentation_masks/*.ome.tiff",
+    "**/segmentation_masks/*.OME.TIFF", "**/segmentation_masks/*.OME.TIF",
+)
+_INGEST_MASK = re.compile(r"(?:.*/)?segmentation_masks/[^/]+\.(?:ome\.tiff?|OME\.TIFF?)")
+
+
+def ingest_mask_images(listing: Listing) -> list[str]:
+    """The paths HuBMAP's ingest takes for mask images (INGEST_MASK_GLOBS), special files
+    included (ingest's glob sees them too)."""
+    candidates = [p for p in listing.paths if not p.endswith("/")] + [p for p, _ in listing.special]
+    return sorted(p for p in candidates if _INGEST_MASK.fullmatch(p))
+
+
+def check_one_mask_image(listing: Listing) -> CheckResult:
+    """Exactly one mask image, as ingest's image-size check requires."""
+    found = ingest_mask_images(listing)
+    globs = "`**/segmentation_masks/*.ome.tif[f]` (also `.OME.TIF[F]`)"
+    if len(found) == 1:
+        return CheckResult(notes=[f"one mask image, as HuBMAP's ingest requires: {found[0]}"])
+    if not found:
+        message = (f"no file matches {globs}: HuBMAP's ingest needs exactly one mask image and "
+                   "rejects the dataset (\"Too many or too few files Mask\")")
+        fix = ("add the mask image as `derived/segmentation_masks/<name>.segmentations.ome.tiff` "
+               "(one channel per mask)")
+    else:
+        message = (f"{len(found)} files match {globs}: "
+                   + cut_list((f"`{shorten(p, 200)}`" for p in found), 5)
+                   + "; HuBMAP's ingest accepts exactly one mask image (\"Too many or too few "
+                   "files Mask\")")
+        fix = ("put every mask into one multi-channel mask image (one channel per mask) and "
+               "remove the other files, or move non-mask OME-TIFFs out of `segmentation_masks/`")
+    return CheckResult(findings=[DIR_ONE_MASK_IMAGE.finding(
+        message, Location(file=found[0] if found else None), fix=fix)])

@@ -30,6 +30,9 @@ class Authority(str, enum.Enum):
         return self.value
 
 
+ALWAYS_FAILS = frozenset({"CHECKER-ERROR"})  # no verdict was reached: fail in every profile
+
+
 class Profile(str, enum.Enum):
     """Which findings fail an item (``--segmask-profile``)."""
 
@@ -38,7 +41,7 @@ class Profile(str, enum.Enum):
     STRICT = "strict"  # every finding fails
 
     def fails(self, finding: "Finding") -> bool:
-        if self is Profile.STRICT:
+        if self is Profile.STRICT or finding.code in ALWAYS_FAILS:
             return True
         if finding.severity is not Severity.ERROR:
             return False
@@ -145,3 +148,31 @@ class Examples:
     def text(self) -> str:
         more = f" … (+{self.count - len(self.first)} more)" if self.count > len(self.first) else ""
         return "; ".join(self.first) + more
+
+
+
+def shorten(value, limit: int = 80) -> str:
+    """A value as text fit to quote in a message: characters that are not text (the bytes of
+    a name that is not UTF-8, which Python carries as lone surrogates) become ``\\xNN``
+    escapes, and anything longer than ``limit`` characters is cut, saying how long it was."""
+    import re
+
+    if isinstance(value, (bytes, bytearray)):
+        total, unit = len(value), "bytes"
+        text = bytes(value[: limit + 1]).decode("utf-8", "backslashreplace")
+    else:
+        try:
+            text = value if isinstance(value, str) else str(value)
+        except ValueError:  # an int past Python's str conversion limit
+            return f"an integer of about {int(value.bit_length() * 0.30103)} digits"
+        total, unit = len(text), "characters"
+        text = text[: limit + 1]
+    text = re.sub(
+        "[\ud800-\udfff]",
+        lambda m: (f"\\x{ord(m.group()) - 0xDC00:02x}" if "\udc80" <= m.group() <= "\udcff"
+                   else f"\\u{ord(m.group()):04x}"),
+        text,
+    )
+    if total > limit:
+        return f"{text[:limit]}… ({total} {unit})"
+    return text
