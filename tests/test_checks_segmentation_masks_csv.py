@@ -37,9 +37,11 @@ def test_channel_order_and_names(tmp_path):
         "0,cells,m.segmentations.ome.tiff,CL,0,10.1/x,No,\n", encoding="utf-8")
     [finding] = check_rows(read_rows(path), "csv", {"m.segmentations.ome.tiff": ["cells", "nuclei"]},
                            ["m.segmentations.ome.tiff"]).findings
-    assert "line 3: Num objects empty" in finding.message
+    assert finding.code == "CSV-ROWS"
     assert "line 2: Channel number `1`, expected 0 (0-based, in order)" in finding.message
     assert "line 2: Mask name `nuclei` but channel 0 is named 'cells'" in finding.message
+    [count] = check_num_objects(read_rows(path), "csv", {("m.segmentations.ome.tiff", "cells"): (4, 4)}).findings
+    assert count.message == "csv: 1 wrong count(s): line 3 ('cells'): Num objects is empty"
 
 
 @pytest.mark.parametrize("data, fragment", [(b"\xff\xfe\x00garbage", "not UTF-8 text"),
