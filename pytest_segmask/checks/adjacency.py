@@ -91,7 +91,7 @@ class BoundedLines:
     ``readline(limit)`` never holds more than the limit, so a file that never ends a line
     (a symlink to /dev/zero, a binary file) costs ``max_line`` characters, not memory."""
 
-    def __init__(self, fh, max_line: int = MAX_CSV_LINE_CHARS, limit_name: str = "MAX_CSV_LINE_CHARS"):
+    def __init__(self, fh, max_line: int, limit_name: str = "MAX_CSV_LINE_CHARS"):
         self.fh = fh
         self.max_line = max_line
         self.limit_name = limit_name
@@ -112,10 +112,13 @@ class BoundedLines:
         return line
 
 
-def csv_rows(fh, max_line: int = MAX_CSV_LINE_CHARS, max_field: int = MAX_CSV_FIELD_CHARS,
+def csv_rows(fh, max_line: int | None = None, max_field: int | None = None,
              limit_names: tuple[str, str] = ("MAX_CSV_LINE_CHARS", "MAX_CSV_FIELD_CHARS"), **fmt):
-    """(line number, cells) for each CSV record, lines and fields bounded; over a bound, a
-    ``CsvLimitError`` naming the limit. ``fmt``: csv.reader format parameters."""
+    """(line number, cells) for each CSV record, lines and fields bounded (by default this
+    module's limits); over a bound, a ``CsvLimitError`` naming the limit. ``fmt``: csv.reader
+    format parameters."""
+    max_line = MAX_CSV_LINE_CHARS if max_line is None else max_line
+    max_field = MAX_CSV_FIELD_CHARS if max_field is None else max_field
     lines = BoundedLines(fh, max_line, limit_names[0])
     reader = csv.reader(lines, **fmt)
     while True:
