@@ -302,3 +302,101 @@ def test_real_datasets_fail_every_version_visibly(real_zip, name, fragment):
     # the top-level metadata files are not part of the dataset schema
     [finding] = check_not_allowed(listing, choice, [".*"]).errors
     assert "metadata.tsv`" in finding.message
+
+
+# --- exactly one mask image (ingest-validation-tests segmentation_mask_imagesize_validation.py) ---
+
+from pytest_segmask.dirschema import check_one_mask_image, ingest_mask_images  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    "names, expected",
+    [
+        ([M + "a.segmentations.ome.tiff"], [M + "a.segmentations.ome.tiff"]),
+        ([M + "a.ome.tif"], [M + "a.ome.tif"]),
+        ([M + "a.OME.TIFF", M + "b.OME.TIF"], [M + "a.OME.TIFF", M + "b.OME.TIF"]),
+        ([M + "a.Ome.Tiff", M + "a.ome.TIFF", M + "x.tiff"], []),  # ingest's globs are case-sensitive
+        (["segmentation_masks/root.ome.tiff", "x/y/segmentation_masks/deep.ome.tif"],
+         ["segmentation_masks/root.ome.tiff", "x/y/segmentation_masks/deep.ome.tif"]),  # ** = any depth
+        ([M + "sub/nested.ome.tiff", "derived/other_masks/a.ome.tiff"], []),  # * stays in the folder
+    ],
+)
+def test_ingest_mask_globs(tmp_path, names, expected):
+    root = make_tree(tmp_path / "ds", ["extras/"] + names)
+    assert ingest_mask_images(list_dataset(root)) == expected
+
+
+def test_one_mask_image_passes_with_a_note(tmp_path):
+    root = make_tree(tmp_path / "ds", WITH_EXTRAS)
+    result = check_one_mask_image(list_dataset(root))
+    assert result.findings == []
+    assert result.notes == [
+        "one mask image, as HuBMAP's ingest requires: derived/segmentation_masks/sample.segmentations.ome.tiff"]
+
+
+def test_two_mask_images_fail_as_ingest_does(tmp_path):
+    root = make_tree(tmp_path / "ds", WITH_EXTRAS + [M + "second.segmentations.ome.tiff", M + "x.OME.TIF"])
+    [finding] = check_one_mask_image(list_dataset(root)).findings
+    assert (finding.code, finding.severity.value, finding.authority.value) == ("DIR-ONE-MASK-IMAGE", "error", "ingest")
+    assert finding.message == (
+        "3 files match `**/segmentation_masks/*.ome.tif[f]` (also `.OME.TIF[F]`): "
+        "`derived/segmentation_masks/sample.segmentations.ome.tiff`, "
+        "`derived/segmentation_masks/second.segmentations.ome.tiff`, "
+        "`derived/segmentation_masks/x.OME.TIF`; HuBMAP's ingest accepts exactly one mask image "
+        "(\"Too many or too few files Mask\")")
+    assert finding.location.file == M + "sample.segmentations.ome.tiff"
+    assert finding.fix.startswith("put every mask into one multi-channel mask image")
+
+
+def test_no_mask_image_fails_as_ingest_does(tmp_path):
+    root = make_tree(tmp_path / "ds", ["extras/", "derived/extras/", M + "c-objects.xlsx", M + "a.tif"])
+    [finding] = check_one_mask_image(list_dataset(root)).findings
+    assert (finding.code, finding.severity.value, finding.authority.value) == ("DIR-ONE-MASK-IMAGE", "error", "ingest")
+    assert finding.message == (
+        "no file matches `**/segmentation_masks/*.ome.tif[f]` (also `.OME.TIF[F]`): HuBMAP's ingest "
+        "needs exactly one mask image and rejects the dataset (\"Too many or too few files Mask\")")
+    assert finding.location.file is None
+
+
+def test_many_mask_images_are_cut_with_a_count(tmp_path):
+    root = make_tree(tmp_path / "ds", ["extras/"] + [M + f"m{i}.ome.tiff" for i in range(8)])
+    [finding] = check_one_mask_image(list_dataset(root)).findings
+    assert finding.message.startswith("8 files match")
+    assert "`derived/segmentation_masks/m4.ome.tiff` … (+3 more); HuBMAP's ingest" in finding.message
+
+
+def test_a_fifo_named_like_a_mask_counts_for_ingest_but_is_not_listed(tmp_path):
+    root = make_tree(tmp_path / "ds", WITH_EXTRAS)
+    os.mkfifo(root / M / "pipe.ome.tiff")
+    listing = list_dataset(root)
+    assert M + "pipe.ome.tiff" not in listing.paths
+    assert ingest_mask_images(listing) == [M + "pipe.ome.tiff", M + "sample.segmentations.ome.tiff"]
+
+
+@pytest.mark.parametrize("name", ["segmask_HBM787.DVDV.435_crop400", "segmask_HBM787.DVDV.435_crop512"])
+def test_real_hbm787_has_exactly_one_mask_image_for_ingest(real_zip, name):
+    result = check_one_mask_image(list_dataset(real_zip(name)))
+    assert result.findings == []
+    assert result.notes[0].startswith("one mask image, as HuBMAP's ingest requires: derived/segmentation_masks/H14-12555_1L_PAS")
+
+
+def test_rule_sources_are_public():
+    from pytest_segmask.rules import all_rules
+
+    mine = {"DIR-", "ADJ-", "GLB-", "CSV-", "TRANSFORMATIONS-", "COMPANION-"}
+    for rule in all_rules().values():
+        if any(rule.code.startswith(p) for p in mine):
+            assert "SPEC" not in rule.source, rule
+            assert rule.source.strip(), rule
+            assert (rule.reason is not None) == (rule.authority.value == "practice"), rule
+
+
+def test_listing_findings_in_the_not_allowed_item_keep_the_schema_verdict(tmp_path):
+    root = make_tree(tmp_path / "ds", WITH_EXTRAS)
+    os.mkfifo(root / "derived/extras/p")
+    listing = list_dataset(root)
+    choice = choose_version(listing, "auto", [".*"])
+    assert choice.validates  # a special file is reported, it does not change the version
+    result = check_not_allowed(listing, choice, [".*"])
+    assert [f.code for f in result.findings] == ["DIR-SPECIAL-FILE"]
+    assert result.notes == []
