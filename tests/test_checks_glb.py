@@ -71,3 +71,189 @@ def test_absurd_json_length_is_refused_without_reading(tmp_path):
 def test_unreadable_path(tmp_path):
     [finding] = check_glb(tmp_path / "missing-mesh.glb").findings
     assert finding.code == "GLB-CONTAINER" and "cannot read the file" in finding.message
+
+
+# --- survivors of the mutation sweep (issue 16): strides, buffer sizes, whole messages --------
+
+import json  # noqa: E402
+import struct  # noqa: E402
+
+
+def glb(doc: dict, binary: bytes | None = b"\x00" * 48) -> bytes:
+    json_bytes = json.dumps(doc).encode()
+    json_bytes += b" " * (-len(json_bytes) % 4)
+    chunks = struct.pack("<II", len(json_bytes), 0x4E4F534A) + json_bytes
+    if binary is not None:
+        chunks += struct.pack("<II", len(binary), 0x004E4942) + binary
+    return b"glTF" + struct.pack("<II", 2, 12 + len(chunks)) + chunks
+
+
+def doc(**changes) -> dict:
+    d = {
+        "asset": {"version": "2.0"},
+        "buffers": [{"byteLength": 48}],
+        "bufferViews": [{"buffer": 0, "byteLength": 48}],
+        "accessors": [{"bufferView": 0, "componentType": 5126, "count": 4, "type": "VEC3"}],
+        "meshes": [{"primitives": [{"attributes": {"POSITION": 0}}]}],
+    }
+    d.update(changes)
+    return d
+
+
+def messages(tmp_path, data, display="c.glb"):
+    path = tmp_path / "c-mesh.glb"
+    path.write_bytes(data)
+    result = check_glb(path, display)
+    return result, [f.message for f in result.findings]
+
+
+def test_valid_note_whole(tmp_path):
+    result, found = messages(tmp_path, glb(doc()))
+    assert found == []
+    assert result.notes == ["c.glb: glTF 2.0 binary, 1 mesh(es), 1 primitive(s), 1 accessor(s), BIN chunk 48 bytes"]
+
+
+@pytest.mark.parametrize("stride", [12, 16, 252])
+def test_valid_strides(tmp_path, stride):
+    views = [{"buffer": 0, "byteLength": 48, "byteStride": stride}]
+    accessors = [{"bufferView": 0, "componentType": 5126, "count": 1, "type": "VEC3"}]
+    assert messages(tmp_path, glb(doc(bufferViews=views, accessors=accessors)))[1] == []
+
+
+@pytest.mark.parametrize("stride", [0, 2, 6, 256, -4, 12.0, "12", True])
+def test_invalid_stride_values(tmp_path, stride):
+    views = [{"buffer": 0, "byteLength": 48, "byteStride": stride}]
+    result, found = messages(tmp_path, glb(doc(bufferViews=views)))
+    assert found[0] == (f"c.glb: bufferView 0 has byteStride {stride!r} (must be 4..252, a multiple of 4) "
+                        "(at /bufferViews/0/byteStride)")
+    assert {(f.code, f.severity.value, f.authority.value) for f in result.findings} == {("GLB-BOUNDS", "error", "practice")}
+
+
+def test_stride_smaller_than_the_element(tmp_path):
+    views = [{"buffer": 0, "byteLength": 48, "byteStride": 8}]
+    assert messages(tmp_path, glb(doc(bufferViews=views)))[1] == [
+        "c.glb: accessor 0 (VEC3 of 4-byte components, 12 bytes per element) reads bufferView 0 with "
+        "byteStride 8: the stride must be at least 12 and a multiple of 4 (at /bufferViews/0/byteStride)"]
+
+
+def test_stride_not_a_multiple_of_the_component(tmp_path):
+    views = [{"buffer": 0, "byteLength": 48, "byteStride": 4}]
+    accessors = [{"bufferView": 0, "componentType": 5121, "count": 3, "type": "VEC3"}]  # 3-byte elements
+    assert messages(tmp_path, glb(doc(bufferViews=views, accessors=accessors)))[1] == []
+    accessors = [{"bufferView": 0, "componentType": 5126, "count": 3, "type": "SCALAR"}]
+    assert messages(tmp_path, glb(doc(bufferViews=views, accessors=accessors)))[1] == []
+
+
+def test_stride_counts_in_the_accessor_bounds(tmp_path):
+    # 4 × VEC3 floats tightly packed = 48 bytes fit; with stride 16 they need 3 × 16 + 12 = 60
+    views = [{"buffer": 0, "byteLength": 48, "byteStride": 16}]
+    assert messages(tmp_path, glb(doc(bufferViews=views)))[1] == [
+        "c.glb: accessor 0 needs 60 bytes (4 × VEC3 of 4-byte components from offset 0, stride 16) "
+        "but bufferView 0 has 48 (at /accessors/0)"]
+    accessors = [{"bufferView": 0, "componentType": 5126, "count": 3, "type": "VEC3"}]
+    assert messages(tmp_path, glb(doc(bufferViews=views, accessors=accessors)))[1] == []  # 2 × 16 + 12 = 44
+
+
+def test_accessor_end_exactly_at_the_view_end(tmp_path):
+    accessors = [{"bufferView": 0, "byteOffset": 12, "componentType": 5126, "count": 3, "type": "VEC3"}]
+    assert messages(tmp_path, glb(doc(accessors=accessors)))[1] == []
+    accessors[0]["byteOffset"] = 16
+    assert messages(tmp_path, glb(doc(accessors=accessors)))[1] == [
+        "c.glb: accessor 0 needs 52 bytes (3 × VEC3 of 4-byte components from offset 16) but bufferView 0 "
+        "has 48 (at /accessors/0)"]
+    accessors[0]["byteOffset"] = 2
+    assert messages(tmp_path, glb(doc(accessors=accessors)))[1] == [
+        "c.glb: accessor 0 byteOffset 2 is not a multiple of its component size 4 (at /accessors/0/byteOffset)"]
+
+
+def test_buffer_longer_than_the_bin_chunk(tmp_path):
+    result, found = messages(tmp_path, glb(doc(buffers=[{"byteLength": 52}])))
+    assert found == ["c.glb: buffer 0 declares 52 bytes but the BIN chunk holds 48 (at /buffers/0/byteLength)"]
+    assert (result.findings[0].code, result.findings[0].authority.value) == ("GLB-BOUNDS", "practice")
+
+
+def test_bin_chunk_padding(tmp_path):
+    views = [{"buffer": 0, "byteLength": 45}]
+    accessors = [{"bufferView": 0, "componentType": 5126, "count": 3, "type": "VEC3"}]
+    assert messages(tmp_path, glb(doc(buffers=[{"byteLength": 45}], bufferViews=views, accessors=accessors)))[1] == []
+    views = [{"buffer": 0, "byteLength": 44}]
+    assert messages(tmp_path, glb(doc(buffers=[{"byteLength": 44}], bufferViews=views, accessors=accessors)))[1] == [
+        "c.glb: the BIN chunk holds 48 bytes but buffer 0 declares 44: more than 3 bytes of padding "
+        "(at /buffers/0/byteLength)"]
+
+
+def test_buffer_without_bin_chunk_and_external_buffers(tmp_path):
+    assert messages(tmp_path, glb(doc(), binary=None))[1] == [
+        "c.glb: buffer 0 has no uri but the file has no BIN chunk (at /buffers/0)"]
+    external = doc(buffers=[{"byteLength": 48, "uri": "x.bin"}])
+    assert messages(tmp_path, glb(external, binary=None))[1] == []
+
+
+@pytest.mark.parametrize(
+    "changes, expected",
+    [
+        ({"buffers": [{"byteLength": 0}]}, [
+            "buffer 0 has byteLength 0, not a positive integer (at /buffers/0/byteLength)",
+            "bufferView 0 spans bytes 0..48 but buffer 0 has 0 (at /bufferViews/0)"]),
+        ({"bufferViews": [{"buffer": 1, "byteLength": 48}]}, [
+            "bufferView 0 names no existing buffer (at /bufferViews/0/buffer)",
+            "accessor 0 names no valid bufferView (at /accessors/0/bufferView)"]),
+        ({"bufferViews": [{"buffer": 0, "byteLength": 0}]}, [
+            "bufferView 0 has byteOffset 0 / byteLength 0 (at /bufferViews/0)",
+            "accessor 0 names no valid bufferView (at /accessors/0/bufferView)"]),
+        ({"bufferViews": [{"buffer": 0, "byteOffset": 4, "byteLength": 48}]}, [
+            "bufferView 0 spans bytes 4..52 but buffer 0 has 48 (at /bufferViews/0)"]),
+        ({"accessors": [{"bufferView": 0, "componentType": 5126, "count": 0, "type": "VEC3"}]}, [
+            "accessor 0 has count 0, not a positive integer (at /accessors/0/count)"]),
+        ({"accessors": [{"componentType": 5126, "count": 4, "type": "VEC3"}]}, []),  # no storage
+        ({"accessors": ["x"]}, ["accessor 0 is not an object (at /accessors/0)"]),
+        ({"bufferViews": {}}, ["bufferViews is not an array (at /bufferViews)"]),
+        ({"meshes": [{"primitives": []}]}, ["mesh 0 has no primitives (at /meshes/0/primitives)"]),
+        ({"meshes": [{"primitives": [{"attributes": {}}]}]}, [
+            "mesh 0 primitive 0 has no attributes (at /meshes/0/primitives/0/attributes)"]),
+        ({"meshes": [{"primitives": [{"attributes": {"POSITION": 0}, "indices": 3}]}]}, [
+            "indices name accessor 3, which does not exist (at /meshes/0/primitives/0/indices)"]),
+        ({"meshes": []}, ["the file holds no mesh (at /meshes)"]),
+    ],
+)
+def test_json_structure_messages_whole(tmp_path, changes, expected):
+    assert messages(tmp_path, glb(doc(**changes)))[1] == [f"c.glb: {m}" for m in expected]
+
+
+def test_rules_severity_and_authority(tmp_path):
+    cases = {
+        "GLB-CONTAINER": (b"glTX" + b"\x00" * 20, ("error", "schema")),
+        "GLB-JSON": (glb({"asset": {"version": "1.0"}}), ("error", "schema")),
+        "GLB-MESH": (glb(doc(meshes=[])), ("error", "practice")),
+    }
+    for code, (data, (severity, authority)) in cases.items():
+        result, _ = messages(tmp_path, data)
+        assert [(f.code, f.severity.value, f.authority.value) for f in result.findings] == [(code, severity, authority)]
+
+
+def test_bom_and_json_not_an_object(tmp_path):
+    data = glb(doc())
+    bom = b"\xef\xbb\xbf" + json.dumps(doc()).encode()
+    bom += b" " * (-len(bom) % 4)
+    chunks = struct.pack("<II", len(bom), 0x4E4F534A) + bom
+    assert messages(tmp_path, b"glTF" + struct.pack("<II", 2, 12 + len(chunks)) + chunks)[1] == [
+        "c.glb: JSON chunk starts with a UTF-8 byte-order mark, which glTF forbids (at byte 20)"]
+    assert messages(tmp_path, glb([1, 2]))[1] == ["c.glb: JSON chunk is not a JSON object (at /)"]
+    assert data  # the valid file still builds
+
+
+def test_chunk_order_rules(tmp_path):
+    json_bytes = json.dumps(doc()).encode()
+    json_bytes += b" " * (-len(json_bytes) % 4)
+    j = struct.pack("<II", len(json_bytes), 0x4E4F534A) + json_bytes
+    b = struct.pack("<II", 48, 0x004E4942) + b"\x00" * 48
+    x = struct.pack("<II", 4, 0x12345678) + b"\x00" * 4
+    for chunks, expected in (
+        (j + j, "more than one JSON chunk"),
+        (j + b + b, "the BIN chunk must be the second chunk, and only one"),
+        (j + x + b, "the BIN chunk must be the second chunk, and only one"),
+        (j + b + b"\x00" * 4, "4 stray bytes after the last chunk (at byte " + str(12 + len(j) + len(b)) + ")"),
+    ):
+        data = b"glTF" + struct.pack("<II", 2, 12 + len(chunks)) + chunks
+        assert messages(tmp_path, data)[1] == [f"c.glb: {expected}"]
+    assert messages(tmp_path, b"glTF" + struct.pack("<II", 2, 12 + len(j + b + x)) + j + b + x)[1] == []
