@@ -1,24 +1,68 @@
-"""The dataset model shared by a dataset's items: listing, schema choice, and lazily
-computed, cached results (mask metadata, per-channel statistics, parsed companions).
+"""The dataset model: the one resolver of the named inputs that check plans ask for.
 
-Everything expensive is computed once per process on first use and shared: each channel is
-decoded once, whichever items need its statistics.
+Every input is produced lazily, once per process, and cached. When an input cannot be
+produced, the producer raises ``Unavailable`` with the reason in words and the node id of the
+item that reports the cause; the model records it, so every item that needs the input skips
+with the same reason and pointer (and reports can link a finding to its root cause).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-import re
-
 from . import dirschema
+from .findings import Authority, CheckResult, Location, Severity, shorten
+from .rules import define_rule
+
+CHECKER_ERROR = define_rule(
+    "CHECKER-ERROR", Severity.ERROR,
+    "A check stopped on an unexpected error: the plugin could not reach a verdict (fails in every profile).",
+    "pytest-segmask itself", authority=Authority.PRACTICE,
+    reason="a bug in a checker must never let a file pass unchecked",
+)
+PACKAGE_DIR = Path(__file__).resolve().parent
 
 TABLE = re.compile(r"derived/segmentation_masks/[^/]+-objects\.(?:xlsx|tsv)")
+TABLE_SUFFIXES = ("-objects.xlsx", "-objects.tsv")
+SEG = "derived/segmentation_masks/"
+CSV_NAME = "segmentation-masks.csv"
+ADJACENCY_SUFFIXES = {"centroid-adjacency": "-centroid-adjacency.csv", "linkage-adjacency": "-linkage-adjacency.csv"}
+MESH_SUFFIX = "-mesh.glb"
+TRANSFORMATIONS = "derived/segmentation_masks/transformations"
+
+
+class Unavailable(Exception):
+    """An input cannot be produced: ``reason`` in words, ``see`` the node id reporting why."""
+
+    def __init__(self, reason: str, see: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.see = see
+
+    def skip_reason(self) -> str:
+        return f"{self.reason} (see {self.see})"
+
+
+@dataclass(frozen=True)
+class Node:
+    """What identifies a node's inputs: its kind, file (dataset-relative) and channel."""
+
+    kind: str
+    rel: str = ""
+    channel_index: int | None = None
+    channel: str | None = None
+    param: str | None = None  # e.g. the pattern key of a dirschema item
+    param_what: str | None = None
+
+    def key(self) -> tuple:
+        return (self.rel, self.channel_index, self.param)
+
 
 @dataclass
-class DatasetState:
-    """What collection learns about one dataset, shared by its items."""
+class DatasetModel:
+    """What collection learns about one dataset, and the inputs its items need."""
 
     root: Path
     node_id: str
@@ -26,112 +70,342 @@ class DatasetState:
     choice: dirschema.SchemaChoice
     ignore_globs: list[str]
     cache: dict = field(default_factory=dict)
+    unavailable: dict = field(default_factory=dict)  # (input, node key) -> Unavailable
 
-    # --- masks ---------------------------------------------------------------------
+    # --- resolving ---------------------------------------------------------------------
+
+    def resolve(self, name: str, node: Node):
+        """The input ``name`` for ``node``; raises (and records) Unavailable."""
+        key = (name, node.key())
+        if key in self.unavailable:
+            raise self.unavailable[key]
+        if key not in self.cache:
+            try:
+                self.cache[key] = getattr(self, "input_" + name.replace("-", "_"))(node)
+            except Unavailable as why:
+                self.unavailable[key] = why
+                raise
+        return self.cache[key]
+
+    def run(self, node_plan, plan, node: Node) -> CheckResult:
+        """Resolve the item's inputs and call its pure check. A missing input skips the item
+        with the recorded reason; damaged pixel data found while decoding is a finding of the
+        item's main rule; any other exception is a CHECKER-ERROR finding, not a traceback."""
+        from .checks.tiff_stream import MaskDecodeError
+
+        try:
+            args = [self.resolve(name, node) for name in plan.inputs]
+            notes = [str(self.resolve(name, node)) for name in node_plan.notes]
+        except Unavailable as why:
+            return CheckResult(skip=why.skip_reason())
+        try:
+            result = plan.function()(*args)
+        except MaskDecodeError as exc:
+            from .rules import all_rules
+
+            rule = all_rules()[plan.rules[0]]
+            result = CheckResult(findings=[rule.finding(
+                str(exc), Location(file=node.rel, channel=node.channel),
+                fix="re-export the mask; its IFDs or pixel data are damaged")])
+        except Exception as exc:  # noqa: BLE001 - a checker bug becomes a finding
+            result = CheckResult(findings=[checker_error(exc, plan, node)])
+        result.notes[:0] = notes
+        return result
+
+    def release(self, name: str, node: Node) -> None:
+        value = self.cache.pop((name, node.key()), None)
+        if value is not None and hasattr(value, "close"):
+            value.close()
+
+    def close(self) -> None:
+        for (name, _), value in list(self.cache.items()):
+            if name == "mask_reader":
+                value.close()
+
+    # --- node ids (pointers in skip reasons) ---------------------------------------------
+
+    def file_item(self, rel: str, item: str) -> str:
+        return f"{self.node_id}/{rel}::{item}"
+
+    def channel_item(self, rel: str, channel: str, item: str) -> str:
+        from .items import safe_name
+
+        return f"{self.node_id}/{rel}::channel:{safe_name(channel).replace(':', '_')}::{item}"
+
+    def dataset_item(self, item: str) -> str:
+        return f"{self.node_id}::dirschema::{item}"
+
+    # --- which nodes the dataset has -----------------------------------------------------
 
     def mask_paths(self) -> list[str]:
         return list(self.choice.verdict.matches.get("mask-image", []))
 
+    def table_paths(self) -> list[str]:
+        """Objects tables by name, whatever the version allows (the directory items judge that)."""
+        return [p for p in self.listing.paths if TABLE.fullmatch(p)]
+
+    def matches(self, key: str) -> list[str]:
+        return list(self.choice.verdict.matches.get(key, []))
+
+    def file_nodes(self) -> list[tuple[str, str]]:
+        """(plan kind, dataset-relative path) of every file node, in collection order."""
+        nodes = [("mask", rel) for rel in self.mask_paths()]
+        nodes += [("table", rel) for rel in self.table_paths()]
+        csv_rel = SEG + CSV_NAME
+        nodes.append(("segmentation-masks-csv" if (self.root / csv_rel).is_file()
+                      else "segmentation-masks-csv-absent", csv_rel))
+        for key in ADJACENCY_SUFFIXES:
+            nodes += [("adjacency", rel) for rel in self.matches(key)]
+        nodes += [("mesh", rel) for rel in self.matches("mesh")]
+        if self.matches("transformations"):
+            nodes.append(("transformations", TRANSFORMATIONS))
+        return nodes
+
+    def channel_nodes(self, rel: str) -> list[Node]:
+        info = self.mask_info(rel)
+        return [Node("channel", rel, index, name) for index, name in enumerate(info.channel_names)]
+
+    def each(self, name: str) -> list[tuple[str, str]]:
+        """(param, what) pairs for plan items declared ``each=name``."""
+        patterns = dirschema.patterns_for(self.choice.version)
+        required = name == "required_patterns"
+        return [(p.key, p.what) for p in patterns if p.required == required]
+
+    # --- masks (also used by the HTML report) --------------------------------------------
+
     def mask_info(self, rel: str):
         """Metadata of a mask image (no pixels); opened once."""
-        key = ("info", rel)
-        if key not in self.cache:
-            from .checks.mask_image import open_mask
-
-            self.cache[key] = open_mask(self.root / rel, rel)
-        return self.cache[key]
+        return self.resolve("mask_info", Node("mask", rel))
 
     def mask_reader(self, rel: str):
-        key = ("reader", rel)
-        if key not in self.cache:
-            from .checks.mask_image import MaskReader
-
-            self.cache[key] = MaskReader(self.mask_info(rel))
-        return self.cache[key]
+        return self.resolve("mask_reader", Node("mask", rel))
 
     def planes(self, rel: str, channel_index: int):
         info = self.mask_info(rel)
         return self.mask_reader(rel).planes(channel_index, info.channel_names[channel_index])
 
-    def channel_stats(self, rel: str, channel_index: int):
-        """ChannelStats, or the MaskDecodeError that stopped the pass; computed once."""
-        key = ("stats", rel, channel_index)
-        if key not in self.cache:
-            from .checks.channel_stats import compute_channel_stats
-            from .checks.tiff_stream import MaskDecodeError
-
-            try:
-                self.cache[key] = compute_channel_stats(self.planes(rel, channel_index)[0])
-            except MaskDecodeError as exc:  # planes() raises it too, for damaged IFDs
-                self.cache[key] = exc
-        return self.cache[key]
-
     def channels(self) -> dict[str, tuple[str, int]]:
         """Channel name -> (mask path, channel index), over all readable masks (first wins)."""
         out: dict[str, tuple[str, int]] = {}
         for rel in self.mask_paths():
-            info = self.mask_info(rel)
-            for index, name in enumerate(info.channel_names):
+            for index, name in enumerate(self.mask_info(rel).channel_names):
                 out.setdefault(name, (rel, index))
         return out
 
-    def channels_unknown(self) -> str | None:
+    def channels_unknown(self) -> Unavailable | None:
         """Why the channel list cannot be trusted (no mask, or an unreadable one), else None."""
         masks = self.mask_paths()
         if not masks:
-            return "no mask image was found (see dirschema::required:mask-image)"
+            return Unavailable("channels unknown: no mask image was found",
+                               self.dataset_item("required:mask-image"))
         for rel in masks:
             info = self.mask_info(rel)
             if not info.readable:
-                return f"the mask image {rel} could not be read (see its tiff item)"
+                return Unavailable(f"channels unknown: the mask image {rel} could not be read",
+                                   self.file_item(rel, "tiff"))
             names = info.ome_channel_names
             if len(names) != info.planes or not all(names) or len(set(names)) != len(names):
-                return (f"the mask image {rel} has no complete, unique OME channel names "
-                        "(see its ome-xml and ome-consistency items)")
+                return Unavailable(
+                    f"channels unknown: the mask image {rel} has no complete, unique OME channel names",
+                    self.file_item(rel, "ome-xml"))
         return None
-
-    def close(self) -> None:
-        for key, value in list(self.cache.items()):
-            if key[0] == "reader":
-                value.close()
-
-    # --- companions ------------------------------------------------------------------
-
-    def adjacency(self, rel: str):
-        key = ("adjacency", rel)
-        if key not in self.cache:
-            from .checks.adjacency import read_adjacency
-
-            self.cache[key] = read_adjacency(self.root / rel, rel)
-        return self.cache[key]
-
-    def objects_table(self, rel: str):
-        key = ("table", rel)
-        if key not in self.cache:
-            from .checks.objects_table import read_objects_table
-
-            self.cache[key] = read_objects_table(self.root / rel, rel)
-        return self.cache[key]
-
-    def table_paths(self) -> list[str]:
-        """Objects tables by name, whatever the version allows (the directory items judge that)."""
-        return [p for p in self.listing.paths if TABLE.fullmatch(p)]
 
     def decoded_stats(self, channel: str):
         """ChannelStats of a channel by name, or None when absent, not a label type or undecodable."""
         owner = self.channels().get(channel)
         if owner is None:
             return None
-        from .checks.mask_image import UNSIGNED
-
-        info = self.mask_info(owner[0])
-        if info.dtype not in UNSIGNED or info.segment_error:
+        try:
+            stats = self.resolve("channel_stats", Node("channel", owner[0], owner[1]))
+        except Unavailable:
             return None
-        stats = self.channel_stats(*owner)
         return None if isinstance(stats, Exception) else stats
 
-    def matches(self, key: str) -> list[str]:
-        return list(self.choice.verdict.matches.get(key, []))
+    # --- input producers: input_<name>(node) -------------------------------------------------
+
+    def input_listing(self, node: Node):
+        return self.listing
+
+    def input_choice(self, node: Node):
+        return self.choice
+
+    def input_ignore_globs(self, node: Node):
+        return self.ignore_globs
+
+    def input_param(self, node: Node):
+        return node.param
+
+    def input_schema_header(self, node: Node):
+        return self.choice.header(self.node_id)
+
+    def input_root(self, node: Node):
+        return self.root
+
+    def input_path(self, node: Node):
+        return self.root / node.rel
+
+    def input_display(self, node: Node):
+        return node.rel
+
+    def input_file_name(self, node: Node):
+        return self.file_name(node.rel)
+
+    def input_mask_info(self, node: Node):
+        from .checks.mask_image import open_mask
+
+        return open_mask(self.root / node.rel, node.rel)
+
+    def input_mask_reader(self, node: Node):
+        from .checks.mask_image import MaskReader
+
+        return MaskReader(self.mask_info(node.rel))
+
+    def input_channel_name(self, node: Node):
+        return node.channel
+
+    def _decodable(self, node: Node) -> None:
+        """Channel pixels need a label type and a safe segment layout; else skip, pointing at why."""
+        from .checks.mask_image import UNSIGNED
+
+        info = self.mask_info(node.rel)
+        if info.dtype not in UNSIGNED:
+            raise Unavailable(f"pixel type {info.dtype} is not a label type",
+                              self.file_item(node.rel, "pixel-type"))
+        if info.segment_error:
+            raise Unavailable("the pixel layout cannot be decoded safely", self.file_item(node.rel, "tiff"))
+
+    def input_planes(self, node: Node):
+        """The channel's plane at every level; a MaskDecodeError is raised into the item
+        (pyramid-labels reports it as its finding)."""
+        self._decodable(node)
+        return self.planes(node.rel, node.channel_index)
+
+    def input_channel_stats(self, node: Node):
+        """ChannelStats, or the MaskDecodeError that stopped the pass (labels reports it)."""
+        from .checks.channel_stats import compute_channel_stats
+        from .checks.tiff_stream import MaskDecodeError
+
+        self._decodable(node)
+        try:
+            return compute_channel_stats(self.planes(node.rel, node.channel_index)[0])
+        except MaskDecodeError as exc:  # planes() raises it too, for damaged IFDs
+            return exc
+
+    def input_channels(self, node: Node):
+        """The names of every channel of the dataset's masks."""
+        why = self.channels_unknown()
+        if why is not None:
+            raise why
+        return list(self.channels())
+
+    def input_channel_table_paths(self, node: Node):
+        self.resolve("channels", node)  # the pairing needs trustworthy channel names
+        return self.table_paths()
+
+    def input_table_suffixes(self, node: Node):
+        return TABLE_SUFFIXES
+
+    def input_mask_files(self, node: Node):
+        return [self.file_name(rel) for rel in self.mask_paths()]
+
+    def input_mask_channel_names(self, node: Node):
+        self.resolve("channels", node)
+        return {self.file_name(rel): self.mask_info(rel).channel_names for rel in self.mask_paths()}
+
+    # objects tables
+
+    def input_table(self, node: Node):
+        from .checks.objects_table import read_objects_table
+
+        return read_objects_table(self.root / node.rel, node.rel)
+
+    def _table_owner(self, node: Node) -> tuple[str, int] | None:
+        """(mask path, channel index) of the channel a table's prefix names, or None."""
+        self.resolve("channels", node)
+        from .checks.objects_table import table_prefix
+
+        return self.channels().get(table_prefix(self.file_name(node.rel)))
+
+    def input_table_channel(self, node: Node):
+        owner = self._table_owner(node)
+        return self.mask_info(owner[0]).channel_names[owner[1]] if owner else None
+
+    def input_table_mask_file(self, node: Node):
+        owner = self._table_owner(node)
+        return self.file_name(owner[0]) if owner else None
+
+    def input_table_stats(self, node: Node):
+        owner = self._table_owner(node)
+        if owner is None:
+            return None
+        return self.decoded_stats(self.mask_info(owner[0]).channel_names[owner[1]])
+
+    def input_table_image_size(self, node: Node):
+        owner = self._table_owner(node)
+        if owner is None:
+            return (0, 0)
+        info = self.mask_info(owner[0])
+        return (info.height, info.width)
+
+    def input_table_physical(self, node: Node):
+        owner = self._table_owner(node)
+        if owner is None:
+            return None
+        info = self.mask_info(owner[0])
+        try:
+            return (float(info.ome["PhysicalSizeY"]), float(info.ome["PhysicalSizeX"]))
+        except (KeyError, ValueError):
+            return None
+
+    # segmentation-masks.csv
+
+    def input_csv_rows(self, node: Node):
+        from .checks.segmentation_masks_csv import read_rows
+
+        return read_rows(self.root / node.rel)
+
+    def input_channel_object_counts(self, node: Node):
+        self.resolve("channels", node)
+        out = {}
+        for rel in self.mask_paths():
+            for name in self.mask_info(rel).channel_names:
+                stats = self.decoded_stats(name)
+                if stats is not None and self.channels().get(name, (None,))[0] == rel:
+                    out[(self.file_name(rel), name)] = stats.n_objects
+        return out
+
+    # companions
+
+    def input_adjacency(self, node: Node):
+        from .checks.adjacency import read_adjacency
+
+        return read_adjacency(self.root / node.rel, node.rel)
+
+    def input_companion_prefix(self, node: Node):
+        from .checks.adjacency import companion_prefix
+
+        name = self.file_name(node.rel)
+        for suffix in (*ADJACENCY_SUFFIXES.values(), MESH_SUFFIX):
+            if name.endswith(suffix):
+                return companion_prefix(name, suffix)
+        return name
+
+    def input_companion_channel_ids(self, node: Node):
+        self.resolve("channels", node)
+        prefix = self.resolve("companion_prefix", node)
+        owner = self.channels().get(prefix)
+        if owner is None:
+            raise Unavailable(f"prefix {prefix!r} names no channel", self.file_item(node.rel, "channel"))
+        stats = self.resolve("channel_stats", Node("channel", owner[0], owner[1]))
+        if isinstance(stats, Exception):
+            raise Unavailable(f"channel {prefix!r} could not be decoded",
+                              self.channel_item(owner[0], prefix, "labels"))
+        return stats.ids
+
+    def input_transformations_listing(self, node: Node):
+        return self.matches("transformations")
+
+    # --- reports ---------------------------------------------------------------------------
 
     @staticmethod
     def file_name(rel: str) -> str:
@@ -160,3 +434,22 @@ class DatasetState:
         }
 
 
+DatasetState = DatasetModel  # the HTML report's older name
+
+
+def checker_error(exc: BaseException, plan, node: Node):
+    """A CHECKER-ERROR finding: file, check, exception type and the innermost frame of this package."""
+    import traceback
+
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if Path(f.filename).resolve().is_relative_to(PACKAGE_DIR)]
+    where = ""
+    if frames:
+        frame = frames[-1]
+        where = f" in {Path(frame.filename).resolve().relative_to(PACKAGE_DIR.parent).as_posix()}:{frame.lineno} ({frame.name})"
+    return CHECKER_ERROR.finding(
+        f"the check {plan.name!r} stopped on an unexpected {type(exc).__name__}{where}: "
+        f"{shorten(str(exc), 200)}",
+        Location(file=node.rel or None, channel=node.channel),
+        fix="please report this to pytest-segmask with the file (or its header); "
+            "the file could not be checked")

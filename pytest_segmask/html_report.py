@@ -42,7 +42,7 @@ class HtmlReport:
                 from pytest_html import extras
 
                 report.extras = [*getattr(report, "extras", []),
-                                 extras.png(base64.b64encode(png).decode("ascii"), item.parent.channel)]
+                                 extras.png(base64.b64encode(png).decode("ascii"), item.node.channel)]
         return report
 
     @staticmethod
@@ -71,16 +71,14 @@ class HtmlReport:
         from .items import RESULT_KEY
         from .thumbnails import render
 
-        parent = item.parent
-        state = getattr(parent, "state", None)
-        if state is None or not hasattr(parent, "channel"):
+        node = getattr(item, "node", None)
+        if node is None or node.channel_index is None:
             return None
         result = item.stash.get(RESULT_KEY, None)
         if result is None or result.skip:
             return None
         try:
-            names = state.mask_info(parent.rel).channel_names
-            planes = state.planes(parent.rel, names.index(parent.channel))
+            planes = item.model.planes(node.rel, node.channel_index)
             return render(planes, result.data.get("bad_pixels"))
         except Exception:  # noqa: BLE001 - a thumbnail must never break the report
             return None

@@ -1,16 +1,19 @@
-"""The pytest items: run one pure check, map its findings to an outcome."""
+"""The pytest items: run one planned check, map its findings to an outcome under the profile."""
 
 from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Callable
 
 import pytest
 
-from .findings import CheckResult, Finding, Severity
+from .findings import CheckResult, Finding, Profile, Severity
 
 RESULT_KEY = pytest.StashKey[CheckResult]()
+PROFILE_KEY = pytest.StashKey[Profile]()
+WAIVERS_KEY = pytest.StashKey[dict]()  # rule code -> reason
+# CheckResult.data entries copied into the report's properties (the HTML summary reads them)
+REPORTED_DATA = ("objects", "rows")
 
 # -k's alphabet (SPEC §1): anything else in a name becomes "_".
 _UNSAFE = re.compile(r"[^A-Za-z0-9_:+\-./\\]")
@@ -21,63 +24,59 @@ def safe_name(name: str) -> str:
 
 
 class SegmaskWarning(UserWarning):
-    """A finding of warning severity (promote with -W error::pytest_segmask.SegmaskWarning)."""
+    """A finding that does not fail under the profile (promote with -W error::pytest_segmask.SegmaskWarning)."""
 
     __module__ = "pytest_segmask"
 
 
 class SegmaskFailure(Exception):
-    """Raised by an item whose check found errors (or warnings under --segmask-strict)."""
+    """Raised by an item whose check found what the profile fails."""
 
-    def __init__(self, findings: list[Finding], strict: bool = False) -> None:
-        super().__init__(findings[0].format() if findings else "")
-        self.findings = findings
-        self.strict = strict
+    def __init__(self, failing: list[Finding], others: list[Finding], profile: Profile) -> None:
+        super().__init__(failing[0].format() if failing else "")
+        self.findings = failing + others
+        self.failing = failing
+        self.profile = profile
 
     def render(self) -> str:
-        errors = [f for f in self.findings if f.severity is Severity.ERROR]
-        # Errors first: the first line is what -rf and junit show.
-        ordered = errors + [f for f in self.findings if f not in errors]
-        blocks = [f.format() for f in ordered]
-        if len(ordered) > 1:
-            first = ordered[0]
+        # What fails first: the first line is what -rf and junit show.
+        blocks = [f.format() for f in self.findings]
+        if len(self.findings) > 1:
+            first = self.findings[0]
             blocks.insert(
                 0,
                 f"{first.code}: {first.message.splitlines()[0]} "
-                f"(+{len(ordered) - 1} more finding(s) below)",
+                f"(+{len(self.findings) - 1} more finding(s) below)",
             )
-        if self.strict and not errors:
-            blocks.append("(warnings fail because --segmask-strict is set)")
+        if self.profile is Profile.STRICT and not any(f.severity is Severity.ERROR for f in self.failing):
+            blocks.append("(warnings fail because the profile is strict: --segmask-strict is set)")
         return "\n".join(blocks)
 
 
 class SegmaskItem(pytest.Item):
-    """One conformance check. ``check`` returns a CheckResult; findings decide the outcome."""
+    """One planned check: ``model.run`` resolves its inputs and calls the pure check."""
 
-    def __init__(
-        self,
-        *,
-        check: Callable[[], CheckResult],
-        description: str,
-        properties: dict[str, str] | None = None,
-        **kwargs,
-    ) -> None:
+    def __init__(self, *, model, node_plan, plan, node, description: str,
+                 properties: dict[str, str] | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
-        self._check = check
+        self.model = model
+        self.node_plan = node_plan
+        self.plan = plan
+        self.node = node
         self.description = description
         # junit <property> elements; pytest copies them onto the report (survives xdist)
         self.user_properties.extend((properties or {}).items())
 
     def runtest(self) -> None:
-        result = self._check()
+        result = self.model.run(self.node_plan, self.plan, self.node)
         self.stash[RESULT_KEY] = result
         waivers = self.config.stash.get(WAIVERS_KEY, {})
+        profile = self.config.stash.get(PROFILE_KEY, Profile.HUBMAP)
         waived = [f for f in result.findings if f.code in waivers]
-        errors = [f for f in result.errors if f.code not in waivers]
-        warns = [f for f in result.warnings if f.code not in waivers]
-        strict = self.config.stash.get(STRICT_KEY, False)
-        failing = errors + warns if (errors or (strict and warns)) else []
-        self._record(result, failing, warns if not failing else [], waived)
+        kept = [f for f in result.findings if f.code not in waivers]
+        failing = [f for f in kept if profile.fails(f)]
+        warned = [f for f in kept if not profile.fails(f)]
+        self._record(result, failing, warned, waived)
         notes = list(result.notes)
         notes += [f"waived {f.code} ({waivers[f.code]}): {f.message}" for f in waived]
         if notes:
@@ -85,8 +84,8 @@ class SegmaskItem(pytest.Item):
         if result.skip:
             pytest.skip(result.skip)
         if failing:
-            raise SegmaskFailure(failing, strict=strict)
-        for finding in warns:
+            raise SegmaskFailure(failing, warned, profile)
+        for finding in warned:
             warnings.warn(SegmaskWarning(f"{self.nodeid}: {finding.format()}"), stacklevel=1)
 
     def _record(self, result, failing, warned, waived) -> None:
@@ -106,6 +105,9 @@ class SegmaskItem(pytest.Item):
         ):
             if findings:
                 self.user_properties.append((name, codes(findings)))
+        if result.findings:
+            self.user_properties.append(
+                ("rule_authority", " ".join(sorted({f"{f.code}:{f.authority.value}" for f in result.findings}))))
 
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, SegmaskFailure):
@@ -116,9 +118,3 @@ class SegmaskItem(pytest.Item):
 
     def reportinfo(self):
         return self.path, None, f"segmask: {self.description}"
-
-
-STRICT_KEY = pytest.StashKey[bool]()
-# CheckResult.data entries copied into the report's properties (the HTML summary reads them)
-REPORTED_DATA = ("objects", "rows")
-WAIVERS_KEY = pytest.StashKey[dict]()  # rule code -> reason

@@ -13,6 +13,11 @@ from pathlib import Path
 import pytest
 
 SCHEMA_VERSION_CHOICES_HELP = "auto (default) or a directory-schema version 2.0 … 2.7"
+PROFILE_HELP = ("ingest (only what HuBMAP's ingest rejects), hubmap (default: ingest and schema "
+                "errors) or strict (every finding)")
+# hidden files, plus what HuBMAP's upload validation ignores in a dataset folder
+# (ingest-validation-tools upload.py: typical dataset_ignore_globs)
+DEFAULT_IGNORE_GLOBS = [".*", "*metadata.tsv", "validation_report.txt"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -39,14 +44,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="GLOB",
         dest="segmask_ignore_glob",
         help="fnmatch glob of dataset-relative paths exempt from 'not allowed' "
-        "(repeatable; added to the ini globs, default '.*')",
+        "(repeatable; added to the ini globs, default: .*, *metadata.tsv, validation_report.txt)",
+    )
+    group.addoption(
+        "--segmask-profile",
+        default=None,
+        metavar="P",
+        dest="segmask_profile",
+        help=f"which findings fail: {PROFILE_HELP}",
     )
     group.addoption(
         "--segmask-strict",
         action="store_true",
         default=None,
         dest="segmask_strict",
-        help="findings of warning severity fail their items",
+        help="the same as --segmask-profile=strict: every finding fails its item",
     )
     group.addoption(
         "--segmask-ignore",
@@ -62,12 +74,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "segmask_ignore_globs",
         "fnmatch globs exempt from 'not allowed'",
         type="linelist",
-        default=[".*"],
+        default=list(DEFAULT_IGNORE_GLOBS),
     )
     parser.addini(
         "segmask_ignore", "waived rules, one 'CODE: reason' per line", type="linelist", default=[]
     )
-    parser.addini("segmask_strict", "warnings fail their items", type="bool", default=False)
+    parser.addini("segmask_profile", PROFILE_HELP, default="hubmap")
+    parser.addini("segmask_strict", "the same as segmask_profile = strict", type="bool", default=False)
 
 
 def dataset_paths(config: pytest.Config) -> list[Path]:
@@ -104,18 +117,35 @@ def pytest_configure(config: pytest.Config) -> None:
             f"--segmask-schema-version: unknown version {version!r}; "
             f"use auto or one of {', '.join(dirschema.VERSIONS)}"
         )
-    strict = config.option.segmask_strict
-    if strict is None:
-        strict = config.getini("segmask_strict")
     settings = Settings(
         datasets=datasets,
         schema_version=version,
         ignore_globs=list(config.getini("segmask_ignore_globs")) + list(config.option.segmask_ignore_glob),
-        strict=bool(strict),
+        profile=chosen_profile(config),
         waivers=parse_waivers(list(config.getini("segmask_ignore")) + list(config.option.segmask_ignore)),
     )
     _collect_datasets_instead_of_default_args(config, datasets)
     config.pluginmanager.register(SegmaskPlugin(config, settings), "segmask-collector")
+
+
+def chosen_profile(config: pytest.Config):
+    """--segmask-profile, else --segmask-strict, else the ini values; default hubmap."""
+    from .findings import Profile
+
+    strict = config.option.segmask_strict
+    name = config.option.segmask_profile
+    if name is None and strict:
+        name = "strict"
+    if name is None:
+        name = "strict" if config.getini("segmask_strict") else config.getini("segmask_profile")
+    name = str(name).strip().lower()
+    if strict and name != "strict":
+        raise pytest.UsageError(f"--segmask-strict contradicts --segmask-profile={name}; give one of them")
+    try:
+        return Profile(name)
+    except ValueError:
+        raise pytest.UsageError(
+            f"--segmask-profile: unknown profile {name!r}; use ingest, hubmap or strict") from None
 
 
 def parse_waivers(entries: list[str]) -> dict[str, str]:

@@ -13,6 +13,7 @@ from .findings import Authority, Finding, Location, Severity
 
 # Modules that declare rules; ``all_rules`` imports them so the catalogue is complete.
 CHECK_MODULES = (
+    "pytest_segmask.dataset",
     "pytest_segmask.dirschema",
     "pytest_segmask.checks.mask_image",
     "pytest_segmask.checks.channel_stats",
