@@ -11,7 +11,8 @@ import numpy as np
 GLB_DEFECTS = (
     "bad-magic", "version-1", "length-mismatch", "json-not-first", "unaligned-chunk",
     "bad-utf8", "bad-json", "asset-version", "view-out-of-bounds", "accessor-out-of-bounds",
-    "no-mesh", "bad-attribute", "truncated",
+    "no-mesh", "bad-attribute", "truncated", "stride-too-small", "buffer-longer-than-bin",
+    "json-too-deep", "component-type-list",
 )
 
 
@@ -52,6 +53,14 @@ def make_glb(defect: str | None = None) -> bytes:
         del doc["nodes"][0]["mesh"]
     elif defect == "bad-attribute":
         doc["meshes"][0]["primitives"][0]["attributes"]["NORMAL"] = 7
+    elif defect == "stride-too-small":  # VEC3 floats are 12 bytes; a stride of 8 overlaps them
+        doc["bufferViews"][0]["byteStride"] = 8
+    elif defect == "buffer-longer-than-bin":
+        doc["buffers"][0]["byteLength"] = len(binary) + 4
+    elif defect == "json-too-deep":
+        doc["extras"] = json.loads("[" * 100 + "]" * 100)
+    elif defect == "component-type-list":
+        doc["accessors"][1]["componentType"] = [5123]
     json_bytes = json.dumps(doc, separators=(",", ":")).encode("utf-8")
     if defect == "bad-json":
         json_bytes = json_bytes[:-1]

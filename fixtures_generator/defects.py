@@ -316,6 +316,17 @@ def _adjacency_defect(name: str, text: Callable[[list[int]], str | bytes], check
     )
 
 
+def _symlink_outside(out: Path, spec: DatasetSpec) -> None:
+    target = out.parent / f"{out.name}-outside.txt"
+    target.write_text("outside the dataset")
+    (out / "derived" / "extras" / "outside.txt").symlink_to(target)
+
+
+def _name_not_utf8(out: Path, spec: DatasetSpec) -> None:
+    with open(os.path.join(os.fsencode(out), b"derived", b"extras", b"notes-\xff.txt"), "wb") as fh:
+        fh.write(b"x")
+
+
 def _empty_transformation(out: Path, spec: DatasetSpec) -> None:
     folder = _seg(out) / "transformations"
     folder.mkdir(exist_ok=True)
@@ -343,6 +354,23 @@ COMPANION_DEFECTS: tuple[Defect, ...] = (
     _adjacency_defect("adjacency-asymmetric-matrix",
                       lambda ids: matrix_csv(ids[:3], [[0, 1, 0], [2, 0, 0], [0, 0, 0]]), "structure", "ADJ-SYMMETRIC"),
     _adjacency_defect("adjacency-not-text", lambda ids: b"a,b\n\xff\xfe\x00\x01,2\n", "structure", "ADJ-FORM"),
+    _adjacency_defect("adjacency-id-not-ascii-digits", lambda ids: edge_list_csv([(ids[0], "²")]), "structure", "ADJ-FORM"),
+    _adjacency_defect("adjacency-id-over-int64", lambda ids: edge_list_csv([(ids[0], 2**63)]), "structure", "ADJ-FORM"),
+    _adjacency_defect("adjacency-matrix-negative-weight",
+                      lambda ids: matrix_csv(ids[:3], [[0, -1, 0], [-1, 0, 0], [0, 0, 0]]), "structure", "ADJ-WEIGHTS"),
+    _adjacency_defect("adjacency-matrix-short-row",
+                      lambda ids: matrix_csv(ids[:3], [[0, 1, 0], [1, 0, 0], [0, 0, 0]]).rstrip("\n").rsplit(",", 1)[0] + "\n",
+                      "structure", "ADJ-FORM"),
+    _mesh_defect("mesh-stride-too-small", "stride-too-small", "GLB-BOUNDS"),
+    _mesh_defect("mesh-buffer-longer-than-bin", "buffer-longer-than-bin", "GLB-BOUNDS"),
+    _mesh_defect("mesh-json-too-deep", "json-too-deep", "GLB-JSON"),
+    _mesh_defect("mesh-component-type-list", "component-type-list", "GLB-BOUNDS"),
+    Defect("fifo-in-dataset", lambda spec: {DIRSCHEMA + "not-allowed": "DIR-SPECIAL-FILE"},
+           mutate_files=lambda out, spec: os.mkfifo(out / "derived" / "extras" / "pipe")),
+    Defect("symlink-leaves-dataset", lambda spec: {DIRSCHEMA + "not-allowed": "DIR-SYMLINK-OUTSIDE"},
+           mutate_files=_symlink_outside),
+    Defect("file-name-not-utf8", lambda spec: {DIRSCHEMA + "not-allowed": "DIR-NAME-ENCODING"},
+           mutate_files=_name_not_utf8),
     Defect("transformation-file-empty",
            lambda spec: {"/" + SEG.as_posix() + "/transformations::files": "TRANSFORMATIONS-FILES"},
            mutate_files=_empty_transformation),
@@ -472,7 +500,12 @@ def _csv_item(check: str, code: str) -> Callable[[DatasetSpec], dict[str, str]]:
 
 
 def _csv_wrong_count(rows):
-    rows[1][-1] = str(int(rows[1][-1]) + 1)
+    rows[1][-1] = str(2**32 + 1)  # above any uint32 id: neither the distinct count nor the max id
+
+
+def _csv_reorder_header(rows):
+    for row in rows:
+        row[0], row[1] = row[1], row[0]
 
 
 def _csv_drop_row(rows):
@@ -486,31 +519,57 @@ def _remove_csv(out: Path, spec: DatasetSpec) -> None:
 _HAS_TEMPLATE = lambda spec: spec.template != "plain"  # noqa: E731 - a predicate in a table
 
 
+_XLSX_TEMPLATE = lambda spec: spec.template != "plain" and spec.table_format == "xlsx"  # noqa: E731
+
+
+def _plain_layout(spec: DatasetSpec) -> dict[str, str]:
+    # an .xlsx without schema rows has no separator row: CEDAR rejects it; a plain TSV warns
+    return {_seg_item(_table_rel(spec), "layout"): "TABLE-LAYOUT" if spec.table_format == "xlsx"
+            else "TABLE-LAYOUT-PLAIN"}
+
+
+def _labelled_separator(rows, header):
+    rows[header - 1][0] = "[ THIS ROW MUST BE PRESENT AND EMPTY ]"
+
+
+def _number_as_text(rows, header):
+    col = _col(rows, header, "Z")
+    rows[header + 1][col] = str(rows[header + 1][col])
+
+
+# CEDAR's value rules are `ingest` for .xlsx only (HuBMAP never sees a TSV: schema there), so the
+# defects that exercise them apply to .xlsx tables.
 TABLE_DEFECTS: tuple[Defect, ...] = (
     Defect("table-not-a-workbook", _table_items("layout", "TABLE-READ"), mutate_files=_not_a_workbook),
     Defect("table-garbled-layout", _table_items("layout", "TABLE-LAYOUT"), mutate_files=_garbled_layout),
-    Defect("table-plain-layout", _table_items("layout", "TABLE-LAYOUT-PLAIN"),
-           mutate_spec=lambda spec: replace(spec, template="plain")),
+    Defect("table-plain-layout", _plain_layout, mutate_spec=lambda spec: replace(spec, template="plain")),
+    Defect("table-labelled-separator-row", _table_items("layout", "TABLE-LAYOUT"),
+           mutate_files=_edit_table(_labelled_separator), applies=_XLSX_TEMPLATE),
     Defect("table-missing-column", _table_items("columns", "TABLE-COLUMNS"),
            mutate_files=_edit_table(_drop_column("Mask ID"))),
-    Defect("table-empty-required-cell", _table_items("values", "TABLE-VALUES"), mutate_spec=_with_objects,
-           mutate_files=_edit_table(_set_cell("Mask ID", None)), applies=_HAS_TEMPLATE),
-    Defect("table-bad-permissible-value", _table_items("values", "TABLE-VALUES"), mutate_spec=_with_objects,
-           mutate_files=_edit_table(_set_cell("Annotation tool", "bad_val")), applies=_HAS_TEMPLATE),
-    Defect("table-bad-doi", _table_items("values", "TABLE-VALUES"), mutate_spec=_with_objects,
+    Defect("table-empty-required-cell", _table_items("values", "TABLE-MISSING-REQUIRED"), mutate_spec=_with_objects,
+           mutate_files=_edit_table(_set_cell("Mask ID", None)), applies=_XLSX_TEMPLATE),
+    Defect("table-bad-permissible-value", _table_items("values", "TABLE-NOT-PERMISSIBLE"), mutate_spec=_with_objects,
+           mutate_files=_edit_table(_set_cell("Annotation tool", "bad_val")), applies=_XLSX_TEMPLATE),
+    Defect("table-bad-doi", _table_items("values", "TABLE-FORMAT"), mutate_spec=_with_objects,
            mutate_files=_edit_table(_set_cell("Protocol for mask creation (DOI)", "not a doi")),
-           applies=_HAS_TEMPLATE),
+           applies=_XLSX_TEMPLATE),
+    Defect("table-doi-as-url", _table_items("values", "TABLE-FORMAT"), mutate_spec=_with_objects,
+           mutate_files=_edit_table(_set_cell("Protocol for mask creation (DOI)", "https://doi.org/10.5281/zenodo.1")),
+           applies=_XLSX_TEMPLATE),
+    Defect("table-number-as-text", _table_items("values", "TABLE-NOT-NUMBER"), mutate_spec=_with_objects,
+           mutate_files=_edit_table(_number_as_text), applies=_XLSX_TEMPLATE),
     Defect("table-unknown-type", _table_items("layout", "TABLE-VOCABULARY"),
            mutate_files=_edit_table(_type_vocabulary), applies=_HAS_TEMPLATE),
     Defect("table-duplicate-id", _table_items("ids", "TABLE-IDS"), mutate_spec=_with_objects,
            mutate_files=_edit_table(_duplicate_first_row)),
-    # the object's id is lost, so the table also misses one of the channel's ids
-    Defect("table-non-integer-id", lambda spec: {_seg_item(_table_rel(spec), "ids"): "TABLE-IDS",
-                                                 _seg_item(_table_rel(spec), "mask-agreement"): "TABLE-MASK-AGREEMENT"},
-           mutate_spec=_with_objects,
+    # the object's id is lost: the table also misses one of the channel's ids (a warning)
+    Defect("table-non-integer-id", _table_items("ids", "TABLE-IDS"), mutate_spec=_with_objects,
            mutate_files=_edit_table(_set_cell("Object ID", "cell-1"))),
     Defect("table-missing-object", _table_items("mask-agreement", "TABLE-MASK-AGREEMENT"), mutate_spec=_with_objects,
-           mutate_files=_edit_table(_drop_first_row)),
+           mutate_files=_edit_table(_drop_first_row), warns=True),
+    Defect("table-unknown-object", _table_items("mask-agreement", "TABLE-MASK-AGREEMENT"), mutate_spec=_with_objects,
+           mutate_files=_edit_table(_set_cell("Object ID", 999_999))),
     Defect("table-wrong-mask-name", _table_items("mask-agreement", "TABLE-MASK-AGREEMENT"), mutate_spec=_with_objects,
            mutate_files=_edit_table(_set_cell("Mask name", "something-else"))),
     Defect("table-wrong-source-file", _table_items("mask-agreement", "TABLE-MASK-AGREEMENT"), mutate_spec=_with_objects,
@@ -522,10 +581,11 @@ TABLE_DEFECTS: tuple[Defect, ...] = (
     Defect("table-missing-for-channel",
            lambda spec: {_channel_item(spec, _first(spec), "objects-table"): "TABLE-PAIRING"},
            mutate_files=lambda out, spec: (_seg(out) / _table_rel(spec)).unlink(),
-           applies=lambda spec: len(spec.masks[0].channels) > 1),
+           applies=lambda spec: len(spec.masks[0].channels) > 1, warns=True),
     Defect("csv-absent", _csv_item("present", "CSV-PRESENT"), mutate_files=_remove_csv),
     Defect("csv-row-missing", _csv_item("rows", "CSV-ROWS"), mutate_files=_edit_csv(_csv_drop_row)),
     Defect("csv-num-objects-wrong", _csv_item("num-objects", "CSV-NUM-OBJECTS"), mutate_files=_edit_csv(_csv_wrong_count)),
+    Defect("csv-header-reordered", _csv_item("rows", "CSV-HEADER"), mutate_files=_edit_csv(_csv_reorder_header)),
 )
 CATALOGUE = CATALOGUE + MASK_DEFECTS + COMPANION_DEFECTS + TABLE_DEFECTS
 

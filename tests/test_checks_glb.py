@@ -21,6 +21,12 @@ EXPECTED = {
     "no-mesh": ("GLB-MESH", "holds no mesh", "/meshes"),
     "bad-attribute": ("GLB-MESH", "attribute NORMAL names accessor 7", "/meshes/0/primitives/0/attributes/NORMAL"),
     "truncated": ("GLB-CONTAINER", "header declares length", "byte 8"),
+    "stride-too-small": ("GLB-BOUNDS", "reads bufferView 0 with byteStride 8: the stride must be at least 12",
+                         "/bufferViews/0/byteStride"),
+    "buffer-longer-than-bin": ("GLB-BOUNDS", "buffer 0 declares 48 bytes but the BIN chunk holds 44",
+                               "/buffers/0/byteLength"),
+    "json-too-deep": ("GLB-JSON", "nests arrays/objects 101 levels deep, deeper than 64", "byte 20"),
+    "component-type-list": ("GLB-BOUNDS", "accessor 1 has componentType [5123] / type 'SCALAR'", "/accessors/1"),
 }
 
 
@@ -257,3 +263,28 @@ def test_chunk_order_rules(tmp_path):
         data = b"glTF" + struct.pack("<II", 2, 12 + len(chunks)) + chunks
         assert messages(tmp_path, data)[1] == [f"c.glb: {expected}"]
     assert messages(tmp_path, b"glTF" + struct.pack("<II", 2, 12 + len(j + b + x)) + j + b + x)[1] == []
+
+
+SIZES = [(5120, "SCALAR", 1), (5121, "VEC2", 2), (5122, "VEC3", 6), (5123, "VEC4", 8),
+         (5125, "MAT2", 16), (5126, "MAT3", 36), (5126, "MAT4", 64)]
+
+
+@pytest.mark.parametrize("component, kind, size", SIZES)
+def test_element_sizes_fit_exactly(tmp_path, component, kind, size):
+    """Every componentType and type has its byte size: one element fills a view of exactly that
+    size, and a view one byte shorter is too short."""
+    for length, expected in ((size, []), (size - 1, [
+            f"c.glb: accessor 0 needs {size} bytes (1 × {kind} of {size // {'SCALAR': 1, 'VEC2': 2, 'VEC3': 3, 'VEC4': 4, 'MAT2': 4, 'MAT3': 9, 'MAT4': 16}[kind]}-byte "
+            f"components from offset 0) but bufferView 0 has {size - 1} (at /accessors/0)"])):
+        if length == 0:
+            continue
+        d = doc(buffers=[{"byteLength": 64}], bufferViews=[{"buffer": 0, "byteLength": length}],
+                accessors=[{"bufferView": 0, "componentType": component, "count": 1, "type": kind}])
+        assert messages(tmp_path, glb(d, b"\x00" * 64))[1] == expected, (kind, length)
+
+
+@pytest.mark.parametrize("component", [5124, 5127, 0])
+def test_unknown_component_types(tmp_path, component):
+    d = doc(accessors=[{"bufferView": 0, "componentType": component, "count": 1, "type": "SCALAR"}])
+    assert messages(tmp_path, glb(d))[1] == [
+        f"c.glb: accessor 0 has componentType {component} / type 'SCALAR' (at /accessors/0)"]

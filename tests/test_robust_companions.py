@@ -497,3 +497,10 @@ def test_glb_fuzzed_bytes_end_as_findings(tmp_path):
         path.write_bytes(bytes(data))
         for finding in check_glb(path, "c.glb").findings:
             in_words(finding.message)
+
+
+def test_csv_error_text_is_words():
+    import csv
+
+    assert adjacency.csv_error_text(csv.Error("line contains NUL")) == (
+        "it is not comma-separated text (line contains NUL)")
