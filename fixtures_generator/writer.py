@@ -19,25 +19,33 @@ HEADER = [
     "Object ID", "Source file", "Mask name", "Mask ID", "Protocol for mask creation (DOI)",
     "Annotation tool", "Object type", "X", "Y", "Z", "Area",
 ]
-# Metadata rows of the HuBMAP object-by-feature template, per column of HEADER.
+# Schema rows of HuBMAP's official object-by-feature template (dataset-metadata-spreadsheet
+# epic/latest = v1.0.0), per column of HEADER; None = an empty cell, as in the template. X and Y
+# are typed float here because the generated centroids are fractional (the template types them
+# integer; CEDAR accepts fractions either way).
 TYPE_ROW = ["text", "text", "obo id", "doi", "text", "obo id", "float", "float", "integer", "integer"]
-UNIT_ROW = ["N/A", "N/A", "N/A", "N/A", "N/A", "N/A", "pixel", "pixel", "pixel", "pixel"]
+UNIT_ROW = [None, None, None, None, None, None, "pixel", "pixel", "pixel", "count"]
 CLASS_ROW = ["mask", "mask", "mask", "mask", "mask", "ontology", "spatial", "spatial", "spatial", "morphology"]
 DESCRIPTION_ROW = [
     "The name of the OME TIFF file that contains the mask.",
     "The name of the mask. THIS MUST MATCH A CHANNEL IN THE OME TIFF FILE.",
-    "The ontological ID defining the mask.",
+    "The ontological ID defining the mask. This ID must be from an OBO Foundry ontology. https://obofoundry.org.",
     "The protocol used to define the mask.",
     "This is the tool used to annotate the objects.",
     "The ontological ID for the specific object identified in the mask.",
-    "The X value of the object's centroid.",
-    "The Y value of the object's centroid.",
-    "The Z value of the object's centroid.",
+    "The X value of the object's centroid. The top left corner of the image is assumed to have a pixel value of 0.",
+    "The Y value of the object's centroid. The top left corner of the image is assumed to have a pixel value of 0.",
+    "The Z value of the object's centroid. The bottom of the 3D object is assumed to have a pixel value of 0.",
     "The number of pixels of the object.",
 ]
-PROTOCOL_ROW = ["N/A"] * 5 + [DOI] * 5
-PERMISSIBLE_ROW = ["N/A"] * 4 + ["FUSION | Azimuth | STELLAR | In-house | manual | Not applicable"] + ["N/A"] * 5
+PROTOCOL_ROW = [None] * 5 + ["10.1016/j.cell.2021.04.048"] + ["10.1038/s41587-021-01044-w"] * 3 + [None]
+ALTERNATIVE_ID_ROW = [None] * len(TYPE_ROW)
+PERMISSIBLE_ROW = [None] * 4 + ["Azimuth | STELLAR | FUSION | In-house | Manual | Not applicable"] + [None] * 5
 REQUIREMENT_ROW = ["REQUIRED"] * 5 + ["OPTIONAL"] + ["REQUIRED"] * 3 + ["OPTIONAL"]
+# layouts: "newer" = the current template (Alternative ID row, completely empty separator row,
+# header at row 10); "older" = the first generation (no Alternative ID, header at row 9);
+# "plain" = header row first (no schema rows: ingest rejects it as an .xlsx)
+TEMPLATE_LAYOUTS = ("newer", "older", "plain")
 CSV_HEADER = [
     "Channel number", "Mask name", "Source file", "Ontology abbreviation", "Ontology ID",
     "Protocol", "Is entire image masked", "Num objects",
@@ -45,8 +53,11 @@ CSV_HEADER = [
 ONTOLOGY = {"cells": "CL:0000000", "nuclei": "GO:0005634", "tubules": "UBERON:0009773"}
 
 
-def template_rows(template: str) -> list[list[str]]:
-    """The metadata rows above the header row (the first column holds the row labels)."""
+def template_rows(template: str) -> list[list]:
+    """The rows above the header row, as the official template has them: schema rows labelled in
+    column A, then the completely empty separator row (column A empty too)."""
+    if template not in TEMPLATE_LAYOUTS:
+        raise ValueError(f"unknown template layout {template!r}")
     if template == "plain":
         return []
     rows = [
@@ -57,12 +68,9 @@ def template_rows(template: str) -> list[list[str]]:
         ["Protocol used to derive this feature value (DOI)"] + PROTOCOL_ROW,
     ]
     if template == "newer":
-        rows.append(["Alternative ID"] + ["N/A"] * len(TYPE_ROW))
+        rows.append(["Alternative ID"] + ALTERNATIVE_ID_ROW)
     rows += [["Permissible values"] + PERMISSIBLE_ROW, ["Requirement level"] + REQUIREMENT_ROW]
-    if template == "newer":
-        rows.append(["[ THIS ROW MUST BE PRESENT AND EMPTY ]"] + ["N/A"] * len(TYPE_ROW))
-    else:
-        rows.append([None] * (len(TYPE_ROW) + 1))
+    rows.append([None] * (len(TYPE_ROW) + 1))
     return rows
 
 

@@ -277,6 +277,7 @@ class ObjectsTable:
     bad_ids: Examples = field(default_factory=lambda: Examples(MAX_EXAMPLES))
     mask_names: dict[str, int] = field(default_factory=dict)
     source_files: dict[str, int] = field(default_factory=dict)
+    cedar_values: bool = True  # False: CEDAR rejects the layout before it validates values
     units: tuple[str, str, str] = ("", "", "")  # Unit row of X, Y, Z
     types_xyz: tuple[str, str, str] = ("", "", "")
 
@@ -487,13 +488,30 @@ class _Reader:
                             self.locate_columns()
                             return i
                         break
+            header_at = next((i for i, c in enumerate(cells) if _text_of(c.get(0)).strip().lower() == "object id"),
+                             None)
+            above = _text_of(cells[header_at - 1].get(0)) if header_at else ""
+            detail = (f"; row {head_rows[header_at - 1][0]} above the header is labelled '{shorten(above, 50)}' "
+                      "(CEDAR's separator is a completely empty row, column A included)") if above else (
+                f"; row 1 starts with '{shorten(first_a, 40)}'" if first_a else "")
             self.layout_error(
                 "Missing a separator row. CEDAR's validator (which HuBMAP's ingest calls) needs a completely empty "
-                "row between the schema rows (Type, Unit, … Requirement level) and the header row"
-                + (f"; row 1 starts with '{shorten(first_a, 40)}'" if first_a else ""),
-                "start from the HuBMAP object-by-feature template: keep its schema rows and the empty row above "
-                "the header row", row=head_rows[0][0] if head_rows else None)
-            return None
+                "row between the schema rows (Type, Unit, … Requirement level) and the header row" + detail,
+                "start from the HuBMAP object-by-feature template: keep its schema rows and the completely empty "
+                "row above the header row", row=head_rows[0][0] if head_rows else None, blocking=header_at is None)
+            if header_at is None:
+                return None
+            # CEDAR stops here; the table is still read for the schema's own checks (ids, mask, centroids)
+            t.layout = "no separator"
+            t.cedar_values = False
+            t.header_row = head_rows[header_at][0]
+            t.columns = [_text_of(cells[header_at].get(c)) for c in range(max(cells[header_at]) + 1)]
+            for i in range(header_at):
+                label = _text_of(cells[i].get(0))
+                if label:
+                    t.schema[label] = {c: v for c, (k, v) in cells[i].items() if c > 0}
+            self.locate_columns()
+            return header_at
         if len(seps) > 2:
             self.layout_error(
                 f"Too many separator rows. CEDAR takes each empty row followed by a non-empty row for a separator: "
@@ -817,7 +835,8 @@ class _Reader:
         is_text = (kind == ts.K_SHARED) | (kind == ts.K_TEXT)
         is_num = kind == ts.K_NUMBER
         is_bool = kind == ts.K_BOOL
-        null = ~(is_text | is_num | is_bool)  # absent, blank, error, formula without cache
+        # absent, blank, error (a formula without a cached value is a layout rejection of its own)
+        null = ~(is_text | is_num | is_bool | (kind == ts.K_NOCACHE))
         null_text = np.zeros(len(kind), bool)
         text_idx = np.flatnonzero(is_text & live)
         tsv = not self.t.is_xlsx
@@ -1112,6 +1131,9 @@ def check_values(table: ObjectsTable) -> CheckResult:
     """CEDAR's value rules, one finding per kind of error, with Excel rows, columns and values."""
     if (skip := _unreadable(table)) is not None:
         return skip
+    if not table.cedar_values:
+        return CheckResult(skip=f"CEDAR rejects the layout of {table.display} before it validates values "
+                                "(see its layout item)")
     result = CheckResult()
     auth = table.authority
     trailing = _trailing_empty(table)
