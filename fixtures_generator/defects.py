@@ -317,7 +317,7 @@ def _adjacency_defect(name: str, text: Callable[[list[int]], str | bytes], check
 
 
 def _symlink_outside(out: Path, spec: DatasetSpec) -> None:
-    target = out.parent / f"{out.name}-outside.txt"
+    target = out.resolve().parent / f"{out.name}-outside.txt"
     target.write_text("outside the dataset")
     (out / "derived" / "extras" / "outside.txt").symlink_to(target)
 
