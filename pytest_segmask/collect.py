@@ -35,6 +35,8 @@ class Settings:
     ignore_globs: list[str]
     profile: Profile = Profile.HUBMAP
     waivers: dict[str, str] = field(default_factory=dict)
+    shard: tuple[int, int] | None = None  # (K, N): this run checks the K-th of N shares
+    dist: str = "dataset"  # under xdist: whole datasets per worker, or xdist's own "items"
 
 
 def dataset_node_id(root: Path, rootpath: Path) -> str:
@@ -58,9 +60,20 @@ class SegmaskPlugin:
 
             config.pluginmanager.register(HtmlReport(self), "segmask-html")
 
-    def pytest_sessionfinish(self) -> None:
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
         for state in self._states.values():
             state.close()
+        if self.settings.shard and not self.settings.datasets and session.exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
+            session.exitstatus = pytest.ExitCode.OK  # an empty shard is not an error
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_make_scheduler(self, config: pytest.Config, log):
+        """Whole datasets per worker, unless the user chose another --dist or --segmask-dist=items."""
+        if self.settings.dist != "dataset" or config.getvalue("dist") != "load":
+            return None
+        from .distribute import make_scheduler
+
+        return make_scheduler(config, log, [self.state(root).node_id for root in self.settings.datasets])
 
     def states(self) -> list[DatasetModel]:
         return [self.state(root) for root in self.settings.datasets]
@@ -90,6 +103,10 @@ class SegmaskPlugin:
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         lines = [f"segmask: profile {self.settings.profile.value} ({PROFILE_MEANING[self.settings.profile]})"]
+        if self.settings.shard:
+            k, n = self.settings.shard
+            names = ", ".join(dataset_node_id(r, config.rootpath) for r in self.settings.datasets) or "none"
+            lines.append(f"segmask: shard {k}/{n} checks {len(self.settings.datasets)} dataset(s): {names}")
         lines += [
             self.state(root).choice.header(dataset_node_id(root, config.rootpath))
             for root in self.settings.datasets

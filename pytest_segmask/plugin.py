@@ -61,6 +61,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="the same as --segmask-profile=strict: every finding fails its item",
     )
     group.addoption(
+        "--segmask-dist",
+        default=None,
+        choices=("dataset", "items"),
+        dest="segmask_dist",
+        help="under pytest-xdist: 'dataset' (default) runs all items of a dataset on one worker; "
+        "'items' leaves xdist's own distribution",
+    )
+    group.addoption(
+        "--segmask-shard",
+        default=None,
+        metavar="K/N",
+        dest="segmask_shard",
+        help="check only the K-th of N shares of the datasets (whole datasets; for N parallel CI jobs)",
+    )
+    group.addoption(
         "--segmask-ignore",
         action="append",
         default=[],
@@ -80,6 +95,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "segmask_ignore", "waived rules, one 'CODE: reason' per line", type="linelist", default=[]
     )
     parser.addini("segmask_profile", PROFILE_HELP, default="hubmap")
+    parser.addini("segmask_dist", "under xdist: dataset (default) or items", default="dataset")
     parser.addini("segmask_strict", "the same as segmask_profile = strict", type="bool", default=False)
 
 
@@ -124,7 +140,16 @@ def pytest_configure(config: pytest.Config) -> None:
         profile=chosen_profile(config),
         waivers=parse_waivers(list(config.getini("segmask_ignore")) + list(config.option.segmask_ignore)),
     )
-    _collect_datasets_instead_of_default_args(config, datasets)
+    from .collect import dataset_node_id
+    from .distribute import parse_shard, shard_members
+
+    shard = parse_shard(config.option.segmask_shard)
+    ids = {path: dataset_node_id(path, config.rootpath) for path in datasets}
+    members = shard_members(list(ids.values()), shard)
+    settings.datasets = [path for path in datasets if ids[path] in members]
+    settings.shard = shard
+    settings.dist = config.option.segmask_dist or config.getini("segmask_dist")
+    _collect_datasets_instead_of_default_args(config, settings.datasets)
     config.pluginmanager.register(SegmaskPlugin(config, settings), "segmask-collector")
 
 
