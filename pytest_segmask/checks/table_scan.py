@@ -75,7 +75,7 @@ MAX_COLUMNS = 16_384  # Excel's limit (column XFD)
 
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 _FNV_PRIME = np.uint64(0x100000001B3)
-_POW10 = np.array([10.0 ** i for i in range(23)])
+_POW10 = np.array([float(f"1e{i}") for i in range(309)])  # correctly rounded powers of ten
 
 
 @_jit
@@ -112,7 +112,7 @@ def _parse_number(buf, s, e, pow10):
         if digits < 19:
             if mant != 0 or buf[i] != 48:
                 digits += 1
-            mant = mant * np.uint64(10) + np.uint64(buf[i] - 48)
+            mant = mant * np.uint64(10) + np.uint64(int(buf[i]) - 48)
         else:
             dropped += 1
         i += 1
@@ -123,7 +123,7 @@ def _parse_number(buf, s, e, pow10):
             if digits < 19:
                 if mant != 0 or buf[i] != 48:
                     digits += 1
-                mant = mant * np.uint64(10) + np.uint64(buf[i] - 48)
+                mant = mant * np.uint64(10) + np.uint64(int(buf[i]) - 48)
                 exp10 -= 1
             i += 1
     if not seen:
@@ -139,7 +139,7 @@ def _parse_number(buf, s, e, pow10):
         ev = 0
         while i < e and 48 <= buf[i] <= 57:
             if ev < 100000:
-                ev = ev * 10 + (buf[i] - 48)
+                ev = ev * 10 + (int(buf[i]) - 48)
             i += 1
         exp10 += -ev if eneg else ev
     if i != e:
@@ -147,20 +147,16 @@ def _parse_number(buf, s, e, pow10):
     exp10 += dropped
     value = float(mant)
     if value != 0.0:
-        while exp10 > 22:
-            value *= 1e22
-            exp10 -= 22
-            if value > 1.8e308:
-                break
-        while exp10 < -22:
-            value /= 1e22
-            exp10 += 22
-            if value == 0.0:
-                break
-        if exp10 > 0:
+        if exp10 > 308:
+            value = np.inf
+        elif exp10 > 0:
             value *= pow10[exp10]
         elif exp10 < 0:
-            value /= pow10[-exp10]
+            e10 = -exp10
+            if e10 > 308:
+                value /= pow10[308]
+                e10 -= 308
+            value = 0.0 if e10 > 308 else value / pow10[e10]
     return True, -value if neg else value
 
 
@@ -352,7 +348,7 @@ def scan_xlsx(buf, pos, end, ncols, row_cap, last_row, sst_blank, max_rows, max_
                     rn = 0
                     ok = a_r_e > a_r_s
                     for k in range(a_r_s, a_r_e):
-                        d = buf[k]
+                        d = int(buf[k])
                         if d < 48 or d > 57:
                             ok = False
                             break
@@ -395,7 +391,7 @@ def scan_xlsx(buf, pos, end, ncols, row_cap, last_row, sst_blank, max_rows, max_
                     k = a_r_s
                     while k < a_r_e and 65 <= buf[k] <= 90:
                         if cc <= max_cols:
-                            cc = cc * 26 + (buf[k] - 64)
+                            cc = cc * 26 + (int(buf[k]) - 64)
                         k += 1
                     if cc == 0:
                         cc = col + 2
@@ -571,7 +567,7 @@ def scan_xlsx(buf, pos, end, ncols, row_cap, last_row, sst_blank, max_rows, max_
                     idx = 0
                     good = e > s
                     for k in range(s, e):
-                        d = buf[k]
+                        d = int(buf[k])
                         if d < 48 or d > 57:
                             good = False
                             break
