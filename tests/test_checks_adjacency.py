@@ -281,3 +281,9 @@ def test_companion_channel_rule_and_prefix():
     assert finding.message == "x/cellz-mesh.glb: prefix 'cellz' names no channel of the mask image (channels: none readable)"
     assert finding.fix == "name the file after the mask channel its objects belong to, e.g. `<channel>-…`"
     assert check_companion_channel("c-mesh.glb", "cells", ["cells"]).notes == ["c-mesh.glb belongs to channel 'cells'"]
+
+
+def test_header_with_numeric_column_names_is_an_edge_list(tmp_path):
+    # only a first row whose cells after the first are all ids makes a matrix
+    adj, structure, _ = run(tmp_path, "x,y,2,3\n1,2,0.5,1\n")
+    assert adj.form == "edge list" and structure.findings == []

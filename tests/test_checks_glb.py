@@ -288,3 +288,40 @@ def test_unknown_component_types(tmp_path, component):
     d = doc(accessors=[{"bufferView": 0, "componentType": component, "count": 1, "type": "SCALAR"}])
     assert messages(tmp_path, glb(d))[1] == [
         f"c.glb: accessor 0 has componentType {component} / type 'SCALAR' (at /accessors/0)"]
+
+
+def test_number_length_boundary(tmp_path):
+    from pytest_segmask.checks.glb import MAX_JSON_NUMBER_CHARS
+
+    fits = "1" * MAX_JSON_NUMBER_CHARS
+    assert messages(tmp_path, glb(doc(extras={"n": int(fits)})))[1] == []
+    text = json.dumps(doc()).replace('"asset"', '"extras": ' + fits + '1, "asset"', 1).encode()
+    text += b" " * (-len(text) % 4)
+    chunks = struct.pack("<II", len(text), 0x4E4F534A) + text + struct.pack("<II", 48, 0x004E4942) + b"\x00" * 48
+    found = messages(tmp_path, b"glTF" + struct.pack("<II", 2, 12 + len(chunks)) + chunks)[1]
+    assert found == [f"c.glb: JSON chunk holds a number of {MAX_JSON_NUMBER_CHARS + 1} characters "
+                     f"(`11111111111111111111… ({MAX_JSON_NUMBER_CHARS + 1} characters)`), longer than "
+                     f"{MAX_JSON_NUMBER_CHARS} (limit MAX_JSON_NUMBER_CHARS) (at byte 20)"]
+
+
+def test_depth_boundary(tmp_path):
+    from pytest_segmask.checks.glb import MAX_JSON_DEPTH
+
+    nested = json.loads("[" * (MAX_JSON_DEPTH - 1) + "]" * (MAX_JSON_DEPTH - 1))  # + the top object
+    assert messages(tmp_path, glb(doc(extras=nested)))[1] == []
+    deeper = json.loads("[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH)
+    assert messages(tmp_path, glb(doc(extras=deeper)))[1] == [
+        f"c.glb: JSON chunk nests arrays/objects {MAX_JSON_DEPTH + 1} levels deep, deeper than {MAX_JSON_DEPTH} "
+        "(limit MAX_JSON_DEPTH); glTF JSON is a few levels deep (at byte 20)"]
+
+
+def test_header_messages_whole(tmp_path):
+    good = make_glb()
+    assert messages(tmp_path, b"glTX" + good[4:])[1] == [
+        "c.glb: magic is b'glTX', not b'glTF': not a binary glTF file (at byte 0)"]
+    assert messages(tmp_path, good[:4] + struct.pack("<I", 1) + good[8:])[1] == [
+        "c.glb: container version is 1, not 2 (at byte 4)"]
+    assert messages(tmp_path, good[:8] + struct.pack("<I", len(good) + 8) + good[12:])[1] == [
+        f"c.glb: header declares length {len(good) + 8} but the file has {len(good)} bytes (at byte 8)"]
+    assert messages(tmp_path, b"glTF\x02\x00")[1] == [
+        "c.glb: file is 6 bytes, shorter than the 12-byte GLB header"]

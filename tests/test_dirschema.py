@@ -400,3 +400,27 @@ def test_listing_findings_in_the_not_allowed_item_keep_the_schema_verdict(tmp_pa
     result = check_not_allowed(listing, choice, [".*"])
     assert [f.code for f in result.findings] == ["DIR-SPECIAL-FILE"]
     assert result.notes == []
+
+
+def test_required_keys_per_version():
+    required = {v: [p.key for p in dirschema.patterns_for(v) if p.required] for v in VERSIONS}
+    base = ["derived-folder", "derived-extras-folder", "segmentation-masks-folder", "mask-image", "objects-table"]
+    assert required["2.0"] == required["2.1"] == base
+    assert all(required[v] == ["extras-folder"] + base for v in VERSIONS if version_key(v) >= (2, 2))
+
+
+def test_missing_segmentation_masks_folder_is_named(tmp_path):
+    root = make_tree(tmp_path / "ds", ["extras/", "derived/extras/"])
+    verdict = evaluate(list_dataset(root), "2.7", [".*"])
+    assert verdict.missing == ["segmentation-masks-folder", "mask-image", "objects-table"]
+
+
+def test_optional_items(tmp_path):
+    from pytest_segmask.dirschema import check_optional
+
+    root = make_tree(tmp_path / "ds", WITH_EXTRAS + [M + "cells-mesh.glb"])
+    choice = choose_version(list_dataset(root), "auto", [".*"])
+    assert check_optional(choice, "mesh").notes == [f"a GLB mesh: {M}cells-mesh.glb"]
+    assert check_optional(choice, "mesh").skip is None
+    absent = check_optional(choice, "centroid-adjacency")
+    assert (absent.skip, absent.findings, absent.notes) == ("optional, absent", [], [])
