@@ -55,6 +55,9 @@ class SegmaskPlugin:
         config.stash[PROFILE_KEY] = settings.profile
         config.stash[WAIVERS_KEY] = settings.waivers
         self._tally: dict[str, dict[str, int]] = {}  # rule code -> outcome -> items
+        self._warned: list[tuple[str, str]] = []  # (node id, findings JSON) of passing items that warn
+        # SegmaskWarning is for -W error promotion only; the summary shows warned items as findings
+        config.addinivalue_line("filterwarnings", "ignore::pytest_segmask.SegmaskWarning")
         if config.pluginmanager.hasplugin("html"):
             from .html_report import HtmlReport
 
@@ -107,16 +110,24 @@ class SegmaskPlugin:
             k, n = self.settings.shard
             names = ", ".join(dataset_node_id(r, config.rootpath) for r in self.settings.datasets) or "none"
             lines.append(f"segmask: shard {k}/{n} checks {len(self.settings.datasets)} dataset(s): {names}")
-        lines += [
-            self.state(root).choice.header(dataset_node_id(root, config.rootpath))
-            for root in self.settings.datasets
-        ]
+        lines += [layout_header(self.state(root)) for root in self.settings.datasets]
         lines += [f"segmask: waived {code}: {why}" for code, why in self.settings.waivers.items()]
         return lines
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        report = yield
+        if isinstance(item, SegmaskItem) and report.skipped and isinstance(report.longrepr, tuple):
+            # locate the skip at the item, not at the line of the plugin that raised it
+            report.longrepr = (str(self.config.rootpath / item.nodeid), None, report.longrepr[2])
+        return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when != "call":
             return
+        props = dict(report.user_properties)
+        if report.passed and props.get("segmask_outcome") == "warned":
+            self._warned.append((report.nodeid, props.get("findings", "[]")))
         for name, value in report.user_properties:
             outcome = {"failed_rules": "failed", "warned_rules": "warned", "waived_rules": "waived"}.get(name)
             if outcome:
@@ -125,6 +136,18 @@ class SegmaskPlugin:
                     counts[outcome] = counts.get(outcome, 0) + 1
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
+        if self._warned:
+            import json
+
+            terminalreporter.section("segmask warnings (these items pass)", sep="_")
+            for nodeid, findings in self._warned:
+                terminalreporter.write_line(f"WARNED {nodeid}", yellow=True, bold=True)
+                for f in json.loads(findings):
+                    if f["outcome"] != "warn":
+                        continue
+                    terminalreporter.write_line(f"  {f['code']} ({f['severity']}, {f['authority']}): {f['message']}")
+                    if f["fix"]:
+                        terminalreporter.write_line(f"    fix: {f['fix']}")
         if not self._tally:
             return
         terminalreporter.section("segmask rules")
@@ -135,6 +158,33 @@ class SegmaskPlugin:
             if code in self.settings.waivers:
                 line += f" (waived: {self.settings.waivers[code]})"
             terminalreporter.write_line(line)
+
+
+def layout_header(model: DatasetModel) -> str:
+    """What the directory items know, and only that: the layout, not the dataset, conforms."""
+    choice = model.choice
+    versions = ", ".join(f"v{v}" for v in choice.passing_versions)
+    if choice.validates and choice.requested == "auto" and choice.version != dirschema.VERSIONS[-1]:
+        newer = [v for v in dirschema.VERSIONS if v > choice.version]
+        why = ("they need `.ome.tiff`" if any(p.endswith(".ome.tif") for p in model.mask_paths())
+               else "see the dirschema items run against them")
+        return (f"segmask: {model.node_id}: the directory layout conforms only to {versions} "
+                f"(newest v{choice.version}); {', '.join('v' + v for v in newer)} reject it: {why}")
+    if choice.validates:
+        return (f"segmask: {model.node_id}: the directory layout conforms to segmentation-mask-v{choice.version}"
+                f" (checked against v{choice.version}; the file items below check the contents)")
+    return choice.header(model.node_id)
+
+
+def area_of(node: Node) -> str:
+    """The row of the conformance card an item belongs to."""
+    if node.kind == "dataset":
+        return "directory layout"
+    if node.kind == "channel":
+        return f"channel {node.channel}"
+    if node.kind.startswith("segmentation-masks-csv"):
+        return "segmentation-masks.csv"
+    return f"{ {'mask': 'mask file', 'table': 'objects table'}.get(node.kind, 'companion') } {node.rel}"
 
 
 class DatasetDirectory(pytest.Directory):
@@ -149,7 +199,7 @@ class DatasetDirectory(pytest.Directory):
         yield PlanCollector.from_parent(self, name="dirschema", model=model, node=Node("dataset"))
         for kind, rel in model.file_nodes():
             yield PlanCollector.from_parent(
-                self, name=rel, nodeid=f"{model.node_id}/{rel}", path=model.root / rel,
+                self, name=rel, nodeid=f"{model.node_id}/{safe_name(rel)}", path=model.root / rel,
                 model=model, node=Node(kind, rel),
             )
 
@@ -176,6 +226,7 @@ class PlanCollector(pytest.Collector):
         model, node = self.model, self.node
         plan = PLANS[node.kind]
         props = dict(model.properties())
+        props["area"] = area_of(node)
         prefix = ""
         if node.rel:
             props["file"] = node.rel

@@ -71,6 +71,7 @@ class DatasetModel:
     ignore_globs: list[str]
     cache: dict = field(default_factory=dict)
     unavailable: dict = field(default_factory=dict)  # (input, node key) -> Unavailable
+    causes: dict = field(default_factory=dict)  # (input, node key) -> "node id: why" (root causes)
 
     # --- resolving ---------------------------------------------------------------------
 
@@ -110,6 +111,12 @@ class DatasetModel:
         except Exception as exc:  # noqa: BLE001 - a checker bug becomes a finding
             result = CheckResult(findings=[checker_error(exc, plan, node)])
         result.notes[:0] = notes
+        causes = [self.causes[(name, node.key())] for name in plan.inputs if (name, node.key()) in self.causes]
+        if causes and result.findings:
+            from dataclasses import replace
+
+            result.findings = [f if f.follows_from else replace(f, follows_from=causes[0])
+                               for f in result.findings]
         return result
 
     def release(self, name: str, node: Node) -> None:
@@ -125,12 +132,33 @@ class DatasetModel:
     # --- node ids (pointers in skip reasons) ---------------------------------------------
 
     def file_item(self, rel: str, item: str) -> str:
-        return f"{self.node_id}/{rel}::{item}"
+        from .items import safe_name
+
+        return f"{self.node_id}/{safe_name(rel)}::{item}"
 
     def channel_item(self, rel: str, channel: str, item: str) -> str:
         from .items import safe_name
 
-        return f"{self.node_id}/{rel}::channel:{safe_name(channel).replace(':', '_')}::{item}"
+        return f"{self.node_id}/{safe_name(rel)}::channel:{safe_name(channel).replace(':', '_')}::{item}"
+
+    def _cause(self, name: str, node: Node, item: str, why: str) -> None:
+        """Record that input ``name`` of ``node`` carries a problem another item reports, so
+        findings that use it say what they follow from."""
+        self.causes[(name, node.key())] = f"{item}: {why}"
+
+    def _channel_cause(self, name: str, node: Node, owner: tuple[str, int]) -> None:
+        """An empty or undecodable channel explains the findings of items comparing against it."""
+        channel = self.mask_info(owner[0]).channel_names[owner[1]]
+        try:
+            stats = self.resolve("channel_stats", Node("channel", owner[0], owner[1], channel))
+        except Unavailable as why:
+            self._cause(name, node, why.see, why.reason)
+            return
+        labels = self.channel_item(owner[0], channel, "labels")
+        if isinstance(stats, Exception):
+            self._cause(name, node, labels, "the channel's pixel data could not be decoded")
+        elif stats.n_objects == 0:
+            self._cause(name, node, labels, "the channel holds no objects")
 
     def dataset_item(self, item: str) -> str:
         return f"{self.node_id}::dirschema::{item}"
@@ -152,7 +180,7 @@ class DatasetModel:
         nodes = [("mask", rel) for rel in self.mask_paths()]
         nodes += [("table", rel) for rel in self.table_paths()]
         csv_rel = SEG + CSV_NAME
-        nodes.append(("segmentation-masks-csv" if (self.root / csv_rel).is_file()
+        nodes.append(("segmentation-masks-csv" if csv_rel in self.listing.paths
                       else "segmentation-masks-csv-absent", csv_rel))
         for key in ADJACENCY_SUFFIXES:
             nodes += [("adjacency", rel) for rel in self.matches(key)]
@@ -242,7 +270,7 @@ class DatasetModel:
         return self.root
 
     def input_path(self, node: Node):
-        return self.root / node.rel
+        return self.listing.fs_path(self.root, node.rel)  # the real name of an escaped one
 
     def input_display(self, node: Node):
         return node.rel
@@ -253,7 +281,7 @@ class DatasetModel:
     def input_mask_info(self, node: Node):
         from .checks.mask_image import open_mask
 
-        return open_mask(self.root / node.rel, node.rel)
+        return open_mask(self.listing.fs_path(self.root, node.rel), node.rel)
 
     def input_mask_reader(self, node: Node):
         from .checks.mask_image import MaskReader
@@ -317,7 +345,7 @@ class DatasetModel:
     def input_table(self, node: Node):
         from .checks.objects_table import read_objects_table
 
-        return read_objects_table(self.root / node.rel, node.rel)
+        return read_objects_table(self.listing.fs_path(self.root, node.rel), node.rel)
 
     def _table_owner(self, node: Node) -> tuple[str, int] | None:
         """(mask path, channel index) of the channel a table's prefix names, or None."""
@@ -338,6 +366,7 @@ class DatasetModel:
         owner = self._table_owner(node)
         if owner is None:
             return None
+        self._channel_cause("table_stats", node, owner)
         return self.decoded_stats(self.mask_info(owner[0]).channel_names[owner[1]])
 
     def input_table_image_size(self, node: Node):
@@ -362,7 +391,7 @@ class DatasetModel:
     def input_csv_rows(self, node: Node):
         from .checks.segmentation_masks_csv import read_rows
 
-        return read_rows(self.root / node.rel)
+        return read_rows(self.listing.fs_path(self.root, node.rel))
 
     def input_channel_object_counts(self, node: Node):
         self.resolve("channels", node)
@@ -371,7 +400,7 @@ class DatasetModel:
             for name in self.mask_info(rel).channel_names:
                 stats = self.decoded_stats(name)
                 if stats is not None and self.channels().get(name, (None,))[0] == rel:
-                    out[(self.file_name(rel), name)] = stats.n_objects
+                    out[(self.file_name(rel), name)] = (stats.n_objects, stats.max_id)
         return out
 
     # companions
@@ -379,7 +408,7 @@ class DatasetModel:
     def input_adjacency(self, node: Node):
         from .checks.adjacency import read_adjacency
 
-        return read_adjacency(self.root / node.rel, node.rel)
+        return read_adjacency(self.listing.fs_path(self.root, node.rel), node.rel)
 
     def input_companion_prefix(self, node: Node):
         from .checks.adjacency import companion_prefix
@@ -400,6 +429,7 @@ class DatasetModel:
         if isinstance(stats, Exception):
             raise Unavailable(f"channel {prefix!r} could not be decoded",
                               self.channel_item(owner[0], prefix, "labels"))
+        self._channel_cause("companion_channel_ids", node, owner)
         return stats.ids
 
     def input_transformations_listing(self, node: Node):

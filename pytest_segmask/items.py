@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import re
 import warnings
 
 import pytest
 
-from .findings import CheckResult, Finding, Profile, Severity
+from .findings import CheckResult, Finding, Profile, Severity, shorten
 
 RESULT_KEY = pytest.StashKey[CheckResult]()
 PROFILE_KEY = pytest.StashKey[Profile]()
 WAIVERS_KEY = pytest.StashKey[dict]()  # rule code -> reason
 # CheckResult.data entries copied into the report's properties (the HTML summary reads them)
 REPORTED_DATA = ("objects", "rows")
+REPORTED_JSON = ("bad_pixel_boxes",)  # JSON-encoded data (the HTML thumbnails mark them)
+MAX_RECORDED = 50  # findings per item kept in the report's properties
 
 # -k's alphabet (SPEC §1): anything else in a name becomes "_".
 _UNSAFE = re.compile(r"[^A-Za-z0-9_:+\-./\\]")
@@ -53,6 +56,19 @@ class SegmaskFailure(Exception):
         return "\n".join(blocks)
 
 
+def finding_record(finding: Finding, outcome: str) -> dict:
+    """One finding as plain data for reports (junit property, HTML): values shortened."""
+    return {
+        "code": finding.code, "severity": finding.severity.value, "authority": finding.authority.value,
+        "outcome": outcome, "message": shorten(finding.message, 1000), "where": shorten(str(finding.location), 300),
+        "fix": shorten(finding.fix or "", 300), "follows_from": finding.follows_from or "",
+    }
+
+
+def waivers_text(config, finding: Finding) -> str:
+    return config.stash.get(WAIVERS_KEY, {}).get(finding.code, "")
+
+
 class SegmaskItem(pytest.Item):
     """One planned check: ``model.run`` resolves its inputs and calls the pure check."""
 
@@ -77,15 +93,14 @@ class SegmaskItem(pytest.Item):
         failing = [f for f in kept if profile.fails(f)]
         warned = [f for f in kept if not profile.fails(f)]
         self._record(result, failing, warned, waived)
-        notes = list(result.notes)
-        notes += [f"waived {f.code} ({waivers[f.code]}): {f.message}" for f in waived]
-        if notes:
-            self.add_report_section("call", "segmask", "\n".join(notes))
+        self.user_properties.append(("segmask_outcome", "failed" if failing else "warned" if warned else "passed"))
         if result.skip:
             pytest.skip(result.skip)
         if failing:
             raise SegmaskFailure(failing, warned, profile)
         for finding in warned:
+            # ignored by default (the terminal summary shows warned items as findings);
+            # -W error::pytest_segmask.SegmaskWarning promotes it to a failure
             warnings.warn(SegmaskWarning(f"{self.nodeid}: {finding.format()}"), stacklevel=1)
 
     def _record(self, result, failing, warned, waived) -> None:
@@ -108,6 +123,16 @@ class SegmaskItem(pytest.Item):
         if result.findings:
             self.user_properties.append(
                 ("rule_authority", " ".join(sorted({f"{f.code}:{f.authority.value}" for f in result.findings}))))
+            outcome = {id(f): "fail" for f in failing} | {id(f): "warn" for f in warned} | {id(f): "waived" for f in waived}
+            self.user_properties.append(("findings", json.dumps(
+                [finding_record(f, outcome.get(id(f), "warn")) for f in result.findings[:MAX_RECORDED]])))
+        notes = list(result.notes)
+        notes += [f"waived {f.code} ({waivers_text(self.config, f)}): {f.message}" for f in waived]
+        if notes:
+            self.user_properties.append(("notes", json.dumps([shorten(n, 500) for n in notes])))
+        for key in REPORTED_JSON:
+            if key in result.data:
+                self.user_properties.append((key, json.dumps(result.data[key])))
 
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, SegmaskFailure):

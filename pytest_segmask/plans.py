@@ -55,7 +55,9 @@ PLANS: dict[str, NodePlan] = {plan.kind: plan for plan in (
         items=(
             ItemPlan("required:{param}", "required: {param_what}", ("DIR-REQUIRED", "DIR-UNREADABLE"),
                      ("listing", "choice", "param"), _DIR + "check_required", each="required_patterns"),
-            ItemPlan("not-allowed", "no paths outside the schema", ("DIR-NOT-ALLOWED", "DIR-UNREADABLE"),
+            ItemPlan("one-mask-image", "exactly one mask image, as ingest globs it", ("DIR-ONE-MASK-IMAGE",),
+                     ("listing",), _DIR + "check_one_mask_image"),
+            ItemPlan("not-allowed", "no paths outside the schema", ("DIR-NOT-ALLOWED", "DIR-UNREADABLE", "DIR-SPECIAL-FILE", "DIR-SYMLINK-OUTSIDE", "DIR-NAME-ENCODING"),
                      ("listing", "choice", "ignore_globs"), _DIR + "check_not_allowed"),
             ItemPlan("optional:{param}", "optional: {param_what}", (),
                      ("choice", "param"), _DIR + "check_optional", each="optional_patterns"),
@@ -121,7 +123,7 @@ PLANS: dict[str, NodePlan] = {plan.kind: plan for plan in (
     NodePlan(
         "segmentation-masks-csv", "`segmentation-masks.csv`",
         items=(
-            ItemPlan("rows", "one row per channel, in order", ("CSV-ROWS",),
+            ItemPlan("rows", "one row per channel, in order", ("CSV-ROWS", "CSV-HEADER"),
                      ("csv_rows", "display", "mask_channel_names", "mask_files"),
                      _CHECKS + "segmentation_masks_csv:check_rows"),
             ItemPlan("num-objects", "Num objects = ids per channel", ("CSV-NUM-OBJECTS",),
@@ -156,7 +158,8 @@ PLANS: dict[str, NodePlan] = {plan.kind: plan for plan in (
         items=(
             ItemPlan("files", "transformation files non-empty and readable",
                      ("TRANSFORMATIONS-FILES", "TRANSFORMATIONS-EMPTY"),
-                     ("root", "transformations_listing"), _CHECKS + "transformations:check_transformations"),
+                     ("root", "transformations_listing", "listing"),
+                     _CHECKS + "transformations:check_transformations"),
         ),
     ),
 )}
