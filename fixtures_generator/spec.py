@@ -60,7 +60,7 @@ class DatasetSpec:
     segmentation_masks_csv: bool = True
     top_extras: bool | None = None  # None: as the version requires (2.2 and later)
     empty_dirs: bool = False  # False: placeholder files so git keeps extras/ folders
-    # optional companions (SPEC §6)
+    # optional companions
     meshes: tuple[str, ...] = ()  # channel names that get `<channel>-mesh.glb`
     adjacency: tuple[tuple[str, str, str], ...] = ()  # (channel, "centroid"|"linkage", "edges"|"matrix")
     transformations: tuple[str, ...] | None = None  # file names under transformations/; () = empty folder

@@ -1,4 +1,4 @@
-"""Collection: a dataset becomes a tree of collectors and check items (SPEC §1).
+"""Collection: a dataset becomes a tree of collectors and check items.
 
 Node ids:
   <dataset>::dirschema::<check>

@@ -18,7 +18,7 @@ REPORTED_DATA = ("objects", "rows")
 REPORTED_JSON = ("bad_pixel_boxes",)  # JSON-encoded data (the HTML thumbnails mark them)
 MAX_RECORDED = 50  # findings per item kept in the report's properties
 
-# -k's alphabet (SPEC §1): anything else in a name becomes "_".
+# -k's alphabet (letters, digits, _:+-./\\): anything else in a name becomes "_".
 _UNSAFE = re.compile(r"[^A-Za-z0-9_:+\-./\\]")
 
 

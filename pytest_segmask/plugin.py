@@ -195,7 +195,7 @@ def parse_waivers(entries: list[str]) -> dict[str, str]:
 
 
 def _collect_datasets_instead_of_default_args(config: pytest.Config, datasets: list[Path]) -> None:
-    """Put the datasets into config.args (SPEC §8): replace testpaths/cwd defaults,
+    """Put the datasets into config.args: replace testpaths/cwd defaults,
     keep explicitly given test paths."""
     if config.args_source != pytest.Config.ArgsSource.ARGS:
         config.args = []

@@ -80,22 +80,47 @@ def all_rules() -> dict[str, Rule]:
 
 def rules_markdown() -> str:
     """The README's rules table, generated from the catalogue."""
-    lines = ["| code | authority | severity | rule | source |", "| --- | --- | --- | --- | --- |"]
+    lines = ["| code | authority | severity | rule |", "| --- | --- | --- | --- |"]
     for rule in all_rules().values():
-        summary = rule.summary + (f" *Why:* {rule.reason}" if rule.reason else "")
-        lines.append(f"| `{rule.code}` | {rule.authority.value} | {rule.severity.value} | {summary} | {rule.source} |")
+        lines.append(f"| `{rule.code}` | {rule.authority.value} | {rule.severity.value} | {rule.summary} |")
+    return "\n".join(lines)
+
+
+def rules_doc_markdown() -> str:
+    """docs/rules.md's table: per rule, who requires it, its public source and, for practice
+    rules, why."""
+    lines = ["| code | authority | default severity | rule | public source | why (practice) |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for rule in all_rules().values():
+        lines.append(f"| `{rule.code}` | {rule.authority.value} | {rule.severity.value} | {rule.summary} "
+                     f"| {rule.source} | {rule.reason or ''} |")
     return "\n".join(lines)
 
 
 README_START = "<!-- rules:start -->"
 README_END = "<!-- rules:end -->"
+ITEMS_START = "<!-- items:start -->"
+ITEMS_END = "<!-- items:end -->"
+
+
+def _replace_block(text: str, start: str, end: str, block: str) -> str:
+    if start not in text:
+        return text
+    head, _, rest = text.partition(start)
+    _, _, tail = rest.partition(end)
+    return f"{head}{start}\n{block}\n{end}{tail}"
 
 
 def readme_with_rules(readme: str) -> str:
-    """The README text with its rules block replaced by the generated table."""
-    head, _, rest = readme.partition(README_START)
-    _, _, tail = rest.partition(README_END)
-    return f"{head}{README_START}\n{rules_markdown()}\n{README_END}{tail}"
+    """The README text with its rules and items blocks replaced by the generated tables."""
+    from .plans import items_markdown
+
+    readme = _replace_block(readme, README_START, README_END, rules_markdown())
+    return _replace_block(readme, ITEMS_START, ITEMS_END, items_markdown())
+
+
+def doc_with_rules(doc: str) -> str:
+    return _replace_block(doc, README_START, README_END, rules_doc_markdown())
 
 
 if __name__ == "__main__":
@@ -106,7 +131,8 @@ if __name__ == "__main__":
     from pytest_segmask import rules
 
     if sys.argv[1:] == ["--write-readme"]:
-        path = Path("README.md")
-        path.write_text(rules.readme_with_rules(path.read_text(encoding="utf-8")), encoding="utf-8")
+        for name, render in (("README.md", rules.readme_with_rules), ("docs/rules.md", rules.doc_with_rules)):
+            path = Path(name)
+            path.write_text(render(path.read_text(encoding="utf-8")), encoding="utf-8")
     else:
         print(rules.rules_markdown())

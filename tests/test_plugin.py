@@ -11,7 +11,7 @@ import pytest
 from conftest import PROJECT, make_tree
 
 from fixtures_generator import ChannelSpec, DatasetSpec, MaskSpec, write_dataset
-from pytest_segmask.rules import README_END, README_START, readme_with_rules
+from pytest_segmask.rules import README_END, README_START, all_rules, readme_with_rules
 
 M = "derived/segmentation_masks/"
 VALID = ["extras/", "derived/extras/", M + "s.segmentations.ome.tiff", M + "cells-objects.xlsx"]
@@ -234,6 +234,32 @@ def test_readme_rules_table_matches_code():
     assert readme == readme_with_rules(readme), (
         "README rules table is stale: run `python -m pytest_segmask.rules --write-readme`"
     )
+
+
+def test_docs_rules_table_matches_code():
+    from pytest_segmask.rules import doc_with_rules
+
+    doc = (PROJECT / "docs" / "rules.md").read_text(encoding="utf-8")
+    assert README_START in doc
+    assert doc == doc_with_rules(doc), "docs/rules.md is stale: run `python -m pytest_segmask.rules --write-readme`"
+
+
+def test_rules_cite_public_sources_and_practice_reasons():
+    from pytest_segmask.findings import Authority
+
+    for rule in all_rules().values():
+        assert rule.source and "SPEC" not in rule.source, rule
+        assert rule.authority in Authority, rule
+        if rule.authority is Authority.PRACTICE:
+            assert rule.reason, f"{rule.code}: a practice rule says why it exists"
+
+
+def test_every_rule_code_belongs_to_a_planned_item():
+    from pytest_segmask.plans import PLANS
+
+    planned = {code for plan in PLANS.values() for item in plan.items for code in item.rules}
+    assert set(all_rules()) - planned <= {"CHECKER-ERROR"}, sorted(set(all_rules()) - planned)
+    assert planned <= set(all_rules()), sorted(planned - set(all_rules()))
 
 
 def test_ci_runs_readme_test_command():
