@@ -263,3 +263,25 @@ def test_plain_python_scanner_equals_compiled(tmp_path, monkeypatch):
         monkeypatch.setattr(table_scan, name, getattr(table_scan, name).py_func)
     with np.errstate(over="ignore"):
         assert [summary(xlsx), summary(tsv)] == compiled
+
+
+@pytest.mark.parametrize("ext", ["xlsx", "tsv"])
+def test_table_wider_than_the_assumed_head(tmp_path, ext):
+    width = 300  # > HEAD_COLUMNS: the head is read again at its full width
+    rows = [["Type"] + ["integer"] * width, ["Feature class"] + ["mask"] * width, ["Description"] + ["d"] * width,
+            ["Requirement level"] + ["REQUIRED"] * width, [], ["Object ID"] + [f"f{i}" for i in range(width)],
+            [1] + [7] * (width - 1) + ["text"]]
+    path = tmp_path / f"cells-objects.{ext}"
+    if ext == "tsv":
+        path.write_text("\n".join("\t".join(str(v) for v in r) for r in rows) + "\n")
+    else:
+        from openpyxl import Workbook
+
+        wb = Workbook()
+        for r in rows:
+            wb.active.append(r)
+        wb.save(path)
+    table = read_objects_table(path)
+    assert len(table.columns) == width + 1 and len(table.validated) == width
+    [finding] = check_values(table).findings
+    assert finding.code == "TABLE-NOT-NUMBER" and f"column 'f{width - 1}', value 'text'" in finding.message

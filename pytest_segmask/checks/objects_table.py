@@ -167,6 +167,7 @@ BUILTIN_TYPES = {
 REQUIRED_LEVELS = {"REQUIRED": True, "OPTIONAL": False, "RECOMMENDED": False}  # DefaultRequirementLevelMap
 
 HEAD_ROWS = 200  # rows read before the layout is decided (properties + schema + header fit)
+HEAD_COLUMNS = 256  # columns assumed for the head; a wider head is read again at its width
 BLOCK_CELLS = 1 << 19  # cells per block of data rows
 MAX_EXAMPLES = 5
 MAX_DISTINCT = 50  # distinct Mask name / Source file values kept
@@ -442,7 +443,11 @@ class _Reader:
     # the pass ----------------------------------------------------------------------------
     def run(self) -> None:
         t = self.t
-        head = self.src.read(ts.MAX_COLUMNS, HEAD_ROWS)
+        head = self.src.read(HEAD_COLUMNS, HEAD_ROWS)
+        if head is not None and self.src.widest > HEAD_COLUMNS:  # a wide table: read its head again
+            widest = self.src.widest
+            self.src.restart()
+            head = self.src.read(widest, HEAD_ROWS)
         if head is None:
             self.layout_error("the sheet is empty" if t.is_xlsx else "the file is empty",
                               "fill in the HuBMAP object-by-feature template")
@@ -835,11 +840,16 @@ class _Reader:
         is_text = (kind == ts.K_SHARED) | (kind == ts.K_TEXT)
         is_num = kind == ts.K_NUMBER
         is_bool = kind == ts.K_BOOL
+        tsv = not self.t.is_xlsx
+        if tsv and col.value_type == "NUMBER":
+            # TSV holds only text: text that parses as a number is the number (checked in bulk)
+            numeric_text = is_text & ((blk.flags[:, c] & ts.F_NUMERIC) != 0)
+            is_text = is_text & ~numeric_text
+            is_num = is_num | numeric_text
         # absent, blank, error (a formula without a cached value is a layout rejection of its own)
         null = ~(is_text | is_num | is_bool | (kind == ts.K_NOCACHE))
         null_text = np.zeros(len(kind), bool)
         text_idx = np.flatnonzero(is_text & live)
-        tsv = not self.t.is_xlsx
         if len(text_idx):
             texts, inverse = self.texts(blk, text_idx, c)
             props = np.array([self.text_props(col, s, tsv) for s in texts], dtype=np.int64).reshape(-1, 8)
@@ -947,10 +957,10 @@ class _Reader:
         rows = blk.row_num[idx]
         ids = np.full(len(idx), -1, np.int64)
         nums = blk.num[idx, c]
-        is_num = kind == ts.K_NUMBER
+        is_num = (kind == ts.K_NUMBER) | ((kind == ts.K_TEXT) & ((blk.flags[idx, c] & ts.F_NUMERIC) != 0))
         good_num = is_num & (nums == np.trunc(nums)) & (nums >= 1) & (nums < 2**53)
         ids[good_num] = nums[good_num].astype(np.int64)
-        texts_idx = np.flatnonzero((kind == ts.K_SHARED) | (kind == ts.K_TEXT))
+        texts_idx = np.flatnonzero(((kind == ts.K_SHARED) | (kind == ts.K_TEXT)) & ~is_num)
         if len(texts_idx):
             texts, inverse = self.texts(blk, idx[texts_idx], c)
             parsed = np.array([_id_of(s) for s in texts], np.int64)
@@ -965,7 +975,7 @@ class _Reader:
         t.bad_ids.count += max(0, len(bad) - MAX_EXAMPLES)
         ok = ids >= 1
         self.ids.append(ids[ok])
-        self.id_rows.append(rows[ok].astype(np.int64))
+        self.id_rows.append(rows[ok].astype(np.int32))
         xyz = np.full((int(ok.sum()), 3), np.nan)
         for j, name in enumerate(("X", "Y", "Z")):
             cc = t.column(name)

@@ -33,7 +33,7 @@ MAX_SHARED_STRINGS_BYTES = 512 << 20  # inflated xl/sharedStrings.xml
 MAX_PART_BYTES = 16 << 20  # workbook.xml, relationships: small parts
 MAX_ZIP_MEMBERS = 10_000
 MAX_ROW_BYTES = 64 << 20  # one row of sheet XML, or one line of TSV
-READ_BYTES = 8 << 20  # bytes inflated / read per step
+READ_BYTES = 4 << 20  # bytes inflated / read per step
 
 MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _M = "{%s}" % MAIN_NS
@@ -111,28 +111,46 @@ class Source:
     is_xlsx = True
 
     def __init__(self) -> None:
+        self._reset()
+        self.sheet_name = ""
+        self.sheet_names: list[str] = []
+        self._arrays: dict[tuple[int, int], dict] = {}
+
+    def _reset(self) -> None:
         self.buf = np.zeros(0, np.uint8)
         self.pos = 0
+        self.end = 0
         self.eof = False
         self.done = False
         self.last_row = 0
         self.out = np.zeros(8, np.int64)
-        self.sheet_name = ""
-        self.sheet_names: list[str] = []
+
+    def restart(self) -> None:
+        """Scan again from the first row (the head is re-read when it is wider than assumed)."""
+        self._reset()
+        self._rewind()
 
     # the window ------------------------------------------------------------------------
     def _more(self) -> bool:
+        """Slide the window: keep the unscanned tail, append the next bytes (one buffer, reused)."""
         if self.eof:
             return False
+        tail = self.end - self.pos
+        if tail > MAX_ROW_BYTES:
+            raise TableLimit("MAX_ROW_BYTES", self._row_too_long())
         data = self._fill()
         if not data:
             self.eof = True
             return False
-        keep = self.buf[self.pos:]
-        if len(keep) > MAX_ROW_BYTES:
-            raise TableLimit("MAX_ROW_BYTES", self._row_too_long())
-        self.buf = np.concatenate([keep, np.frombuffer(data, np.uint8)])
-        self.pos = 0
+        need = tail + len(data)
+        if need > len(self.buf):
+            grown = np.empty(max(need, 2 * READ_BYTES), np.uint8)
+            grown[:tail] = self.buf[self.pos:self.end]
+            self.buf = grown
+        elif tail:
+            self.buf[:tail] = self.buf[self.pos:self.end].copy()
+        self.buf[tail:need] = np.frombuffer(data, np.uint8)
+        self.pos, self.end = 0, need
         return True
 
     @property
@@ -147,7 +165,10 @@ class Source:
         """The next block of up to ``row_cap`` rows (cells of columns >= ncols are only counted)."""
         if self.done:
             return None
-        arrays = ts.new_block(row_cap, ncols)
+        arrays = self._arrays.get((ncols, row_cap))
+        if arrays is None:  # one set of block arrays per shape, reused: the caller is done with a block
+            self._arrays.clear()  # before it reads the next
+            arrays = self._arrays[(ncols, row_cap)] = ts.new_block(row_cap, ncols)
         while True:
             self._scan(arrays, ncols, row_cap)
             status, n = int(self.out[0]), int(self.out[2])
@@ -199,10 +220,14 @@ class XlsxSource(Source):
         self.sst_blank = np.zeros(0, np.bool_)
         if shared_part:
             self._shared_strings(shared_part)
-        info = self.members.get(sheet_part)
-        if info is None:
+        self.sheet_info = self.members.get(sheet_part)
+        if self.sheet_info is None:
             raise TableUnreadable(f"{display}: the sheet part {sheet_part} is missing",
                                   "re-save the workbook from Excel or LibreOffice")
+        self._rewind()
+
+    def _rewind(self) -> None:
+        info = self.sheet_info
         self.stream = _Counted(self.zf.open(info), info.compress_size, MAX_SHEET_XML_BYTES,
                                "MAX_SHEET_XML_BYTES", f"the sheet {self.sheet_name!r}")
 
@@ -288,7 +313,7 @@ class XlsxSource(Source):
         return self.stream.read(READ_BYTES)
 
     def _scan(self, a, ncols, row_cap) -> None:
-        ts.scan_xlsx(self.buf, self.pos, len(self.buf), ncols, row_cap, self.last_row, self.sst_blank,
+        ts.scan_xlsx(self.buf, self.pos, self.end, ncols, row_cap, self.last_row, self.sst_blank,
                      MAX_ROWS, MAX_COLUMNS, ts.pow10(), a["row_num"], a["row_nonempty"], a["kind"], a["num"],
                      a["key"], a["sp_s"], a["sp_n"], a["flags"], self.out)
 
@@ -374,6 +399,10 @@ class TsvSource(Source):
     def close(self) -> None:
         self.fh.close()
 
+    def _rewind(self) -> None:
+        self.fh.seek(0)
+        self.first = True
+
     def _fill(self) -> bytes:
         data = self.fh.read(READ_BYTES)
         if self.first:
@@ -386,7 +415,7 @@ class TsvSource(Source):
         return data
 
     def _scan(self, a, ncols, row_cap) -> None:
-        ts.scan_tsv(self.buf, self.pos, len(self.buf), self.eof, ncols, row_cap, self.last_row, MAX_COLUMNS,
+        ts.scan_tsv(self.buf, self.pos, self.end, self.eof, ncols, row_cap, self.last_row, MAX_COLUMNS,
                     MAX_ROW_BYTES, ts.pow10(), a["row_num"], a["row_nonempty"], a["kind"], a["num"], a["key"],
                     a["sp_s"], a["sp_n"], a["flags"], self.out)
         if int(self.out[3]) > MAX_TSV_ROWS:
