@@ -166,7 +166,16 @@ class DatasetModel:
     # --- which nodes the dataset has -----------------------------------------------------
 
     def mask_paths(self) -> list[str]:
-        return list(self.choice.verdict.matches.get("mask-image", []))
+        """The mask images; with none named right, the near misses (``…_crop400.ome.tiff``)
+        are checked as masks, so one run shows every problem (the naming failure stays in
+        ``dirschema::required:mask-image``)."""
+        found = list(self.choice.verdict.matches.get("mask-image", []))
+        if found:
+            return found
+        pattern = dirschema.find_pattern("mask-image")
+        return [p for p in self.listing.paths
+                if p.lower().endswith((".tif", ".tiff"))
+                and dirschema.near_misses(pattern, self.choice.version, [p])]
 
     def table_paths(self) -> list[str]:
         """Objects tables by name, whatever the version allows (the directory items judge that)."""
