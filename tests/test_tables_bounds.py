@@ -285,3 +285,47 @@ def test_table_wider_than_the_assumed_head(tmp_path, ext):
     assert len(table.columns) == width + 1 and len(table.validated) == width
     [finding] = check_values(table).findings
     assert finding.code == "TABLE-NOT-NUMBER" and f"column 'f{width - 1}', value 'text'" in finding.message
+
+
+# --- damaged bytes never crash the reader -----------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_SHEET = wrap(sheet_rows(HEAD_ROWS + [[i, "cells", i * 0.5] for i in range(1, 40)])).encode()
+_TSV = "\n".join("\t".join(str(v) for v in r) for r in HEAD_ROWS + [[i, "cells", i] for i in range(1, 40)]).encode()
+
+
+def _mutate(data: bytes, edits) -> bytes:
+    out = bytearray(data)
+    for kind, pos, value in edits:
+        pos %= max(len(out), 1)
+        if kind == 0:
+            out[pos:pos + 1] = bytes([value])
+        elif kind == 1:
+            del out[pos:pos + value % 40]
+        else:
+            out[pos:pos] = bytes([value]) * (value % 7 + 1) + b'<c r="A1"/><row r="3">"\t\n&#'[value % 20:]
+    return bytes(out)
+
+
+_EDITS = st.lists(st.tuples(st.integers(0, 2), st.integers(0, 10**6), st.integers(0, 255)), min_size=1, max_size=8)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(edits=_EDITS)
+def test_damaged_sheet_xml_is_a_finding(tmp_path, edits):
+    path = workbook(tmp_path / "cells-objects.xlsx", _mutate(_SHEET, edits))
+    table = read_objects_table(path)
+    for check in (check_layout, check_values):
+        check(table)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(edits=_EDITS)
+def test_damaged_tsv_is_a_finding(tmp_path, edits):
+    path = tmp_path / "cells-objects.tsv"
+    path.write_bytes(_mutate(_TSV, edits))
+    table = read_objects_table(path)
+    for check in (check_layout, check_values):
+        check(table)

@@ -26,6 +26,7 @@ import numpy as np
 from ..findings import CheckResult, Examples, Finding, Location, Severity, cut_list, shorten
 from ..rules import Authority, define_rule
 from . import table_scan as ts
+from .table_reader import MAX_CELL_CHARS
 
 CEDAR = "CEDAR spreadsheet-validator-api (metadatacenter, feat/virtual-template)"
 TEMPLATE = "HuBMAP object-by-feature template v1.0.0 (dataset-metadata-spreadsheet epic/)"
@@ -1043,7 +1044,7 @@ class _Reader:
                               row=t.header_row, blocking=False)
         if getattr(self.src, "sst_long", 0):
             t.structure.append(TABLE_LIMIT.finding(
-                f"{t.display}: {self.src.sst_long} shared string(s) longer than Excel's {t and 32767:,} characters "
+                f"{t.display}: {self.src.sst_long} shared string(s) longer than Excel's {MAX_CELL_CHARS:,} characters "
                 "per cell (MAX_CELL_CHARS); they were cut", self.loc, fix="shorten the text", authority=self.auth))
         if getattr(self.src, "bad_utf8", 0):
             t.read_error = TABLE_READ.finding(
@@ -1285,8 +1286,12 @@ def check_centroids(table: ObjectsTable, channel: str | None, stats, image_size:
         return CheckResult(skip="no decoded channel to compare with (see the channel and labels items)")
     if table.column("X") is None or table.column("Y") is None:
         return CheckResult(skip=f"{table.display} has no X/Y columns (see its columns item)")
+    if len(image_size) == 2:  # the former (height, width) form
+        image_size = (1, *image_size)
     size_z, height, width = image_size
     physical = tuple(physical) if physical else (None, None, None)
+    if len(physical) == 2:  # the former (PhysicalSizeY, PhysicalSizeX) form, in µm
+        physical = (physical[1], physical[0], None)
     has_z = getattr(stats, "z_range", None) is not None and getattr(stats, "centroid_z", None) is not None
     axes = 3 if has_z and table.column("Z") is not None else 2
     raw = table.xyz[:, :axes]
