@@ -1,12 +1,24 @@
-"""Benchmark the mask pass: channel statistics and the 2×2 block test vs a naive baseline.
+"""Benchmark the channel pass (statistics + pyramid block test) against the decode floor and a
+naive baseline, side by side in one run.
 
-    python benchmarks/bench_mask.py                 # 16384 × 16384 × 3 uint32, ~1M objects/channel
-    python benchmarks/bench_mask.py --size 4096     # quicker
+    python benchmarks/bench_mask.py                        # 4096², 8192², 16384²; dense and sparse
+    python benchmarks/bench_mask.py --sizes 8192 --kinds dense
 
-The mask is generated tile by tile (bounded memory) and cached in the temp folder. Each
-measurement runs in its own subprocess so peak RSS is per measurement. Prints decoded GB/s,
-peak RSS, and the ratio against the naive baseline (tifffile.imread of each channel +
-np.unique with counts), measured in the same run.
+Masks: C × S × S uint32, zlib (level 1) 512² tiles, 3 SubIFD levels (factor 2, top-left
+subsampling, so the block test passes). *dense*: bricks 4–7 px wide (runs of 4–7 px) and 9 px
+tall with 1 px background borders, ~1 M objects per channel at 8192²; *sparse*: one brick in
+a thousand kept. Generated tile by tile (bounded memory), cached in the temp folder.
+
+Every measurement runs in a FRESH process started here (a forked child would report its
+parent's peak RSS). Printed per mask:
+
+* ours   — ``MaskReader.channel_pass`` + ``check_labels`` + ``check_pyramid_labels`` for every
+  channel, every channel's statistics kept to the end (as the plugin keeps them for the tables);
+  wall s, CPU s (user + sys of the process), cores used (CPU / wall), peak RSS.
+* floor  — single-thread decode of every level-0 tile with tifffile's codec (libdeflate), CPU s;
+  also every level (what the pass must decode).
+* naive  — ``tifffile.TiffFile.pages[c].asarray()`` + ``np.unique(return_counts=True)`` per
+  channel (statistics only, no block test), wall/CPU s and peak RSS.
 """
 
 from __future__ import annotations
@@ -14,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import resource
 import subprocess
 import sys
@@ -23,22 +36,45 @@ from pathlib import Path
 
 import numpy as np
 
-CELL = 16  # object grid cell (px): 16384² / 16² ≈ 1M objects per channel
 TILE = 512
+ROW = 10  # brick height incl. one border row
+WIDTHS = np.array([5, 6, 7, 8])  # brick widths incl. one border column: runs of 4–7 px
 
 
-def label_block(channel: int, level: int, y0: int, x0: int, h: int, w: int) -> np.ndarray:
-    """Pixels of level ``level`` (top-left subsampling of level 0), computed analytically."""
+def _cells(total: int, seed: int):
+    """x -> (cell index, is border) for a row of bricks of random widths."""
+    rng = np.random.default_rng(seed)
+    widths = rng.choice(WIDTHS, size=total // 4 + 16)
+    starts = np.concatenate([[0], np.cumsum(widths)])
+    cell = np.repeat(np.arange(len(widths)), widths)[: total + 16]
+    border = np.zeros(len(cell), bool)
+    border[starts[starts < len(cell)]] = True
+    return cell, border, len(widths)
+
+
+_CACHE: dict = {}
+
+
+def label_block(size: int, channel: int, kind: str, level: int, y0: int, x0: int, h: int, w: int) -> np.ndarray:
+    """Pixels of level ``level`` (top-left subsampling of level 0), computed from coordinates."""
+    key = (size, channel)
+    if key not in _CACHE:
+        _CACHE[key] = _cells(size, seed=channel)
+    cell, border, ncells = _CACHE[key]
     step = 1 << level
-    ys = (np.arange(y0, y0 + h) * step)[:, None] + channel * 3
-    xs = (np.arange(x0, x0 + w) * step)[None, :] + channel * 5
-    cells_per_row = 1 << 20
-    ids = (ys // CELL) * cells_per_row + (xs // CELL) + 1
-    border = ((ys % CELL) < 2) | ((xs % CELL) < 2)
-    return np.where(border, 0, ids % 4_000_000_000 + 1).astype(np.uint32)
+    ys = np.arange(y0, y0 + h) * step
+    xs = np.arange(x0, x0 + w) * step
+    r = ys // ROW
+    shift = (r * 3 + channel * 2) % 8  # bricks: each row of cells shifted
+    xx = xs[None, :] + shift[:, None]
+    ids = r[:, None] * ncells + cell[xx] + 1
+    zero = border[xx] | ((ys % ROW) == 0)[:, None]
+    if kind == "sparse":
+        zero |= (ids * 2654435761 % 1000) != 7
+    return np.where(zero, 0, ids).astype(np.uint32)
 
 
-def write_mask(path: Path, size: int, channels: int, levels: int) -> None:
+def write_mask(path: Path, size: int, channels: int, levels: int, kind: str) -> None:
     import tifffile
 
     def tiles(level: int):
@@ -46,56 +82,84 @@ def write_mask(path: Path, size: int, channels: int, levels: int) -> None:
         for c in range(channels):
             for y in range(0, side, TILE):
                 for x in range(0, side, TILE):
-                    yield label_block(c, level, y, x, min(TILE, side - y), min(TILE, side - x))
+                    yield label_block(size, c, kind, level, y, x, min(TILE, side - y), min(TILE, side - x))
 
     ome = tifffile.OmeXml()
     ome.addimage(np.uint32, (channels, size, size), (channels, 1, 1, size, size, 1), axes="CYX",
-                 Channel={"Name": [f"c{i}" for i in range(channels)]},
-                 PhysicalSizeX=0.5, PhysicalSizeY=0.5)
+                 Channel={"Name": [f"c{i}" for i in range(channels)]}, PhysicalSizeX=0.5, PhysicalSizeY=0.5)
     opts = dict(tile=(TILE, TILE), compression="zlib", compressionargs={"level": 1},
-                photometric="minisblack", metadata=None,
-                maxworkers=os.cpu_count())
-    with tifffile.TiffWriter(path, bigtiff=True, ome=False) as tif:
+                photometric="minisblack", metadata=None, maxworkers=os.cpu_count())
+    tmp = path.with_suffix(".part")
+    with tifffile.TiffWriter(tmp, bigtiff=True, ome=False) as tif:
         tif.write(tiles(0), shape=(channels, size, size), dtype=np.uint32, subifds=levels - 1,
                   description=ome.tostring().encode(), **opts)
         for k in range(1, levels):
             side = -(-size // (1 << k))
             tif.write(tiles(k), shape=(channels, side, side), dtype=np.uint32, subfiletype=1, **opts)
+    tmp.rename(path)
 
 
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def usage() -> tuple[float, float]:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024
 
 
-def measure_ours(path: str, workers: int, block_test: bool) -> dict:
-    from pytest_segmask.checks.channel_stats import compute_channel_stats
+# --- children (each in a fresh process) ---------------------------------------------------
+
+
+def child_ours(path: str, workers: int) -> dict:
+    from pytest_segmask.checks.channel_stats import check_labels
     from pytest_segmask.checks.mask_image import MaskReader, open_mask
     from pytest_segmask.checks.pyramid_labels import check_pyramid_labels
 
+    cpu0, _ = usage()
+    t0 = time.perf_counter()
     info = open_mask(Path(path))
     reader = MaskReader(info)
-    out = {"stats_s": 0.0, "block_s": 0.0, "decoded": 0, "objects": []}
+    kept, objects, bad = [], [], 0
     for c, name in enumerate(info.channel_names):
-        planes = reader.planes(c, name)
-        t = time.perf_counter()
-        stats = compute_channel_stats(planes[0], workers=workers)
-        out["stats_s"] += time.perf_counter() - t
-        out["decoded"] += stats.decoded_bytes
-        out["objects"].append(stats.n_objects)
-        if block_test:
-            t = time.perf_counter()
-            result = check_pyramid_labels(info, planes, name, workers=workers)
-            out["block_s"] += time.perf_counter() - t
-            assert not result.findings, result.findings
+        result = reader.channel_pass(c, workers=workers)
+        labels = check_labels(result.stats, info, name)
+        pyramid = check_pyramid_labels(info, result.pyramid, name)
+        bad += len(labels.findings) + len(pyramid.findings)
+        objects.append(result.stats.n_objects)
+        kept.append(result.stats)  # the plugin keeps them for the objects-table items
     reader.close()
-    out["rss_mb"] = peak_rss_mb()
+    wall = time.perf_counter() - t0
+    cpu, rss = usage()
+    return {"wall": wall, "cpu": cpu - cpu0, "rss": rss, "objects": objects, "findings": bad,
+            "kept_mb": sum(s.nbytes for s in kept) / 2**20}
+
+
+def child_floor(path: str) -> dict:
+    import tifffile
+
+    out = {}
+    with tifffile.TiffFile(path) as tif:
+        fh = tif.filehandle
+        for label, all_levels in (("level0", False), ("all", True)):
+            cpu0, _ = usage()
+            nbytes = 0
+            for page in tif.pages:
+                page = page.aspage()
+                pages = [page] + (list(page.pages) if all_levels and page.pages else [])
+                for p in pages:
+                    p = p.aspage()
+                    for i, (off, cnt) in enumerate(zip(p.dataoffsets, p.databytecounts)):
+                        fh.seek(off)
+                        data = fh.read(cnt)
+                        seg, _, _ = p.decode(data, i)
+                        nbytes += seg.nbytes
+            out[label] = usage()[0] - cpu0
+            out[label + "_bytes"] = nbytes
     return out
 
 
-def measure_naive(path: str) -> dict:
+def child_naive(path: str) -> dict:
     import tifffile
 
-    t = time.perf_counter()
+    cpu0, _ = usage()
+    t0 = time.perf_counter()
     objects = []
     with tifffile.TiffFile(path) as tif:
         for c in range(len(tif.series[0].levels[0].pages)):
@@ -103,7 +167,8 @@ def measure_naive(path: str) -> dict:
             ids, counts = np.unique(plane, return_counts=True)
             objects.append(int((ids != 0).sum()))
             del plane, ids, counts
-    return {"naive_s": time.perf_counter() - t, "objects": objects, "rss_mb": peak_rss_mb()}
+    cpu, rss = usage()
+    return {"wall": time.perf_counter() - t0, "cpu": cpu - cpu0, "rss": rss, "objects": objects}
 
 
 def run_child(*args: str) -> dict:
@@ -113,37 +178,60 @@ def run_child(*args: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def warm_kernels() -> None:
+    """Compile (or load from numba's cache) once, so no timed child pays for compilation."""
+    path = Path(tempfile.gettempdir()) / "segmask-bench-warm.ome.tiff"
+    if not path.exists():
+        write_mask(path, 1024, 1, 3, "dense")
+    run_child("ours", str(path), "2")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--size", type=int, default=16384)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[4096, 8192, 16384])
+    parser.add_argument("--kinds", nargs="+", default=["dense", "sparse"])
     parser.add_argument("--channels", type=int, default=3)
     parser.add_argument("--levels", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--no-naive", action="store_true")
     parser.add_argument("--child", nargs="+")
     args = parser.parse_args()
     if args.child:
         kind, path, *rest = args.child
-        result = measure_naive(path) if kind == "naive" else measure_ours(path, int(rest[0]), rest[1] == "1")
+        result = {"ours": lambda: child_ours(path, int(rest[0])), "floor": lambda: child_floor(path),
+                  "naive": lambda: child_naive(path)}[kind]()
         print(json.dumps(result))
         return
-    path = Path(tempfile.gettempdir()) / f"segmask-bench-{args.size}-{args.channels}.ome.tiff"
-    if not path.exists():
-        t = time.perf_counter()
-        write_mask(path, args.size, args.channels, args.levels)
-        print(f"generated {path} ({path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t:.0f} s")
-    one = run_child("ours", str(path), "1", "0")
-    two = run_child("ours", str(path), "2", "1")
-    naive = run_child("naive", str(path))
-    gb = one["decoded"] / 1e9
-    print(f"image: {args.size} × {args.size} × {args.channels} uint32, zlib tiles {TILE}, "
-          f"{sum(one['objects']):,} objects ({one['objects']})")
-    print(f"stats pass, 1 core : {one['stats_s']:.1f} s, {gb / one['stats_s']:.2f} GB/s decoded, peak RSS {one['rss_mb']:.0f} MB")
-    print(f"stats pass, 2 cores: {two['stats_s']:.1f} s, {gb / two['stats_s']:.2f} GB/s decoded")
-    print(f"block test, 2 cores: {two['block_s']:.1f} s (all levels, all channels)")
-    print(f"ours end to end (stats + block test, 2 cores): {two['stats_s'] + two['block_s']:.1f} s, peak RSS {two['rss_mb']:.0f} MB")
-    print(f"naive (imread + np.unique per channel): {naive['naive_s']:.1f} s, peak RSS {naive['rss_mb']:.0f} MB")
-    print(f"ratio naive / ours (stats, 2 cores): {naive['naive_s'] / two['stats_s']:.1f}×; "
-          f"naive / ours end to end: {naive['naive_s'] / (two['stats_s'] + two['block_s']):.1f}×")
-    assert naive["objects"] == one["objects"], (naive["objects"], one["objects"])
+    print(f"# bench_mask.py — {time.strftime('%Y-%m-%d %H:%M')} — {platform.machine()}, "
+          f"{os.cpu_count()} cores, Python {platform.python_version()}, load average at start "
+          f"{', '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    warm_kernels()
+    print("| mask | objects | ours wall s | ours CPU s | cores | ours peak RSS MB (stats kept MB) | "
+          "floor CPU s: level 0 / all levels | ours CPU ÷ floor | naive wall s | naive peak RSS MB | naive ÷ ours (wall) |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for size in args.sizes:
+        for kind in args.kinds:
+            path = Path(tempfile.gettempdir()) / f"segmask-bench-{kind}-{size}-{args.channels}.ome.tiff"
+            if not path.exists():
+                t = time.perf_counter()
+                write_mask(path, size, args.channels, args.levels, kind)
+                print(f"(generated {path.name}: {path.stat().st_size / 1e6:.0f} MB in {time.perf_counter() - t:.0f} s)")
+            floor = run_child("floor", str(path))
+            ours = run_child("ours", str(path), str(args.workers))
+            naive = None if args.no_naive else run_child("naive", str(path))
+            if naive is not None:
+                assert naive["objects"] == ours["objects"], (naive["objects"], ours["objects"])
+            assert ours["findings"] == 0
+            cols = [
+                f"{size}² × {args.channels} {kind}", f"{sum(ours['objects']):,}",
+                f"{ours['wall']:.2f}", f"{ours['cpu']:.2f}", f"{ours['cpu'] / ours['wall']:.2f}",
+                f"{ours['rss']:.0f} ({ours['kept_mb']:.0f})",
+                f"{floor['level0']:.2f} / {floor['all']:.2f}", f"{ours['cpu'] / floor['level0']:.2f}×",
+                f"{naive['wall']:.2f}" if naive else "—", f"{naive['rss']:.0f}" if naive else "—",
+                f"{naive['wall'] / ours['wall']:.1f}×" if naive else "—",
+            ]
+            print("| " + " | ".join(cols) + " |", flush=True)
+    print(f"load average at end {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -238,7 +238,15 @@ def test_real_binaryonly_stubs_fail(name):
 
 @pytest.mark.parametrize("parts", [("hubmap-ingest-validation-tests", "sample1.ome.tif"),
                                    ("viv", "multi-channel.ome.tif"), ("viv", "multi-channel.deflate.ome.tif")])
-def test_real_signed_int8_fails_pixel_type(parts):
+def test_real_signed_int8_is_a_signed_container(parts):
+    """int8 is accepted with a practice warning; negative pixels are the labels item's error."""
     info = open_mask(sample(*parts))
-    assert codes(info, "pixel-type") == ["PIXEL-TYPE"]
+    assert codes(info, "pixel-type") == ["PIXEL-SIGNED"]
     assert "pixel type is int8" in FILE_CHECKS["pixel-type"][1](info).findings[0].message
+    reader = MaskReader(info)
+    try:
+        result = reader.channel_pass(0)
+    finally:
+        reader.close()
+    found = [f.code for f in check_labels(result.stats, info, info.channel_names[0]).findings]
+    assert ("LABELS-NEGATIVE" in found) == (result.stats.negative_pixels > 0)

@@ -1,41 +1,72 @@
-"""One streaming pass per channel: ids, pixel counts, bounding boxes and centroids.
+"""Per-object statistics of one channel (ids, pixel counts, bounding boxes, centroids).
 
-Each segment is reduced to horizontal runs of equal value (an object row is usually one
-run), and every statistic is computed from runs: far fewer elements than pixels. Per-segment
-results are merged by id, so memory is a few segments plus per-object accumulators.
+They are computed by the channel's single streaming pass (``label_pass``); this module holds
+the compact result (24 bytes per object in 2D), the accumulator that feeds the compiled
+kernels, and the labels item's check.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
+from ..findings import Authority as _Authority
 from ..findings import CheckResult, Severity
 from ..rules import Authority, define_rule
-from .mask_image import SRC, MaskInfo
-from .tiff_stream import MaskDecodeError, Plane, map_segments
+from .mask_image import SCHEMA_SRC, MaskInfo
+from .tiff_stream import MaskDecodeError
 
-LABELS = define_rule("LABELS", Severity.ERROR, "Every tile/strip of a channel decodes; 0 is background and every other value an object id (count, max id and background fraction are reported).", SRC, authority=Authority.SCHEMA)
-LABELS_EMPTY = define_rule("LABELS-EMPTY", Severity.WARNING, "A channel holds at least one object.", SRC, authority=Authority.PRACTICE)
-LABELS_SPARSE = define_rule("LABELS-SPARSE", Severity.WARNING, "Object ids are not wildly sparse (max id ≤ 10 × object count); ids need not be contiguous.", SRC, authority=Authority.PRACTICE)
-
-_MERGE_AT = 500_000  # partial per-segment entries kept before the first consolidation
+LABELS = define_rule(
+    "LABELS", Severity.ERROR,
+    "Every tile/strip of a channel decodes; 0 is background and every other value an object id "
+    "(count, max id and background fraction are reported).",
+    SCHEMA_SRC + "; ingest-validation-tests tiff_validator.py (every page decodes)", authority=Authority.SCHEMA)
+LABELS_NEGATIVE = define_rule(
+    "LABELS-NEGATIVE", Severity.ERROR,
+    "A signed mask holds no negative value (ids start at 1, 0 is background); the first negative "
+    "pixel is named.", SCHEMA_SRC, authority=Authority.SCHEMA)
+LABELS_EMPTY = define_rule(
+    "LABELS-EMPTY", Severity.WARNING, "A channel holds at least one object.", SCHEMA_SRC,
+    authority=Authority.PRACTICE, reason="an all-background channel is almost always a wrong export")
+LABELS_SPARSE = define_rule(
+    "LABELS-SPARSE", Severity.WARNING,
+    "Object ids are not wildly sparse (max id ≤ 10 × object count); ids need not be contiguous.",
+    SCHEMA_SRC, authority=Authority.PRACTICE,
+    reason="very sparse ids usually mean unrelabelled or wrongly typed labels")
 
 
 @dataclass
 class ChannelStats:
-    """Per-object statistics of one channel at full resolution (pixel units)."""
+    """Per-object statistics of one channel at full resolution (pixel units), over all planes.
 
-    ids: np.ndarray  # sorted object ids (no 0)
-    counts: np.ndarray  # pixels per id
+    Stored compactly: ``ids`` uint32 (sorted), ``counts`` uint32 (int64 only past 2^32 px),
+    centroids float32, the bounding box uint16 (uint32 past 65,536 px) — 24 bytes per object in
+    2D. ``bbox`` and ``z_range`` are returned widened to int64 (a transient copy) so arithmetic
+    on them cannot wrap; ``bbox_compact`` is the stored array.
+    """
+
+    ids: np.ndarray
+    counts: np.ndarray
     centroid_x: np.ndarray
     centroid_y: np.ndarray
-    bbox: np.ndarray  # (N, 4): min_y, min_x, max_y, max_x (inclusive)
+    bbox_compact: np.ndarray  # (N, 4): min_y, min_x, max_y, max_x (inclusive)
     n_pixels: int
     background_pixels: int
+    centroid_z: np.ndarray | None = None  # 3D only
+    z_range_compact: np.ndarray | None = None  # (N, 2): min_z, max_z (3D only)
+    planes: int = 1
+    negative_pixels: int = 0
+    first_negative: tuple[int, int, int] | None = None  # (plane z, y, x)
     decoded_bytes: int = 0
-    errors: list[str] = field(default_factory=list)
+
+    @property
+    def bbox(self) -> np.ndarray:
+        return self.bbox_compact.astype(np.int64)
+
+    @property
+    def z_range(self) -> np.ndarray | None:
+        return None if self.z_range_compact is None else self.z_range_compact.astype(np.int64)
 
     @property
     def n_objects(self) -> int:
@@ -49,121 +80,223 @@ class ChannelStats:
     def background_fraction(self) -> float:
         return self.background_pixels / self.n_pixels if self.n_pixels else 1.0
 
+    @property
+    def nbytes(self) -> int:
+        arrays = [self.ids, self.counts, self.centroid_x, self.centroid_y, self.bbox_compact,
+                  self.centroid_z, self.z_range_compact]
+        return sum(a.nbytes for a in arrays if a is not None)
+
     def index_of(self, ids: np.ndarray) -> np.ndarray:
         """Positions of ``ids`` in ``self.ids`` (-1 where absent)."""
+        ids = np.asarray(ids)
+        if not len(self.ids):
+            return np.full(ids.shape, -1, dtype=np.int64)
         pos = np.searchsorted(self.ids, ids)
-        pos = np.minimum(pos, max(len(self.ids) - 1, 0))
-        found = len(self.ids) > 0
-        return np.where(found & (self.ids[pos] == ids) if found else False, pos, -1)
+        pos = np.minimum(pos, len(self.ids) - 1)
+        return np.where(self.ids[pos] == ids, pos, -1)
 
 
-def _reduce_segment(seg: np.ndarray, y0: int, x0: int):
-    """Runs -> (ids, count, sum_x, sum_y, min_x, min_y, max_x, max_y), background, bytes."""
-    h, w = seg.shape
-    nbytes = seg.nbytes
-    if not seg.any():
-        return None, h * w, nbytes
-    starts_mask = np.empty((h, w), dtype=bool)
-    starts_mask[:, 0] = True
-    np.not_equal(seg[:, 1:], seg[:, :-1], out=starts_mask[:, 1:])
-    starts = np.flatnonzero(starts_mask)
-    ends = np.empty_like(starts)
-    ends[:-1] = starts[1:]
-    ends[-1] = h * w
-    vals = seg.ravel()[starts]
-    keep = vals != 0
-    starts, ends, vals = starts[keep], ends[keep], vals[keep]
-    ry = starts // w
-    rx0 = starts - ry * w
-    length = ends - starts
-    rx1 = rx0 + length - 1
-    ids, inv = np.unique(vals, return_inverse=True)
+CHUNK_PIXELS = 1 << 18  # pixels per kernel call (bounds the room reserved per call)
+_GROW = 1.25
+
+
+class StatsAccumulator:
+    """Global per-object state of one channel's pass, grown in place (compact dtypes)."""
+
+    def __init__(self, height: int, width: int, planes: int = 1) -> None:
+        from . import label_kernels as K
+
+        self.K = K
+        self.height, self.width, self.planes = height, width, planes
+        self.is3d = planes > 1
+        dims = max(height, width, planes, 2)
+        self.big_at = (1 << 32) // dims
+        self.coord = np.uint16 if max(height, width) <= 65536 else np.uint32
+        self.zdt = np.uint16 if planes <= 65536 else np.uint32
+        self.cap = 0
+        self.gid = np.zeros(0, np.uint32)
+        self.gcnt = np.zeros(0, np.uint32)
+        self.gsx = np.zeros(0, np.uint32)
+        self.gsy = np.zeros(0, np.uint32)
+        self.gsz = np.zeros(1, np.uint32)
+        self.gbb = np.zeros((0, 4), self.coord)
+        self.gzr = np.zeros((1, 2), self.zdt)
+        self.hbits = 12
+        self.scramble = False
+        self.hidx = np.full(1 << self.hbits, -1, np.int32)
+        self.bcap = 0
+        self.bcnt = np.zeros(1, np.int64)
+        self.bsx = np.zeros(1, np.int64)
+        self.bsy = np.zeros(1, np.int64)
+        self.bsz = np.zeros(1, np.int64)
+        self.meta = K.new_meta()
+        self.local = (np.zeros(K.LOCAL_MAX, np.uint32), np.full(1 << K.LOCAL_BITS, -1, np.int32),
+                      *(np.zeros(K.LOCAL_MAX, np.int64) for _ in range(7)))
+        self.rowslot = np.zeros(width, np.int32)
+        self.pixels_seen = 0
+        self.decoded_bytes = 0
+
+    # -- capacity ---------------------------------------------------------------------------
+
+    def _grow_rows(self, need: int) -> None:
+        n = int(self.meta[0])
+        new = max(need, int(self.cap * _GROW) + 1024)
+
+        def grown(arr, shape_tail=()):
+            out = np.empty((new, *shape_tail), arr.dtype)
+            out[:n] = arr[:n]
+            return out
+
+        self.gid = grown(self.gid)
+        self.gcnt = grown(self.gcnt)
+        self.gsx = grown(self.gsx)
+        self.gsy = grown(self.gsy)
+        self.gbb = grown(self.gbb, (4,))
+        if self.is3d:
+            self.gsz = grown(self.gsz)
+            self.gzr = grown(self.gzr, (2,))
+        self.cap = new
+
+    def _ensure(self, pixels: int) -> None:
+        n = int(self.meta[0])
+        if self.cap - n < pixels:
+            self._grow_rows(n + pixels)
+        if (n + pixels) * 10 > 7 * len(self.hidx):
+            bits = self.hbits
+            while (n + pixels) * 10 > 7 * (1 << bits):
+                bits += 1
+            self.hbits = bits
+            self.hidx = np.full(1 << bits, -1, np.int32)
+            self.K.rehash(self.gid, n, self.hidx, bits, self.scramble)
+        need_b = (self.pixels_seen + pixels) // self.big_at + 1
+        if need_b > len(self.bcnt):
+            nb = int(self.meta[1])
+            size = max(need_b, 2 * len(self.bcnt))
+            for name in ("bcnt", "bsx", "bsy", "bsz"):
+                old = getattr(self, name)
+                arr = np.zeros(size, np.int64)
+                arr[:nb] = old[:nb]
+                setattr(self, name, arr)
+
+    # -- accumulation -----------------------------------------------------------------------
+
+    def add(self, tile: np.ndarray, hh: int, ww: int, y0: int, x0: int, z: int = 0) -> None:
+        """Valid rect (hh, ww) of a decoded segment at image (y0, x0) of plane z."""
+        rows_per_call = max(1, CHUNK_PIXELS // max(ww, 1))
+        self.decoded_bytes += tile.nbytes
+        for r0 in range(0, hh, rows_per_call):
+            r1 = min(hh, r0 + rows_per_call)
+            px = (r1 - r0) * ww
+            self._ensure(px)
+            self.K.block_stats(
+                tile, r0, r1, ww, y0, x0, z, self.rowslot, *self.local,
+                self.gid, self.gcnt, self.gsx, self.gsy, self.gsz, self.gbb, self.gzr,
+                self.hidx, self.hbits, self.scramble, self.bcnt, self.bsx, self.bsy, self.bsz,
+                self.meta, self.big_at, self.is3d)
+            self.pixels_seen += px
+            if not self.scramble and self.meta[8] > self.K.SCRAMBLE_AT:
+                self.scramble = True  # ids in a pattern that defeats identity hashing
+                self.K.rehash(self.gid, int(self.meta[0]), self.hidx, self.hbits, True)
+
+    def finish(self) -> ChannelStats:
+        """The sorted, compact statistics; the accumulator is emptied."""
+        meta = self.meta
+        n = int(meta[0])
+        self.hidx = None
+        self.local = self.rowslot = None
+        ids = self.gid[:n]
+        order = None if n < 2 or bool(np.all(ids[1:] > ids[:-1])) else np.argsort(ids, kind="stable")
+
+        def take(arr):
+            arr = arr[:n]
+            return arr[order] if order is not None else arr.copy()
+
+        ids = take(self.gid)
+        self.gid = None
+        cnt = self.gcnt[:n]
+        promoted = np.flatnonzero(cnt == self.K.PROMOTED)
+        side = self.gsx[promoted].astype(np.int64) if len(promoted) else None
+        big_counts = self.bcnt[side] if side is not None else None
+        wide = big_counts is not None and len(big_counts) and int(big_counts.max()) >= (1 << 32)
+        counts = cnt.astype(np.int64) if wide else cnt.copy()
+        if side is not None:
+            counts[promoted] = big_counts
+        cents = []
+        for name, bname in (("gsx", "bsx"), ("gsy", "bsy")) + ((("gsz", "bsz"),) if self.is3d else ()):
+            sums = getattr(self, name)[:n]
+            out = np.empty(n, np.float32)
+            step = 1 << 20
+            for a in range(0, n, step):
+                b = min(n, a + step)
+                out[a:b] = sums[a:b] / np.maximum(counts[a:b], 1)
+            if side is not None:
+                out[promoted] = getattr(self, bname)[side] / np.maximum(big_counts, 1)
+            setattr(self, name, None)
+            cents.append(out[order] if order is not None else out)
+        self.gcnt = None
+        counts = counts[order] if order is not None else counts
+        bbox = take(self.gbb)
+        self.gbb = None
+        zr = take(self.gzr) if self.is3d else None
+        self.gzr = None
+        first_neg = tuple(int(v) for v in meta[4:7]) if meta[4] >= 0 else None
+        return ChannelStats(
+            ids=ids, counts=counts, centroid_x=cents[0], centroid_y=cents[1], bbox_compact=bbox,
+            centroid_z=cents[2] if self.is3d else None, z_range_compact=zr,
+            n_pixels=int(meta[2] + meta[3] + meta[7]), background_pixels=int(meta[2]),
+            planes=self.planes, negative_pixels=int(meta[3]), first_negative=first_neg,
+            decoded_bytes=self.decoded_bytes,
+        )
+
+
+def stats_reference(planes: list[np.ndarray]) -> ChannelStats:
+    """The numpy reference (whole planes in memory): for tests and small images only."""
+    vol = np.stack([np.asarray(p) for p in planes])
+    z, y, x = np.nonzero(vol > 0)
+    vals = vol[z, y, x].astype(np.int64)
+    ids, inv, counts = np.unique(vals, return_inverse=True, return_counts=True)
     n = len(ids)
-    count = np.bincount(inv, weights=length, minlength=n)
-    sum_x = np.bincount(inv, weights=(rx0 + rx1) * length / 2.0, minlength=n) + x0 * count
-    sum_y = np.bincount(inv, weights=ry * length, minlength=n) + y0 * count
-    big = np.iinfo(np.int64).max
-    min_x = np.full(n, big, np.int64)
-    min_y = np.full(n, big, np.int64)
-    max_x = np.full(n, -1, np.int64)
-    max_y = np.full(n, -1, np.int64)
-    np.minimum.at(min_x, inv, rx0)
-    np.minimum.at(min_y, inv, ry)
-    np.maximum.at(max_x, inv, rx1)
-    np.maximum.at(max_y, inv, ry)
-    # compact partials (ids keep the pixel dtype, coordinates fit int32): memory is per object
-    part = (ids, count, sum_x, sum_y, (min_x + x0).astype(np.int32), (min_y + y0).astype(np.int32),
-            (max_x + x0).astype(np.int32), (max_y + y0).astype(np.int32))
-    background = h * w - int(length.sum())
-    return part, background, nbytes
 
+    def mean(c):
+        return (np.bincount(inv, weights=c, minlength=n) / np.maximum(counts, 1)).astype(np.float32)
 
-def _merge(parts: list[tuple]) -> tuple:
-    """Combine partial statistics by id (sort + reduceat)."""
-    cols = [np.concatenate([p[i] for p in parts]) for i in range(8)]
-    order = np.argsort(cols[0], kind="stable")
-    cols = [c[order] for c in cols]
-    ids = cols[0]
-    if not len(ids):
-        return tuple(cols)
-    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
-    return (
-        ids[starts],
-        np.add.reduceat(cols[1], starts),
-        np.add.reduceat(cols[2], starts),
-        np.add.reduceat(cols[3], starts),
-        np.minimum.reduceat(cols[4], starts),
-        np.minimum.reduceat(cols[5], starts),
-        np.maximum.reduceat(cols[6], starts),
-        np.maximum.reduceat(cols[7], starts),
-    )
+    def agg(func, c, init):
+        out = np.full(n, init, np.int64)
+        func.at(out, inv, c)
+        return out
 
-
-def compute_channel_stats(plane: Plane, workers: int = 2) -> ChannelStats:
-    """Stream one plane; raises MaskDecodeError naming the segment that fails."""
-    parts: list[tuple] = []
-    pending = merged = 0
-    background = 0
-    decoded = 0
-    for part, bg, nbytes in map_segments(plane, _reduce_segment, workers=workers):
-        background += bg
-        decoded += nbytes
-        if part is not None:
-            parts.append(part)
-            pending += len(part[0])
-            # consolidate when the new partials outgrow the merged block: amortised, so each
-            # entry is re-sorted O(log) times, and memory stays ~2× the object count
-            if pending > max(_MERGE_AT, 2 * merged):
-                parts = [_merge(parts)]
-                pending = merged = len(parts[0][0])
-    h, w = plane.shape
-    if parts:
-        ids, count, sx, sy, mnx, mny, mxx, mxy = _merge(parts)
-    else:
-        empty_i, empty_f = np.zeros(0, np.int64), np.zeros(0)
-        ids, count, sx, sy = empty_i, empty_f, empty_f, empty_f
-        mnx = mny = mxx = mxy = empty_i
+    bbox = np.stack([agg(np.minimum, y, 1 << 62), agg(np.minimum, x, 1 << 62),
+                     agg(np.maximum, y, -1), agg(np.maximum, x, -1)], axis=1)
+    is3d = vol.shape[0] > 1
+    neg = np.argwhere(vol < 0)
     return ChannelStats(
-        ids=ids.astype(np.int64),
-        counts=count.astype(np.int64),
-        centroid_x=sx / np.maximum(count, 1),
-        centroid_y=sy / np.maximum(count, 1),
-        bbox=np.stack([mny, mnx, mxy, mxx], axis=1) if len(ids) else np.zeros((0, 4), np.int64),
-        n_pixels=h * w,
-        background_pixels=background,
-        decoded_bytes=decoded,
+        ids=ids, counts=counts, centroid_x=mean(x), centroid_y=mean(y), bbox_compact=bbox,
+        centroid_z=mean(z) if is3d else None,
+        z_range_compact=np.stack([agg(np.minimum, z, 1 << 62), agg(np.maximum, z, -1)], axis=1) if is3d else None,
+        n_pixels=vol.size, background_pixels=int((vol == 0).sum()), planes=vol.shape[0],
+        negative_pixels=len(neg), first_negative=tuple(int(v) for v in neg[0]) if len(neg) else None,
     )
 
 
 def check_labels(stats: ChannelStats | MaskDecodeError, info: MaskInfo, channel: str) -> CheckResult:
     loc = info.location(channel=channel)
     if isinstance(stats, MaskDecodeError):
+        # a full-resolution plane that does not decode fails HuBMAP's tiff validator
         return CheckResult(findings=[LABELS.finding(
-            str(stats), loc, fix="re-export the mask; its pixel data is damaged or truncated")])
+            str(stats), loc, fix="re-export the mask; its pixel data is damaged or truncated",
+            authority=_Authority.INGEST)])
     result = CheckResult(data={"objects": stats.n_objects})
+    volume = f" over {stats.planes} planes" if stats.planes > 1 else ""
     result.notes.append(
         f"channel {channel!r}: {stats.n_objects} object(s), max id {stats.max_id}, "
-        f"background {stats.background_fraction:.1%} of {stats.n_pixels} px")
+        f"background {stats.background_fraction:.1%} of {stats.n_pixels} px{volume}")
+    if stats.negative_pixels:
+        z, y, x = stats.first_negative
+        result.findings.append(LABELS_NEGATIVE.finding(
+            f"{info.display}: channel {channel!r} holds {stats.negative_pixels} negative pixel(s); "
+            f"the first is at plane {z}, y {y}, x {x} — object ids start at 1 and 0 is background",
+            info.location(channel=channel, pixel=(y, x)),
+            fix="write the labels as unsigned integers with 0 as background (uint32 for many objects)"))
     if stats.n_objects == 0:
         result.findings.append(LABELS_EMPTY.finding(
             f"{info.display}: channel {channel!r} holds no objects (every pixel is 0)", loc,
@@ -175,3 +308,11 @@ def check_labels(stats: ChannelStats | MaskDecodeError, info: MaskInfo, channel:
             "unrelabelled or wrongly typed labels", loc,
             fix="relabel the objects sequentially (skimage.segmentation.relabel_sequential)"))
     return result
+
+
+def compute_channel_stats(plane, workers: int = 2) -> ChannelStats:
+    """Statistics of one full-resolution plane (compatibility entry; the plugin should use
+    ``MaskReader.channel_pass``, which also runs the pyramid block test in the same pass)."""
+    from .label_pass import stats_of_planes
+
+    return stats_of_planes([plane], workers=workers)

@@ -1,7 +1,9 @@
-"""The mask image `<name>.segmentations.ome.tiff`: file-level rules (SPEC §3).
+"""The mask image `<name>.segmentations.ome.tiff`: file-level rules and metadata.
 
-``open_mask`` reads metadata only (IFDs, OME-XML) and never raises; decoding pixels is
-``channel_stats`` / ``pyramid_labels``' business.
+``open_mask`` reads metadata only (IFDs, OME-XML) and never raises; every IFD and SubIFD is
+checked against the named limits of ``tiff_stream`` before anything is allocated from its
+declared sizes. Planes are mapped to (channel, z) through the OME ``DimensionOrder`` and
+``TiffData`` elements. Decoding pixels is ``label_pass``' business (``MaskReader.channel_pass``).
 """
 
 from __future__ import annotations
@@ -15,26 +17,40 @@ import numpy as np
 
 from ..findings import CheckResult, Finding, Location, Severity, cut_list
 from ..rules import Authority, define_rule
+from .tiff_stream import (
+    MAX_IFDS, MAX_SUBIFDS, MaskDecodeError, limit_text, segment_layout,
+)
 
-SRC = "SPEC §3; HuBMAP segmentation-mask schema"
-TIFF_READ = define_rule("TIFF-READ", Severity.ERROR, "The mask is a TIFF or BigTIFF that opens; damaged IFDs are findings.", SRC + "; TIFF 6.0", authority=Authority.INGEST)
-OME_XML = define_rule("OME-XML", Severity.ERROR, "OME-XML is embedded in the first IFD's ImageDescription and is well-formed UTF-8; tifffile reads the file as an OME series.", SRC + "; OME-TIFF specification", authority=Authority.INGEST)
-OME_XSD = define_rule("OME-XSD", Severity.ERROR, "The OME-XML is valid against the OME 2016-06 XSD (validated offline with the XSD ome-types ships).", "SPEC §3; OME 2016-06 schema", authority=Authority.INGEST)
-OME_SELF_CONTAINED = define_rule("OME-SELF-CONTAINED", Severity.ERROR, "The mask is self-contained: no BinaryOnly stub, no TiffData/UUID naming other files.", SRC + "; OME-TIFF specification", authority=Authority.SCHEMA)
-OME_CONSISTENT = define_rule("OME-CONSISTENT", Severity.ERROR, "OME-XML agrees with the TIFF: Pixels Type = sample type, SizeX/SizeY = full-resolution IFD, SizeC = channel planes, SizeT = 1.", SRC, authority=Authority.SCHEMA)
-OME_CHANNEL_NAMES = define_rule("OME-CHANNEL-NAMES", Severity.ERROR, "Every OME Channel has a non-empty Name, and names are unique (they name the objects tables).", SRC, authority=Authority.SCHEMA)
-PIXEL_TYPE = define_rule("PIXEL-TYPE", Severity.ERROR, "Pixels are uint8, uint16 or uint32 (object ids ≥ 1, 0 = background).", SRC, authority=Authority.SCHEMA)
-PHYSICAL_SIZE = define_rule("PHYSICAL-SIZE", Severity.ERROR, "PhysicalSizeX and PhysicalSizeY are present.", "SPEC §3; HuBMAP ingest-validation-tests", authority=Authority.INGEST)
-PYRAMID = define_rule("PYRAMID", Severity.ERROR, "Pyramid levels are SubIFDs, largest first, each within 1 px of size/2^k, same dtype and channel count.", SRC + "; Bio-Formats 6 pyramid layout", authority=Authority.SCHEMA)
-PYRAMID_MISSING = define_rule("PYRAMID-MISSING", Severity.ERROR, "A mask larger than 4096 px has a pyramid (warning when smaller).", SRC + " (\"pyramidal\")", authority=Authority.SCHEMA)
-PYRAMID_LEGACY = define_rule("PYRAMID-LEGACY", Severity.WARNING, "Levels stored as separate series (pre-Bio-Formats-6 layout) instead of SubIFDs.", SRC, authority=Authority.PRACTICE)
-TIFF_LAYOUT = define_rule("TIFF-LAYOUT", Severity.WARNING, "Tiles with power-of-two sizes, not strips.", "SPEC §3", authority=Authority.PRACTICE)
-TIFF_COMPRESSION = define_rule("TIFF-COMPRESSION", Severity.WARNING, "No zstd compression (the portal's viewer cannot decode it).", "SPEC §3", authority=Authority.PRACTICE)
+SCHEMA_SRC = ("HuBMAP Segmentation Mask directory schema (\"multi-channel pyramidal OME TIFF bitmasks … "
+              "unique integer pixel value starting at 1, with 0 meaning background\")")
+SRC = SCHEMA_SRC
+OME_TIFF_SPEC = "OME-TIFF specification (docs.openmicroscopy.org/ome-model, OME-TIFF › Specification)"
+IVT = "ingest-validation-tests"
+TIFF_READ = define_rule("TIFF-READ", Severity.ERROR, "The mask is a TIFF or BigTIFF that opens; damaged IFDs, and IFDs beyond the reader's named limits, are findings.", f"{IVT} tiff_validator.py; TIFF 6.0 specification", authority=Authority.INGEST)
+OME_XML = define_rule("OME-XML", Severity.ERROR, "OME-XML is embedded in the first IFD's ImageDescription and is well-formed UTF-8; tifffile reads the file as an OME series.", f"{IVT} ome_tiff_validator.py; {OME_TIFF_SPEC}", authority=Authority.INGEST)
+OME_XSD = define_rule("OME-XSD", Severity.ERROR, "The OME-XML is valid against the OME 2016-06 XSD (validated offline with the XSD ome-types ships).", f"{IVT} ome_tiff_validator.py; OME 2016-06 schema", authority=Authority.INGEST)
+OME_SELF_CONTAINED = define_rule("OME-SELF-CONTAINED", Severity.ERROR, "The mask is self-contained: no BinaryOnly stub, no TiffData/UUID naming other files.", f"{SCHEMA_SRC}; {OME_TIFF_SPEC}", authority=Authority.SCHEMA)
+OME_CONSISTENT = define_rule("OME-CONSISTENT", Severity.ERROR, "OME-XML agrees with the TIFF: Pixels Type = sample type, SizeX/SizeY = full-resolution IFD, SizeC × SizeZ = planes (mapped by DimensionOrder/TiffData), SizeT = 1.", f"{SCHEMA_SRC}; {OME_TIFF_SPEC}", authority=Authority.SCHEMA)
+OME_CHANNEL_NAMES = define_rule("OME-CHANNEL-NAMES", Severity.ERROR, "Every OME Channel has a non-empty Name, and names are unique (they name the objects tables).", f"{SCHEMA_SRC} (\"Mask name … MUST MATCH A CHANNEL IN THE OME TIFF FILE\")", authority=Authority.SCHEMA)
+PIXEL_TYPE = define_rule("PIXEL-TYPE", Severity.ERROR, "Pixels are integers: uint8/16/32, or int8/16/32 without negative values (float and bit are not labels).", f"{SCHEMA_SRC}; OME 2016-06 PixelType (no uint64)", authority=Authority.SCHEMA)
+PIXEL_SIGNED = define_rule("PIXEL-SIGNED", Severity.WARNING, "A signed integer container (int8/16/32) holds labels; unsigned types are the usual choice.", SCHEMA_SRC, authority=Authority.PRACTICE, reason="signed containers halve the id range and invite negative values; many viewers assume unsigned labels")
+PHYSICAL_SIZE = define_rule("PHYSICAL-SIZE", Severity.ERROR, "PhysicalSizeX and PhysicalSizeY are present and positive.", f"{IVT} segmentation_mask_imagesize_validation.py and ome_tiff_field_validator.py", authority=Authority.INGEST)
+PYRAMID = define_rule("PYRAMID", Severity.ERROR, "Pyramid levels are SubIFDs, largest first; one integer factor f ≥ 2 between all levels; level k within 1 px of size/f^k; same dtype and plane count.", f"{SCHEMA_SRC}; Bio-Formats 6 pyramid layout (bfconvert -pyramid-scale)", authority=Authority.SCHEMA)
+PYRAMID_MISSING = define_rule("PYRAMID-MISSING", Severity.ERROR, "A mask larger than 4096 px has a pyramid (warning when smaller).", SCHEMA_SRC + " (\"pyramidal\")", authority=Authority.SCHEMA)
+PYRAMID_LEGACY = define_rule("PYRAMID-LEGACY", Severity.WARNING, "Levels stored as separate series (pre-Bio-Formats-6 layout) instead of SubIFDs.", "Bio-Formats documentation: OME-TIFF pyramids (SubIFDs since Bio-Formats 6)", authority=Authority.PRACTICE, reason="current viewers read SubIFD pyramids; separate-series levels look like extra images")
+TIFF_LAYOUT = define_rule("TIFF-LAYOUT", Severity.WARNING, "Tiles with power-of-two sizes, not strips.", "Bio-Formats / OME-TIFF writing recommendations (tiled pyramids)", authority=Authority.PRACTICE, reason="viewers fetch tiles; strips force decoding whole rows")
+TIFF_COMPRESSION = define_rule("TIFF-COMPRESSION", Severity.WARNING, "No zstd compression (the portal's viewer cannot decode it).", "Viv/Avivator supported codecs (HuBMAP portal viewer)", authority=Authority.PRACTICE, reason="the portal's viewer cannot decode zstd")
+SOURCE_IMAGE = define_rule("SOURCE-IMAGE", Severity.ERROR, "The mask's SizeX/Y/Z, PhysicalSizeX/Y/Z and their units equal the source (parent) image's.", f"{IVT} segmentation_mask_imagesize_validation.py", authority=Authority.INGEST)
 
 UNSIGNED = ("uint8", "uint16", "uint32")
+SIGNED = ("int8", "int16", "int32")
+LABEL_TYPES = UNSIGNED + SIGNED
 OME_TYPES = {"float32": "float", "float64": "double", "bool": "bit"}  # numpy -> OME Pixels Type
-MAX_SEGMENT_BYTES = 512 * 1024 * 1024  # one tile/strip larger than this is refused, not decoded
 OME_NS = "{http://www.openmicroscopy.org/Schemas/OME/2016-06}"
+MAX_OME_SIZE = 65_536  # OME SizeC, SizeZ or SizeT
+MAX_OME_PLANES = MAX_IFDS  # SizeC × SizeZ × SizeT
+DIM_LIMITS = {"MAX_OME_SIZE": MAX_OME_SIZE, "MAX_OME_PLANES": MAX_OME_PLANES}
+from .tiff_stream import MAX_SEGMENT_BYTES  # noqa: E402,F401  (re-exported)
 
 
 @dataclass
@@ -57,7 +73,8 @@ class MaskInfo:
     bigtiff: bool = False
     description: str | None = None
     series_kind: str | None = None
-    planes: int = 0  # top-level IFDs of the full-resolution image
+    planes: int = 0  # top-level IFDs of full-resolution size
+    ifd_count: int = 0  # top-level IFDs
     height: int = 0
     width: int = 0
     dtype: str | None = None
@@ -72,21 +89,77 @@ class MaskInfo:
     xml_error: str | None = None
     segment_error: str | None = None
     series_error: str | None = None
+    # plane mapping: plane_map[c][z] = top-level IFD index, or None when not in this file
+    plane_map: list[list[int | None]] = field(default_factory=list)
+    size_z: int = 1
+    ome_problem: str | None = None  # why the OME metadata cannot map planes (None: usable)
+    other_files: dict = field(default_factory=dict)  # (c, z) -> file name holding that plane
+    full_ifds: list[int] = field(default_factory=list)  # top-level IFD indices of full size
+    _names: list[str] | None = None
 
     @property
     def channel_names(self) -> list[str]:
-        """Names for items: OME names where present, else channel-<index>."""
-        count = self.planes if self.readable else 0
-        names: list[str] = []
-        for i in range(count):
-            name = self.ome_channel_names[i] if i < len(self.ome_channel_names) else None
-            name = name or f"channel-{i}"
-            # duplicate names (an OME-CHANNEL-NAMES error) still need distinct items
-            names.append(name if name not in names else f"{name}_{i}")
-        return names
+        """One name per channel (OME Channel Name, else channel-<index>); computed once."""
+        if self._names is None:
+            count = len(self.plane_map) if self.readable else 0
+            names: list[str] = []
+            seen: set[str] = set()
+            for i in range(count):
+                name = self.ome_channel_names[i] if i < len(self.ome_channel_names) else None
+                name = name or f"channel-{i}"
+                # duplicate names (an OME-CHANNEL-NAMES error) still need distinct items
+                if name in seen:
+                    name = f"{name}_{i}"
+                seen.add(name)
+                names.append(name)
+            self._names = names
+        return self._names
+
+    @property
+    def signed(self) -> bool:
+        return self.dtype in SIGNED
 
     def location(self, **kw) -> Location:
         return Location(file=self.display, **kw)
+
+    def physical_size_um(self) -> tuple[float | None, float | None, float | None]:
+        """PhysicalSizeX/Y/Z in micrometres (None where absent, not a positive number, or in an
+        unknown unit)."""
+        from ..units import micrometres_per
+
+        out = []
+        for axis in "XYZ":
+            value, unit = self.ome.get(f"PhysicalSize{axis}"), self.ome.get(f"PhysicalSize{axis}Unit")
+            try:
+                number = float(value) if value is not None else None
+            except ValueError:
+                number = None
+            factor = micrometres_per(unit)
+            out.append(number * factor if number is not None and number > 0 and factor is not None else None)
+        return tuple(out)
+
+    def channels_problem(self) -> tuple[str, str] | None:
+        """(reason in words, file item to see) when channel items cannot run, else None."""
+        if not self.readable:
+            return f"{self.display} could not be opened as TIFF", "tiff"
+        if self.segment_error:
+            return f"the pixel layout cannot be decoded safely: {self.segment_error}", "tiff"
+        if self.dtype not in LABEL_TYPES:
+            return f"pixel type {self.dtype} is not a label type", "pixel-type"
+        if self.ome_problem:
+            return f"the OME metadata cannot be used to find the channels' planes: {self.ome_problem}", "ome-xml"
+        return None
+
+    def channel_problem(self, index: int) -> str | None:
+        """Why one channel has no plane to check in this file (multi-file members), else None."""
+        if index >= len(self.plane_map):
+            return f"{self.display} has no channel {index}"
+        zs = self.plane_map[index]
+        if all(ifd is None for ifd in zs):
+            elsewhere = sorted({f for (c, _), f in self.other_files.items() if c == index})
+            where = f" (the OME-XML places it in {cut_list(elsewhere)})" if elsewhere else ""
+            return f"channel {self.channel_names[index]!r} has no plane in {self.display}{where}"
+        return None
 
 
 class _LogCapture(logging.Handler):
@@ -95,7 +168,8 @@ class _LogCapture(logging.Handler):
         self.messages: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
+        if len(self.messages) < 100:
+            self.messages.append(record.getMessage()[:500])
 
 
 def capture_tifffile_log():
@@ -124,6 +198,29 @@ def open_tiff(path: Path):
     return tifffile.TiffFile(path)
 
 
+def _open_words(exc: BaseException) -> str:
+    """What is wrong, in words, for an exception raised while opening a TIFF."""
+    text = str(exc)
+    low = text.lower()
+    if isinstance(exc, FileNotFoundError):
+        return "the file does not exist"
+    if isinstance(exc, PermissionError):
+        return "the file cannot be read (permission denied)"
+    if isinstance(exc, IsADirectoryError):
+        return "it is a directory"
+    if "not a tiff" in low or "invalid tiff" in low or "byteorder" in low:
+        return "it does not start with a TIFF or BigTIFF header"
+    if "circular" in low:
+        return "its IFD chain loops back on itself (circular reference)"
+    if "keyframe" in low:
+        return "its IFDs are inconsistent with each other"
+    if isinstance(exc, (EOFError,)) or "eof" in low or "truncat" in low or "out of range" in low:
+        return "it ends before the structures it declares (truncated or damaged IFD)"
+    if isinstance(exc, MemoryError):
+        return "its declared structures need more memory than is available"
+    return f"its structure is damaged ({type(exc).__name__}: {text[:120]})"
+
+
 def open_mask(path: Path, display: str | None = None) -> MaskInfo:
     info = MaskInfo(path=path, display=display or path.name)
     fix = "re-export the mask as OME-TIFF (e.g. with bfconvert or tifffile)"
@@ -134,9 +231,10 @@ def open_mask(path: Path, display: str | None = None) -> MaskInfo:
             info.readable = True
         except Exception as exc:  # noqa: BLE001 - any parse error of a damaged file is a finding
             info.findings.append(TIFF_READ.finding(
-                f"{info.display} cannot be read as TIFF: {type(exc).__name__}: {exc}",
-                info.location(), fix=fix))
+                f"{info.display} cannot be read as TIFF: {_open_words(exc)}", info.location(), fix=fix))
     info.log = list(log)
+    if info.readable:
+        _map_planes(info)
     return info
 
 
@@ -144,49 +242,204 @@ def _read_metadata(info: MaskInfo, tif) -> None:
     info.bigtiff = tif.is_bigtiff
     first = tif.pages.first
     info.description = first.description if first.description else None
-    pages = list(tif.pages)  # top-level IFDs (tifffile guards against IFD loops)
-    info.height, info.width = first.imagelength, first.imagewidth
+    _parse_ome(info)
+    # top-level IFDs, counted against MAX_IFDS before anything is kept per IFD
+    count = len(tif.pages)  # walks the IFD chain only (tifffile stops at loops and logs them)
+    if count > MAX_IFDS:
+        info.segment_error = f"the file has {count:,} IFDs, beyond {limit_text('MAX_IFDS')}"
+    pages = [tif.pages[index] for index in range(min(count, MAX_IFDS))]
+    info.ifd_count = len(pages)
+    try:
+        layout0 = segment_layout(first)
+    except MaskDecodeError as exc:
+        info.segment_error = info.segment_error or f"IFD 0: {exc}"
+        layout0 = None
+    info.height, info.width = (layout0.h, layout0.w) if layout0 else (0, 0)
     info.dtype = str(first.dtype) if first.dtype is not None else f"{first.sampleformat}:{first.bitspersample}"
-    info.tiled = first.is_tiled
-    info.tile = (first.tilelength, first.tilewidth) if first.is_tiled else None
-    info.rows_per_strip = None if first.is_tiled else first.rowsperstrip
+    info.tiled = bool(first.is_tiled)
+    info.tile = (layout0.sh, layout0.sw) if layout0 and info.tiled else None
+    info.rows_per_strip = layout0.sh if layout0 and not info.tiled else None
     info.compression = first.compression.name if hasattr(first.compression, "name") else str(first.compression)
-    same = [p for p in pages if (p.imagelength, p.imagewidth) == (info.height, info.width)]
-    info.planes = len(same)
-    info.extra_series = [(p.imagelength, p.imagewidth) for p in pages if p not in same]
     if first.samplesperpixel != 1:
         info.findings.append(TIFF_READ.finding(
             f"{info.display}: {first.samplesperpixel} samples per pixel; a label mask stores one "
             "channel per plane (SamplesPerPixel = 1)", info.location(),
             fix="write one plane per channel (planar CYX)"))
-    # SubIFD levels straight from the IFDs (not tifffile's OME series, which zero-fills)
+    same, info.extra_series = [], []
+    for index, page in enumerate(pages):
+        size = (page.imagelength, page.imagewidth)
+        if size == (info.height, info.width):
+            same.append(index)
+        elif len(info.extra_series) < 1000:
+            info.extra_series.append(size)
+    info.full_ifds = same
+    info.planes = len(same)
+    # every IFD and SubIFD against the limits (the segment-size limit included)
+    levels: list[list] = []
+    for index in same:
+        page = pages[index]
+        if index and info.segment_error is None:
+            try:
+                segment_layout(page)
+            except MaskDecodeError as exc:
+                info.segment_error = f"IFD {index}: {exc}"
+        page = page.aspage() if hasattr(page, "aspage") else page
+        sub = page.pages if getattr(page, "subifds", None) else None
+        n_sub = len(page.subifds) if getattr(page, "subifds", None) else 0
+        if n_sub > MAX_SUBIFDS:
+            info.segment_error = info.segment_error or (
+                f"IFD {index} lists {n_sub} SubIFDs, beyond {limit_text('MAX_SUBIFDS')}")
+            continue
+        chain = list(sub) if sub is not None else []
+        for k, subpage in enumerate(chain, start=1):
+            if info.segment_error is None:
+                try:
+                    segment_layout(subpage)
+                except MaskDecodeError as exc:
+                    info.segment_error = f"IFD {index} SubIFD level {k}: {exc}"
+            while len(levels) < k:
+                levels.append([])
+            levels[k - 1].append(subpage)
     info.levels = [LevelInfo(info.height, info.width, info.dtype, info.planes)]
-    subifds = [p.aspage().pages for p in same]
-    depth = max((len(s) for s in subifds if s is not None), default=0)
-    for k in range(depth):
-        level_pages = [s[k] for s in subifds if s is not None and len(s) > k]
-        first_level = level_pages[0]
-        info.levels.append(LevelInfo(
-            first_level.imagelength, first_level.imagewidth, str(first_level.dtype), len(level_pages)))
+    for level_pages in levels:
+        lp = level_pages[0]
+        info.levels.append(LevelInfo(_safe_int(lp.imagelength), _safe_int(lp.imagewidth), str(lp.dtype), len(level_pages)))
+    too_big = _ome_too_big(info)
+    if too_big:
+        info.series_error = f"tifffile's image series not built: {too_big}"
+    else:
+        try:
+            info.series_kind = tif.series[0].kind
+        except Exception as exc:  # noqa: BLE001
+            info.series_error = f"tifffile cannot build an image series: {_open_words(exc)}"
+
+
+def _safe_int(value) -> int:
     try:
-        info.series_kind = tif.series[0].kind
-    except Exception as exc:  # noqa: BLE001
-        info.series_error = f"tifffile cannot build an image series: {type(exc).__name__}: {exc}"
-    for page in pages[:1]:
-        segment = _largest_segment_bytes(page)
-        if segment > MAX_SEGMENT_BYTES:
-            info.segment_error = (
-                f"one {'tile' if page.is_tiled else 'strip'} would decode to {segment:,} bytes "
-                f"(declared {page.imagewidth} × {page.imagelength} px)"
-            )
-    _parse_ome(info)
+        return int(value)
+    except (TypeError, ValueError):
+        return -1
 
 
-def _largest_segment_bytes(page) -> int:
-    itemsize = page.bitspersample // 8 or 1
-    if page.is_tiled:
-        return page.tilelength * page.tilewidth * itemsize
-    return min(page.rowsperstrip, page.imagelength) * page.imagewidth * itemsize
+def _ome_int(info: MaskInfo, attr: str, default: int | None = 1) -> int | None:
+    value = info.ome.get(attr)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        return None
+
+
+def _ome_too_big(info: MaskInfo) -> str | None:
+    """A limit the OME Size attributes exceed (checked before anything uses them), else None."""
+    if not info.ome:
+        return None
+    sizes = {a: _ome_int(info, a) for a in ("SizeC", "SizeZ", "SizeT")}
+    for attr, value in sizes.items():
+        if value is not None and value > MAX_OME_SIZE:
+            return f"OME {attr}={info.ome.get(attr)[:20]!r} is beyond the limit MAX_OME_SIZE = {MAX_OME_SIZE:,}"
+    if all(v is not None for v in sizes.values()):
+        total = sizes["SizeC"] * sizes["SizeZ"] * sizes["SizeT"]
+        if total > MAX_OME_PLANES:
+            return f"OME SizeC × SizeZ × SizeT = {total:,} planes, beyond the limit MAX_OME_PLANES = {MAX_OME_PLANES:,}"
+    return None
+
+
+def _map_planes(info: MaskInfo) -> None:
+    """plane_map[c][z] -> IFD, from DimensionOrder and TiffData (or one channel per IFD when the
+    OME metadata is missing or unusable; ``ome_problem`` says why)."""
+    fallback = [[ifd] for ifd in info.full_ifds]
+    problem = _ome_problem(info)
+    if problem:
+        info.ome_problem = problem
+        info.plane_map = fallback
+        return
+    from lxml import etree
+
+    size_c, size_z, size_t = (_ome_int(info, a) for a in ("SizeC", "SizeZ", "SizeT"))
+    order = info.ome.get("DimensionOrder", "XYZCT")
+    root = etree.fromstring(info.description.encode("utf-8"), _xml_parser())
+    own_uuid = (root.get("UUID") or "").strip()
+    pixels = root.find(f"{OME_NS}Image/{OME_NS}Pixels")
+    dims = {"Z": size_z, "C": size_c, "T": size_t}
+    axes = [a for a in order[2:] if a in dims]
+    if sorted(axes) != ["C", "T", "Z"]:
+        info.ome_problem = f"DimensionOrder {order[:20]!r} is not a permutation of XY + ZCT"
+        info.plane_map = fallback
+        return
+    total = size_c * size_z * size_t
+
+    def czt(index: int) -> tuple[int, int, int]:
+        out = {}
+        for a in axes:
+            index, out[a] = divmod(index, dims[a])
+        return out["C"], out["Z"], out["T"]
+
+    def plane_index(c: int, z: int, t: int) -> int:
+        idx, mult = 0, 1
+        for a in axes:
+            idx += {"C": c, "Z": z, "T": t}[a] * mult
+            mult *= dims[a]
+        return idx
+
+    mapping: dict[int, int | None] = {}
+    tiffdata = pixels.findall(f"{OME_NS}TiffData")
+    if not tiffdata:
+        for p in range(min(total, len(info.full_ifds))):
+            mapping[p] = info.full_ifds[p]
+    for td in tiffdata:
+        attrs = td.attrib
+        try:
+            ifd = int(attrs.get("IFD", 0))
+            first = plane_index(int(attrs.get("FirstC", 0)), int(attrs.get("FirstZ", 0)), int(attrs.get("FirstT", 0)))
+            explicit = any(a in attrs for a in ("IFD", "FirstC", "FirstZ", "FirstT"))
+            count = int(attrs["PlaneCount"]) if "PlaneCount" in attrs else (1 if explicit else total - first)
+        except ValueError:
+            info.ome_problem = "a TiffData element has a non-integer IFD/First*/PlaneCount"
+            info.plane_map = fallback
+            return
+        if ifd < 0 or count < 0 or first >= total or count > MAX_OME_PLANES:
+            info.ome_problem = f"a TiffData element points outside the image (IFD {ifd}, {count} plane(s))"
+            info.plane_map = fallback
+            return
+        uuid = td.find(f"{OME_NS}UUID")
+        here = uuid is None or (uuid.text or "").strip() == own_uuid or uuid.get("FileName") == info.path.name
+        for k in range(min(count, total - first)):
+            if here:
+                mapping[first + k] = ifd + k if ifd + k < info.ifd_count else None
+            else:
+                c, z, _ = czt(first + k)
+                info.other_files[(c, z)] = uuid.get("FileName") or (uuid.text or "?").strip()
+                mapping.setdefault(first + k, None)
+    info.size_z = size_z
+    plane_map = []
+    for c in range(size_c):
+        plane_map.append([mapping.get(plane_index(c, z, 0)) for z in range(size_z)])
+    if all(ifd is None for zs in plane_map for ifd in zs) and not info.other_files:
+        info.ome_problem = "no plane of the image is mapped to an IFD of this file"
+        info.plane_map = fallback
+        return
+    info.plane_map = plane_map
+
+
+def _ome_problem(info: MaskInfo) -> str | None:
+    if not info.description or "<OME" not in info.description:
+        return "the file has no OME-XML"
+    if info.xml_error:
+        return "the OME-XML is not well-formed"
+    if "BinaryOnly" in info.description and not info.ome:
+        return "the OME-XML is a BinaryOnly stub pointing at another file"
+    if not info.ome:
+        return "the OME-XML has no Image/Pixels element"
+    too_big = _ome_too_big(info)
+    if too_big:
+        return too_big
+    for attr in ("SizeC", "SizeZ", "SizeT"):
+        value = _ome_int(info, attr)
+        if value is None or value < 1:
+            return f"Pixels {attr}={str(info.ome.get(attr))[:20]!r} is not a positive integer"
+    return None
 
 
 def _xml_parser():
@@ -261,8 +514,8 @@ def check_tiff(info: MaskInfo) -> CheckResult:
     if info.readable and info.segment_error:
         result.findings.append(TIFF_READ.finding(
             f"{info.display}: {info.segment_error}", info.location(),
-            fix="re-export the mask with tiles (e.g. 512 × 512) and sane image sizes"))
-    if info.readable and info.series_error:
+            fix="re-export the mask with tiles (e.g. 512 × 512), sane image sizes and undamaged tags"))
+    if info.readable and info.series_error and "OME " not in info.series_error:
         result.findings.append(TIFF_READ.finding(
             f"{info.display}: {info.series_error}", info.location(),
             fix="re-export the mask; its IFD structure is damaged"))
@@ -271,7 +524,7 @@ def check_tiff(info: MaskInfo) -> CheckResult:
         word in m.lower() for word in ("fail", "error", "invalid", "corrupt", "incorrect", "circular", "truncat"))]
     if info.readable and serious:
         result.findings.append(TIFF_READ.finding(
-            f"{info.display}: tifffile reported: {cut_list(serious, 3)}", info.location(),
+            f"{info.display}: tifffile reported: {cut_list((m[:200] for m in serious), 3)}", info.location(),
             fix="re-export the mask; the reader had to guess or skip damaged structures"))
     if info.readable and not result.findings:
         result.notes.append(
@@ -293,6 +546,11 @@ def check_ome_xml(info: MaskInfo) -> CheckResult:
         result.findings.append(OME_XML.finding(f"{info.display}: the OME-XML is not well-formed XML: {info.xml_error}", info.location(), fix=fix))
         return result
     _check_self_contained(info, result)
+    too_big = _ome_too_big(info)
+    if too_big:
+        result.findings.append(OME_XML.finding(
+            f"{info.display}: {too_big}", info.location(), fix="write the OME Size attributes the file really has"))
+        return result
     from lxml import etree
 
     doc = etree.fromstring(info.description.encode("utf-8"), _xml_parser())
@@ -307,6 +565,10 @@ def check_ome_xml(info: MaskInfo) -> CheckResult:
             f"{info.display}: tifffile does not read the file as an OME series (it fell back to "
             f"{info.series_kind!r}); " + (f"it reported: {cut_list(info.log, 3)}" if info.log else "the OME-XML does not describe the IFDs"),
             info.location(), fix=fix))
+    if info.ome_problem and not result.findings:
+        result.findings.append(OME_XML.finding(
+            f"{info.display}: {info.ome_problem}; the planes cannot be assigned to channels",
+            info.location(), fix="describe every plane with Pixels DimensionOrder, SizeC/Z/T and TiffData"))
     if not result.findings:
         result.notes.append("OME-XML embedded, well-formed, valid against OME 2016-06")
     return result
@@ -338,19 +600,28 @@ def check_ome_consistency(info: MaskInfo) -> CheckResult:
         return skip
     if not info.ome:
         return CheckResult(skip=f"{info.display} has no readable OME Pixels element (see its ome-xml item)")
+    if info.ome_problem:
+        return CheckResult(skip=f"{info.display}: {info.ome_problem} (see its ome-xml item)")
     result = CheckResult()
     ome = info.ome
     problems = []
+    size_c, size_z, size_t = (_ome_int(info, a) for a in ("SizeC", "SizeZ", "SizeT"))
     if ome.get("Type") != OME_TYPES.get(info.dtype, info.dtype):
-        problems.append(f"Pixels Type is {ome.get('Type')!r} but the TIFF stores {info.dtype}")
+        problems.append(f"Pixels Type is {str(ome.get('Type'))[:20]!r} but the TIFF stores {info.dtype}")
     if (ome.get("SizeX"), ome.get("SizeY")) != (str(info.width), str(info.height)):
-        problems.append(f"SizeX × SizeY is {ome.get('SizeX')} × {ome.get('SizeY')} but the full-resolution IFD is {info.width} × {info.height}")
-    if ome.get("SizeC") != str(info.planes):
-        problems.append(f"SizeC is {ome.get('SizeC')} but the file has {info.planes} full-resolution plane(s)")
-    if ome.get("SizeT", "1") != "1" or ome.get("SizeZ", "1") != "1":
-        problems.append(f"SizeT = {ome.get('SizeT')}, SizeZ = {ome.get('SizeZ')}; a mask has one time point and one plane per channel")
-    if len(info.ome_channel_names) != info.planes:
-        problems.append(f"{len(info.ome_channel_names)} Channel element(s) for {info.planes} plane(s)")
+        problems.append(f"SizeX × SizeY is {str(ome.get('SizeX'))[:20]} × {str(ome.get('SizeY'))[:20]} but the "
+                        f"full-resolution IFD is {info.width} × {info.height}")
+    here = sum(ifd is not None for zs in info.plane_map for ifd in zs)
+    elsewhere = len(info.other_files)
+    if size_c * size_z != here + elsewhere:
+        problems.append(f"SizeC × SizeZ = {size_c} × {size_z} = {size_c * size_z} planes but {here} are mapped to "
+                        f"IFDs of this file" + (f" and {elsewhere} to other files" if elsewhere else ""))
+    if info.planes != here and not elsewhere:
+        problems.append(f"the file has {info.planes} full-resolution IFD(s) but the OME-XML maps {here}")
+    if size_t != 1:
+        problems.append(f"SizeT = {size_t}; a mask has one time point")
+    if len(info.ome_channel_names) != size_c:
+        problems.append(f"{len(info.ome_channel_names)} Channel element(s) for SizeC = {size_c}")
     for p in problems:
         result.findings.append(OME_CONSISTENT.finding(f"{info.display}: {p}", info.location(),
                                                       fix="make the OME-XML describe the TIFF planes exactly"))
@@ -360,13 +631,18 @@ def check_ome_consistency(info: MaskInfo) -> CheckResult:
         result.findings.append(OME_CHANNEL_NAMES.finding(
             f"{info.display}: channel(s) {cut_list(missing)} have no Name", info.location(),
             fix="give every OME Channel a Name; objects tables are named after it"))
-    dupes = sorted({n for n in names if n and names.count(n) > 1})
+    counts: dict[str, int] = {}
+    for n in names:
+        if n:
+            counts[n] = counts.get(n, 0) + 1
+    dupes = sorted(n for n, k in counts.items() if k > 1)
     if dupes:
         result.findings.append(OME_CHANNEL_NAMES.finding(
-            f"{info.display}: channel name(s) used more than once: {cut_list(repr(d) for d in dupes)}",
+            f"{info.display}: channel name(s) used more than once: {cut_list(repr(d[:80]) for d in dupes)}",
             info.location(), fix="give every channel a unique Name"))
     if not result.findings:
-        result.notes.append(f"channels: {', '.join(repr(n) for n in names)}")
+        z = f", {size_z} z-planes each" if size_z > 1 else ""
+        result.notes.append(f"channels: {cut_list((repr(n) for n in names), 20)}{z}")
     return result
 
 
@@ -375,9 +651,15 @@ def check_pixel_type(info: MaskInfo) -> CheckResult:
         return skip
     if info.dtype in UNSIGNED:
         return CheckResult(notes=[f"pixel type {info.dtype}"])
+    if info.dtype in SIGNED:
+        return CheckResult(findings=[PIXEL_SIGNED.finding(
+            f"{info.display}: pixel type is {info.dtype}, a signed container; accepted while no pixel is "
+            "negative (each channel's labels item checks that)", info.location(),
+            fix=f"store the labels as u{info.dtype} (same size, no negative values possible)")])
     return CheckResult(findings=[PIXEL_TYPE.finding(
-        f"{info.display}: pixel type is {info.dtype}; label masks must be uint8, uint16 or uint32 "
-        "(OME has no uint64; signed and float values cannot be object ids)", info.location(),
+        f"{info.display}: pixel type is {info.dtype}; label masks must be integers: uint8/16/32 "
+        "(or int8/16/32 without negative values); float and bit values cannot be object ids "
+        "(OME has no uint64)", info.location(),
         fix="convert the labels to an unsigned integer type (uint32 for more than 65535 objects)")])
 
 
@@ -386,48 +668,81 @@ def check_physical_size(info: MaskInfo) -> CheckResult:
         return skip
     if not info.ome:
         return CheckResult(skip=f"{info.display} has no readable OME Pixels element (see its ome-xml item)")
+    fix = "record the pixel size in µm (PhysicalSizeX/Y) so centroids convert to micrometers"
     missing = [a for a in ("PhysicalSizeX", "PhysicalSizeY") if not info.ome.get(a)]
     if missing:
         return CheckResult(findings=[PHYSICAL_SIZE.finding(
-            f"{info.display}: OME Pixels lacks {' and '.join(missing)}", info.location(),
-            fix="record the pixel size in µm (PhysicalSizeX/Y) so centroids convert to micrometers")])
+            f"{info.display}: OME Pixels lacks {' and '.join(missing)}", info.location(), fix=fix)])
+    bad = []
+    for a in ("PhysicalSizeX", "PhysicalSizeY"):
+        try:
+            if not float(info.ome[a]) > 0:
+                bad.append(f"{a}={info.ome[a][:20]!r}")
+        except ValueError:
+            bad.append(f"{a}={info.ome[a][:20]!r}")
+    if bad:
+        return CheckResult(findings=[PHYSICAL_SIZE.finding(
+            f"{info.display}: {' and '.join(bad)} is not a positive number", info.location(), fix=fix)])
     return CheckResult(notes=[
         f"pixel size {info.ome['PhysicalSizeX']} × {info.ome['PhysicalSizeY']} "
         f"{info.ome.get('PhysicalSizeXUnit', 'µm')}"])
+
+
+def pyramid_factor(info: MaskInfo) -> int | None:
+    """The integer factor between level 0 and level 1 (None without a usable level 1)."""
+    if len(info.levels) < 2 or info.levels[1].width < 1 or info.levels[1].height < 1:
+        return None
+    lv = info.levels[1]
+    return max(round(info.width / lv.width), round(info.height / lv.height))
 
 
 def check_pyramid(info: MaskInfo) -> CheckResult:
     if (skip := _unreadable(info)) is not None:
         return skip
     result = CheckResult()
-    fix = "write the pyramid as SubIFDs, halving each level (bfconvert -pyramid-resolutions, or tifffile subifds=)"
+    fix = ("write the pyramid as SubIFDs with one integer factor between levels "
+           "(bfconvert -pyramid-resolutions N -pyramid-scale F, or tifffile subifds=)")
     levels = info.levels
     if len(levels) == 1:
         if info.extra_series:
+            # a legacy pyramid is a pyramid: a warning, never PYRAMID-MISSING
             result.findings.append(PYRAMID_LEGACY.finding(
                 f"{info.display}: {len(info.extra_series)} reduced-size IFD(s) stored as separate series "
                 f"({cut_list('×'.join(map(str, s[::-1])) for s in info.extra_series)}) instead of SubIFDs",
                 info.location(), fix=fix))
+            return result
         big = max(info.width, info.height) > 4096
         result.findings.append(PYRAMID_MISSING.finding(
             f"{info.display}: no pyramid (no SubIFD levels) for a {info.width} × {info.height} image"
             + ("; viewers cannot show images over 4096 px without one" if big else ""),
             info.location(), fix=fix, severity=None if big else Severity.WARNING))
         return result
+    f = pyramid_factor(info)
+    if f is None or f < 2:
+        result.findings.append(PYRAMID.finding(
+            f"{info.display}: level 1 is {levels[1].width} × {levels[1].height}, not smaller than the full "
+            f"resolution {info.width} × {info.height} by an integer factor ≥ 2", info.location(level=1), fix=fix))
+        return result
     for k, level in enumerate(levels[1:], start=1):
-        expect_h, expect_w = info.height / 2**k, info.width / 2**k
-        ok_h = abs(level.height - expect_h) <= 1
-        ok_w = abs(level.width - expect_w) <= 1
+        expect_h, expect_w = info.height / f**k, info.width / f**k
+        ok_h = abs(level.height - expect_h) < 1
+        ok_w = abs(level.width - expect_w) < 1
         if not (ok_h and ok_w):
+            prev = levels[k - 1]
+            found = (max(round(prev.width / level.width), round(prev.height / level.height))
+                     if level.width > 0 and level.height > 0 else None)
+            between = (f"; the factor between levels {k - 1} and {k} is about {found}, not {f}"
+                       if found and found != f else "")
             result.findings.append(PYRAMID.finding(
                 f"{info.display}: level {k} is {level.width} × {level.height}, expected about "
-                f"{expect_w:g} × {expect_h:g} (full size / 2^{k}, within 1 px)", info.location(level=k), fix=fix))
+                f"{expect_w:g} × {expect_h:g} (full size / {f}^{k} with pyramid factor {f} found between levels "
+                f"0 and 1, within 1 px){between}", info.location(level=k), fix=fix))
         if level.dtype != info.dtype or level.planes != info.planes:
             result.findings.append(PYRAMID.finding(
                 f"{info.display}: level {k} has {level.planes} plane(s) of {level.dtype}, the full "
                 f"resolution {info.planes} of {info.dtype}", info.location(level=k), fix=fix))
     if not result.findings:
-        result.notes.append("levels: " + ", ".join(f"{lv.width}×{lv.height}" for lv in levels))
+        result.notes.append(f"pyramid factor {f}; levels: " + ", ".join(f"{lv.width}×{lv.height}" for lv in levels))
     return result
 
 
@@ -439,7 +754,7 @@ def check_layout(info: MaskInfo) -> CheckResult:
         result.findings.append(TIFF_LAYOUT.finding(
             f"{info.display} is stored in strips ({info.rows_per_strip} row(s) per strip), not tiles",
             info.location(), fix="re-export with tiles (e.g. 512 × 512) for fast random access"))
-    elif any(t & (t - 1) for t in info.tile):
+    elif info.tile and any(t & (t - 1) for t in info.tile):
         result.findings.append(TIFF_LAYOUT.finding(
             f"{info.display} uses {info.tile[1]} × {info.tile[0]} tiles, not powers of two",
             info.location(), fix="use power-of-two tiles such as 256 or 512"))
@@ -447,7 +762,7 @@ def check_layout(info: MaskInfo) -> CheckResult:
         result.findings.append(TIFF_COMPRESSION.finding(
             f"{info.display} is zstd-compressed; the HuBMAP portal's viewer cannot decode it",
             info.location(), fix="re-export with deflate (zlib) or LZW compression"))
-    if not result.findings:
+    if not result.findings and info.tile:
         result.notes.append(f"tiles {info.tile[1]} × {info.tile[0]}, {info.compression}")
     return result
 
@@ -456,11 +771,59 @@ FILE_CHECKS = {
     "tiff": ("readable TIFF", check_tiff),
     "ome-xml": ("embedded, valid, self-contained OME-XML", check_ome_xml),
     "ome-consistency": ("OME-XML agrees with the IFDs", check_ome_consistency),
-    "pixel-type": ("unsigned integer pixels", check_pixel_type),
+    "pixel-type": ("integer label pixels", check_pixel_type),
     "physical-size": ("PhysicalSizeX/Y present", check_physical_size),
     "pyramid": ("SubIFD pyramid", check_pyramid),
     "layout": ("tiles and compression", check_layout),
 }
+
+
+# --- the source (parent) image ----------------------------------------------------------
+
+_SOURCE_ATTRS = ("SizeX", "SizeY", "SizeZ", "PhysicalSizeX", "PhysicalSizeY", "PhysicalSizeZ",
+                 "PhysicalSizeXUnit", "PhysicalSizeYUnit", "PhysicalSizeZUnit")
+
+
+def _ingest_view(info: MaskInfo) -> dict:
+    """Pixels attributes as ingest's xmlschema decoding compares them: sizes as integers,
+    physical sizes as numbers, units with the schema default (µm)."""
+    out = {}
+    for attr in _SOURCE_ATTRS:
+        value = info.ome.get(attr)
+        if attr.endswith("Unit"):
+            out[attr] = value if value is not None else "µm"
+        elif value is None:
+            out[attr] = None
+        else:
+            try:
+                out[attr] = int(value) if attr.startswith("Size") else float(value)
+            except ValueError:
+                out[attr] = value
+    return out
+
+
+def check_source_image(mask_info: MaskInfo, source_info: MaskInfo) -> CheckResult:
+    """The mask's SizeX/Y/Z, PhysicalSizeX/Y/Z and units equal the source image's (as HuBMAP's
+    ingest compares them). Metadata only: both come from ``open_mask``."""
+    fix = "write the mask with the source image's size and PhysicalSize/Unit attributes"
+    loc = mask_info.location()
+    for info, role in ((mask_info, "mask"), (source_info, "source image")):
+        if not info.readable or not info.ome:
+            return CheckResult(findings=[SOURCE_IMAGE.finding(
+                f"the {role} {info.display} has no readable OME Pixels element, so its size cannot be "
+                "compared (ingest reports it as not a valid OME-TIFF)", loc, fix=fix)])
+    mask, source = _ingest_view(mask_info), _ingest_view(source_info)
+    diffs = [a for a in _SOURCE_ATTRS if mask[a] != source[a]]
+    if not diffs:
+        return CheckResult(notes=[
+            f"{mask_info.display} and the source {source_info.display} agree: "
+            + ", ".join(f"{a}={mask[a]}" for a in _SOURCE_ATTRS if mask[a] is not None)])
+    shown = "; ".join(f"{a}: mask {mask[a]!r}, source {source[a]!r}" for a in diffs)
+    same_um = mask_info.physical_size_um() == source_info.physical_size_um()
+    hint = (" (the same length in micrometres, but ingest compares values and units as written)"
+            if same_um and all("Physical" in a for a in diffs) else "")
+    return CheckResult(findings=[SOURCE_IMAGE.finding(
+        f"{mask_info.display} differs from the source image {source_info.display}: {shown}{hint}", loc, fix=fix)])
 
 
 def numpy_dtype(info: MaskInfo) -> np.dtype | None:
@@ -470,6 +833,10 @@ def numpy_dtype(info: MaskInfo) -> np.dtype | None:
         return None
 
 
+class ChannelNotInFile(MaskDecodeError):
+    """The channel's planes are in other files of a multi-file OME-TIFF."""
+
+
 class MaskReader:
     """An open mask for decoding, shared by the items of one dataset; close() when done."""
 
@@ -477,22 +844,50 @@ class MaskReader:
         self.info = info
         self._tif = None
 
-    def planes(self, channel_index: int, channel: str) -> list:
-        """The channel's plane at every pyramid level, full resolution first."""
-        from .tiff_stream import MaskDecodeError, Plane
+    def _file(self):
+        if self._tif is None:
+            self._tif = open_tiff(self.info.path)
+        return self._tif
 
+    def plane_levels(self, channel_index: int, z: int) -> list:
+        """Plane (channel, z) at every pyramid level, full resolution first."""
+        from .tiff_stream import Plane
+
+        info = self.info
+        name = info.channel_names[channel_index]
+        ifd = info.plane_map[channel_index][z]
         try:
-            if self._tif is None:
-                self._tif = open_tiff(self.info.path)
-            page = self._tif.pages[channel_index].aspage()
-            pages = [page] + list(page.pages or [])
+            page = self._file().pages[ifd].aspage()
+            pages = [page] + list(page.pages or [])[:MAX_SUBIFDS]
         except Exception as exc:  # noqa: BLE001 - damaged IFDs found only when decoding
             raise MaskDecodeError(
-                f"{self.info.display}: cannot read the IFDs of channel {channel!r}: {type(exc).__name__}: {exc}"
-            ) from None
-        # TiffFrame.aspage(): tifffile shares one keyframe among similar IFDs; decoding
-        # needs the page's own tags
-        return [Plane(page.aspage(), self.info.display, channel, k) for k, page in enumerate(pages)]
+                f"{info.display}: cannot read the IFDs of channel {name!r}: {_open_words(exc)}") from None
+        return [Plane(p.aspage(), info.display, name, k, z) for k, p in enumerate(pages)]
+
+    def planes(self, channel_index: int, channel: str | None = None) -> list:
+        """The channel's first plane at every pyramid level (2D compatibility helper)."""
+        zs = [z for z, ifd in enumerate(self.info.plane_map[channel_index]) if ifd is not None]
+        if not zs:
+            raise ChannelNotInFile(self.info.channel_problem(channel_index))
+        return self.plane_levels(channel_index, zs[len(zs) // 2] if channel is None and False else zs[0])
+
+    def channel_pass(self, channel_index: int, workers: int = 2):
+        """Statistics over all planes of the channel and the pyramid block test, in one pass.
+        Raises MaskDecodeError (ChannelNotInFile for a channel stored in other files)."""
+        from .label_pass import run_pass
+
+        info = self.info
+        problem = info.channel_problem(channel_index)
+        if problem:
+            raise ChannelNotInFile(problem)
+        zs = info.plane_map[channel_index]
+        missing = [z for z, ifd in enumerate(zs) if ifd is None]
+        if missing:
+            raise ChannelNotInFile(
+                f"channel {info.channel_names[channel_index]!r} has no plane in {info.display} for "
+                f"z = {cut_list(missing)}")
+        levels = [self.plane_levels(channel_index, z) for z in range(len(zs))]
+        return run_pass(levels, info.height, info.width, workers=workers)
 
     def close(self) -> None:
         if self._tif is not None:

@@ -1,7 +1,8 @@
-"""Streaming access to one plane of a TIFF: segments (tiles or strips), never a whole plane.
+"""Streaming access to TIFF planes: segments (tiles or strips), never a whole plane.
 
-Decoding uses tifffile's own per-page codecs (imagecodecs underneath), which release the GIL,
-so the per-segment work runs on a small thread pool.
+Every IFD is checked against named limits *before* anything is allocated from its declared
+sizes (``segment_layout``), and failures are described in words. Decoding uses tifffile's
+per-page codecs (imagecodecs underneath), which release the GIL.
 """
 
 from __future__ import annotations
@@ -13,19 +14,120 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# --- limits: a declared structure beyond one of these is a finding, never an allocation ----
+MAX_SEGMENT_BYTES = 512 * 1024 * 1024  # one decoded tile or strip
+MAX_IMAGE_SIDE = 1 << 20  # ImageWidth / ImageLength of any IFD or SubIFD (px)
+MAX_PLANE_PIXELS = 1 << 40  # ImageWidth × ImageLength of any IFD or SubIFD
+MAX_SEGMENTS = 1 << 22  # tiles or strips of one IFD
+MAX_IFDS = 65_536  # top-level IFDs of a mask
+MAX_SUBIFDS = 32  # pyramid levels under one IFD
+
+LIMITS = {
+    "MAX_SEGMENT_BYTES": MAX_SEGMENT_BYTES, "MAX_IMAGE_SIDE": MAX_IMAGE_SIDE,
+    "MAX_PLANE_PIXELS": MAX_PLANE_PIXELS, "MAX_SEGMENTS": MAX_SEGMENTS, "MAX_IFDS": MAX_IFDS,
+    "MAX_SUBIFDS": MAX_SUBIFDS,
+}
+
+
+def limit_text(name: str) -> str:
+    return f"the limit {name} = {LIMITS[name]:,}"
+
 
 class MaskDecodeError(Exception):
     """A tile or strip cannot be read or decoded; the message names file, plane and segment."""
 
 
 @dataclass(frozen=True)
+class Layout:
+    """Validated geometry of one IFD: image (h, w), segment (sh, sw), grid (rows, cols)."""
+
+    h: int
+    w: int
+    sh: int
+    sw: int
+    rows: int
+    cols: int
+    tiled: bool
+    itemsize: int
+
+    @property
+    def n_segments(self) -> int:
+        return self.rows * self.cols
+
+    def rect(self, index: int) -> tuple[int, int, int, int]:
+        """(y0, x0, height, width) of segment ``index`` clipped to the image."""
+        r, c = divmod(index, self.cols)
+        y0, x0 = r * self.sh, c * self.sw
+        return y0, x0, min(self.sh, self.h - y0), min(self.sw, self.w - x0)
+
+
+def _int_tag(page, attr: str, tag: str) -> int:
+    value = getattr(page, attr)
+    if isinstance(value, (tuple, list)) or isinstance(value, np.ndarray):
+        raise MaskDecodeError(
+            f"its {tag} tag holds {len(value)} values where TIFF allows one (the tag's count or type is damaged)")
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise MaskDecodeError(f"its {tag} tag is not a number") from None
+
+
+def segment_layout(page) -> Layout:
+    """Validated geometry of an IFD, or MaskDecodeError saying what is wrong (no allocation)."""
+    h = _int_tag(page, "imagelength", "ImageLength")
+    w = _int_tag(page, "imagewidth", "ImageWidth")
+    if h < 1 or w < 1:
+        raise MaskDecodeError(f"it declares an empty image ({w} × {h} px)")
+    if max(h, w) > MAX_IMAGE_SIDE or h * w > MAX_PLANE_PIXELS:
+        limit = "MAX_IMAGE_SIDE" if max(h, w) > MAX_IMAGE_SIDE else "MAX_PLANE_PIXELS"
+        raise MaskDecodeError(f"it declares {w:,} × {h:,} px, beyond {limit_text(limit)}")
+    bits = _int_tag(page, "bitspersample", "BitsPerSample")
+    spp = _int_tag(page, "samplesperpixel", "SamplesPerPixel")
+    itemsize = max(1, bits // 8)
+    tiled = bool(page.is_tiled)
+    if tiled:
+        sh = _int_tag(page, "tilelength", "TileLength")
+        sw = _int_tag(page, "tilewidth", "TileWidth")
+        if sh < 1 or sw < 1:
+            raise MaskDecodeError(f"its tiles are {sw} × {sh} px (TileWidth/TileLength must be positive)")
+    else:
+        rps = _int_tag(page, "rowsperstrip", "RowsPerStrip")
+        if rps < 1:
+            raise MaskDecodeError(f"its RowsPerStrip is {rps} (must be positive)")
+        sh, sw = min(rps, h), w
+    segment = min(sh, h if not tiled else sh) * sw * itemsize * max(1, spp)
+    if segment > MAX_SEGMENT_BYTES:
+        kind = "tile" if tiled else "strip"
+        raise MaskDecodeError(
+            f"one {kind} would decode to {segment:,} bytes ({sw} × {min(sh, h) if not tiled else sh} px), "
+            f"beyond {limit_text('MAX_SEGMENT_BYTES')}")
+    rows, cols = -(-h // sh), -(-w // sw)
+    if rows * cols > MAX_SEGMENTS:
+        raise MaskDecodeError(f"it declares {rows * cols:,} segments, beyond {limit_text('MAX_SEGMENTS')}")
+    return Layout(h, w, sh, sw, rows, cols, tiled, itemsize)
+
+
+def check_offsets(page, layout: Layout) -> None:
+    """The offset and byte-count lists cover every segment (checked before any index list)."""
+    offsets, counts = page.dataoffsets, page.databytecounts
+    if len(offsets) < layout.n_segments or len(counts) < layout.n_segments:
+        raise MaskDecodeError(
+            f"it declares {layout.n_segments} segments but lists {min(len(offsets), len(counts))} offsets")
+
+
+@dataclass(frozen=True)
 class Plane:
-    """One plane (channel) of one pyramid level."""
+    """One plane (channel, z) of one pyramid level."""
 
     page: object  # tifffile TiffPage
     display: str
     channel: str
     level: int
+    z: int = 0
+
+    @property
+    def layout(self) -> Layout:
+        return segment_layout(self.page)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -33,50 +135,86 @@ class Plane:
 
     @property
     def segment_shape(self) -> tuple[int, int]:
-        page = self.page
-        if page.is_tiled:
-            return page.tilelength, page.tilewidth
-        return min(page.rowsperstrip, page.imagelength), page.imagewidth
+        lay = self.layout
+        return lay.sh, lay.sw
 
     def grid(self) -> tuple[int, int]:
-        (h, w), (sh, sw) = self.shape, self.segment_shape
-        return -(-h // sh), -(-w // sw)
+        lay = self.layout
+        return lay.rows, lay.cols
 
     def where(self, index: int) -> str:
-        rows, cols = self.grid()
-        r, c = divmod(index, cols)
-        sh, sw = self.segment_shape
-        kind = "tile" if self.page.is_tiled else "strip"
-        return f"{kind} {index} (pixels y {r * sh}…, x {c * sw}…) of channel {self.channel!r}, level {self.level}"
+        lay = self.layout
+        y0, x0, _, _ = lay.rect(index)
+        kind = "tile" if lay.tiled else "strip"
+        plane = f", plane z={self.z}" if self.z else ""
+        return f"{kind} {index} (pixels y {y0}…, x {x0}…) of channel {self.channel!r}{plane}, level {self.level}"
 
 
-def _read_decode(plane: Plane, index: int, lock: threading.Lock) -> tuple[np.ndarray, int, int]:
-    """Decode one segment; returns (2-D array cropped to the image, y0, x0)."""
+# words for codec failures instead of exception reprs
+_CODEC_WORDS = (
+    ("incorrect header check", "its compressed bytes are not a valid deflate stream"),
+    ("invalid", "its compressed bytes are not valid for the declared compression"),
+    ("error -3", "its compressed bytes are not a valid deflate stream"),
+    ("error -5", "its compressed bytes end early (truncated)"),
+    ("keyframe", "its IFD does not match the IFDs it should share a layout with"),
+    ("not supported", "it uses a compression or predictor this reader does not support"),
+)
+
+
+def codec_words(exc: BaseException) -> str:
+    text = str(exc).lower()
+    for needle, words in _CODEC_WORDS:
+        if needle in text:
+            return words
+    if isinstance(exc, KeyError):
+        return "it uses a compression this reader does not support"
+    if isinstance(exc, MemoryError):
+        return "decoding it needs more memory than is available"
+    return "its bytes do not decode with the declared compression"
+
+
+def decode_segment(plane: Plane, layout: Layout, index: int, lock: threading.Lock) -> np.ndarray:
+    """Decode one segment: a C-contiguous native-endian 2-D array (at least the valid rect)."""
     page = plane.page
     fh = page.parent.filehandle
-    offset, count = page.dataoffsets[index], page.databytecounts[index]
-    h, w = plane.shape
-    sh, sw = plane.segment_shape
-    rows, cols = plane.grid()
-    r, c = divmod(index, cols)
-    y0, x0 = r * sh, c * sw
+    offset, count = int(page.dataoffsets[index]), int(page.databytecounts[index])
     if not offset or not count:
         raise MaskDecodeError(f"{plane.display}: {plane.where(index)} is missing (offset/bytecount 0)")
     if offset + count > fh.size:
         raise MaskDecodeError(
             f"{plane.display}: {plane.where(index)} lies past the end of the file "
             f"(bytes {offset}…{offset + count} of {fh.size}); the file is truncated")
+    if count > 2 * MAX_SEGMENT_BYTES:
+        raise MaskDecodeError(f"{plane.display}: {plane.where(index)} declares {count:,} bytes, beyond "
+                              f"{limit_text('MAX_SEGMENT_BYTES')}")
     with lock:
         fh.seek(offset)
         data = fh.read(count)
     try:
         decoded, _, _ = page.decode(data, index)
     except Exception as exc:  # noqa: BLE001 - any codec failure is a finding
-        raise MaskDecodeError(f"{plane.display}: {plane.where(index)} cannot be decoded: {type(exc).__name__}: {exc}") from None
+        raise MaskDecodeError(f"{plane.display}: {plane.where(index)} cannot be decoded: {codec_words(exc)}") from None
     if decoded is None:
         raise MaskDecodeError(f"{plane.display}: {plane.where(index)} decoded to nothing")
-    arr = decoded.reshape(decoded.shape[-3], decoded.shape[-2]) if decoded.ndim >= 3 else decoded
-    return arr[: min(sh, h - y0), : min(sw, w - x0)], y0, x0
+    _, _, hh, ww = layout.rect(index)
+    if decoded.ndim >= 3:
+        decoded = decoded.reshape(decoded.shape[-3], decoded.shape[-2]) if decoded.shape[-1] == 1 else decoded[..., 0].reshape(decoded.shape[-3], decoded.shape[-2])
+    if decoded.ndim != 2 or decoded.shape[0] < hh or decoded.shape[1] < ww:
+        raise MaskDecodeError(f"{plane.display}: {plane.where(index)} decoded to {decoded.shape} pixels, "
+                              f"fewer than the {ww} × {hh} it covers")
+    if not decoded.dtype.isnative:
+        decoded = decoded.astype(decoded.dtype.newbyteorder("="))
+    return np.ascontiguousarray(decoded)
+
+
+def _checked_layout(plane: Plane) -> Layout:
+    try:
+        layout = segment_layout(plane.page)
+        check_offsets(plane.page, layout)
+    except MaskDecodeError as exc:
+        plane_txt = f", plane z={plane.z}" if plane.z else ""
+        raise MaskDecodeError(f"{plane.display}: channel {plane.channel!r}{plane_txt} level {plane.level}: {exc}") from None
+    return layout
 
 
 def map_segments(
@@ -85,33 +223,29 @@ def map_segments(
     indices: list[int] | None = None,
     workers: int = 2,
 ) -> Iterator[object]:
-    """``func(segment, y0, x0)`` for each segment, in a bounded thread pool, results in order."""
+    """``func(segment, y0, x0)`` for each segment (cropped), in a bounded thread pool, in order."""
     lock = threading.Lock()
-    rows, cols = plane.grid()
-    todo = list(range(rows * cols)) if indices is None else indices
-    if len(plane.page.dataoffsets) < rows * cols:
-        raise MaskDecodeError(
-            f"{plane.display}: channel {plane.channel!r} level {plane.level} declares "
-            f"{rows * cols} segments but lists {len(plane.page.dataoffsets)} offsets")
+    layout = _checked_layout(plane)
+    todo = range(layout.n_segments) if indices is None else indices
 
     def work(index):
-        arr, y0, x0 = _read_decode(plane, index, lock)
-        return func(arr, y0, x0)
+        arr = decode_segment(plane, layout, index, lock)
+        y0, x0, hh, ww = layout.rect(index)
+        return func(arr[:hh, :ww], y0, x0)
 
     if workers <= 1:
         for index in todo:
             yield work(index)
         return
-    # at most 2 × workers segments in flight: memory stays a few tiles
     with ThreadPoolExecutor(workers) as pool:
         window = 2 * workers
-        pending = [pool.submit(work, i) for i in todo[:window]]
-        next_index = window
+        it = iter(todo)
+        pending = [pool.submit(work, i) for _, i in zip(range(window), it)]
         while pending:
             future = pending.pop(0)
-            if next_index < len(todo):
-                pending.append(pool.submit(work, todo[next_index]))
-                next_index += 1
+            nxt = next(it, None)
+            if nxt is not None:
+                pending.append(pool.submit(work, nxt))
             try:
                 yield future.result()
             except BaseException:
@@ -122,16 +256,12 @@ def map_segments(
 
 def read_region(plane: Plane, y0: int, y1: int, x0: int, x1: int, workers: int = 2) -> np.ndarray:
     """Pixels [y0:y1, x0:x1] of the plane, decoding only the segments that intersect it."""
-    sh, sw = plane.segment_shape
-    rows, cols = plane.grid()
-    indices = [r * cols + c for r in range(y0 // sh, min(rows, -(-y1 // sh)))
-               for c in range(x0 // sw, min(cols, -(-x1 // sw)))]
+    layout = _checked_layout(plane)
+    sh, sw = layout.sh, layout.sw
+    indices = [r * layout.cols + c for r in range(y0 // sh, min(layout.rows, -(-y1 // sh)))
+               for c in range(x0 // sw, min(layout.cols, -(-x1 // sw)))]
     out = None
-
-    def paste(arr, sy, sx):
-        return arr, sy, sx
-
-    for arr, sy, sx in map_segments(plane, paste, indices, workers):
+    for arr, sy, sx in map_segments(plane, lambda a, sy, sx: (a, sy, sx), indices, workers):
         if out is None:
             out = np.zeros((y1 - y0, x1 - x0), dtype=arr.dtype)
         ya, yb = max(y0, sy), min(y1, sy + arr.shape[0])

@@ -1,0 +1,276 @@
+"""Compiled (numba, nogil) kernels of the label pass: per-object statistics and the block test.
+
+Statistics per object are accumulated in compact arrays (24 bytes per object):
+
+* ``gid`` uint32 id, ``gcnt`` uint32 pixel count, ``gsx``/``gsy``/``gsz`` uint32 coordinate
+  sums, ``gbb`` (N, 4) uint16/uint32 bounding box [min_y, min_x, max_y, max_x] (3D: ``gzr``
+  (N, 2) z range).
+* A uint32 sum stays exact while ``count < big_at`` (= 2^32 // the largest dimension); an
+  object that reaches it is *promoted*: ``gcnt`` becomes ``PROMOTED`` and ``gsx`` holds its row
+  in the int64 side table (``bcnt``, ``bsx``, ``bsy``, ``bsz``). At most
+  ``pixels / big_at`` objects can ever be promoted.
+* ``hidx`` is an open-addressing hash (Fibonacci hashing, linear probing) from id to row.
+
+Each call reduces a block of rows first into a small tile-local table (runs of equal value,
+then one entry per object in the block), then merges that into the global table: the global,
+cache-unfriendly hash is touched once per object and block, not once per run.
+
+The caller guarantees room before each call: ``capacity - n >= pixels in the block``, the hash
+at most 70 % full after that many insertions, and the side table large enough.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+PROMOTED = np.uint32(0xFFFFFFFF)
+LOCAL_MAX = 16384  # tile-local objects before a flush into the global table
+LOCAL_BITS = 15  # local hash: 2^15 slots (load <= 0.5)
+FIB = np.uint64(0x9E3779B97F4A7C15)
+
+# meta (int64 array): 0 n objects, 1 n promoted, 2 background px, 3 negative px,
+# 4/5/6 first negative (z, y, x) in raster order (-1: none), 7 object px, 8 longest probe
+META_SIZE = 9
+SCRAMBLE_AT = 48  # a longer probe switches the global hash from identity to Fibonacci
+
+
+def new_meta() -> np.ndarray:
+    meta = np.zeros(META_SIZE, np.int64)
+    meta[4:7] = -1
+    return meta
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _hash(key, shift):
+    return np.int64((np.uint64(key) * FIB) >> np.uint64(shift))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _ghash(key, hbits, scramble):
+    """Global slot: the id itself (neighbouring ids stay neighbours in memory, so a tile's
+    objects touch few cache lines) unless probing got long, then Fibonacci hashing."""
+    if scramble:
+        return np.int64((np.uint64(key) * FIB) >> np.uint64(64 - hbits))
+    return np.int64(key) & ((np.int64(1) << hbits) - 1)
+
+
+@njit(cache=True, nogil=True)
+def _flush(lkeys, lslot, lcnt, lsx, lsy, lminx, lminy, lmaxx, lmaxy, nloc, z,
+           gid, gcnt, gsx, gsy, gsz, gbb, gzr, hidx, hbits, scramble, bcnt, bsx, bsy, bsz, meta, big_at, is3d):
+    hmask = hidx.shape[0] - 1
+    n = meta[0]
+    nb = meta[1]
+    for j in range(nloc):
+        key = lkeys[j]
+        h = _ghash(key, hbits, scramble)
+        probe = 0
+        while True:
+            s = hidx[h]
+            if s < 0:
+                s = n
+                n += 1
+                hidx[h] = s
+                gid[s] = key
+                gcnt[s] = 0
+                gsx[s] = 0
+                gsy[s] = 0
+                if is3d:
+                    gsz[s] = 0
+                    gzr[s, 0] = z
+                    gzr[s, 1] = z
+                gbb[s, 0] = lminy[j]
+                gbb[s, 1] = lminx[j]
+                gbb[s, 2] = lmaxy[j]
+                gbb[s, 3] = lmaxx[j]
+                break
+            if gid[s] == key:
+                if lminy[j] < gbb[s, 0]:
+                    gbb[s, 0] = lminy[j]
+                if lminx[j] < gbb[s, 1]:
+                    gbb[s, 1] = lminx[j]
+                if lmaxy[j] > gbb[s, 2]:
+                    gbb[s, 2] = lmaxy[j]
+                if lmaxx[j] > gbb[s, 3]:
+                    gbb[s, 3] = lmaxx[j]
+                if is3d:
+                    if z < gzr[s, 0]:
+                        gzr[s, 0] = z
+                    if z > gzr[s, 1]:
+                        gzr[s, 1] = z
+                break
+            h = (h + 1) & hmask
+            probe += 1
+        if probe > meta[8]:
+            meta[8] = probe
+        c = lcnt[j]
+        if gcnt[s] == PROMOTED:
+            b = gsx[s]
+            bcnt[b] += c
+            bsx[b] += lsx[j]
+            bsy[b] += lsy[j]
+            bsz[b] += c * z
+        else:
+            total = np.int64(gcnt[s]) + c
+            if total >= big_at:
+                b = nb
+                nb += 1
+                bcnt[b] = total
+                bsx[b] = np.int64(gsx[s]) + lsx[j]
+                bsy[b] = np.int64(gsy[s]) + lsy[j]
+                bsz[b] = (np.int64(gsz[s]) if is3d else 0) + c * z
+                gcnt[s] = PROMOTED
+                gsx[s] = np.uint32(b)
+            else:
+                gcnt[s] = np.uint32(total)
+                gsx[s] = np.uint32(np.int64(gsx[s]) + lsx[j])
+                gsy[s] = np.uint32(np.int64(gsy[s]) + lsy[j])
+                if is3d:
+                    gsz[s] = np.uint32(np.int64(gsz[s]) + c * z)
+    meta[0] = n
+    meta[1] = nb
+
+
+@njit(cache=True, nogil=True)
+def block_stats(tile, r0, r1, w, y0, x0, z, rowslot,
+                lkeys, lslot, lcnt, lsx, lsy, lminx, lminy, lmaxx, lmaxy,
+                gid, gcnt, gsx, gsy, gsz, gbb, gzr, hidx, hbits, scramble, bcnt, bsx, bsy, bsz, meta, big_at, is3d):
+    """Rows ``r0:r1`` (first ``w`` columns) of a decoded segment whose pixel (0, 0) is image
+    pixel (y0, x0) of plane ``z``."""
+    lmask = (1 << LOCAL_BITS) - 1
+    lshift = 64 - LOCAL_BITS
+    nloc = 0
+    background = 0
+    negative = 0
+    objpx = 0
+    for r in range(r0, r1):
+        y = y0 + r
+        x = 0
+        while x < w:
+            v = tile[r, x]
+            e = x + 1
+            while e < w and tile[r, e] == v:
+                e += 1
+            length = e - x
+            if v == 0:
+                background += length
+            elif v < 0:
+                negative += length
+                if meta[4] < 0 or (z < meta[4]) or (z == meta[4] and (y < meta[5] or (y == meta[5] and x0 + x < meta[6]))):
+                    meta[4] = z
+                    meta[5] = y
+                    meta[6] = x0 + x
+            else:
+                objpx += length
+                key = np.uint32(v)
+                j = rowslot[x]  # the run above usually belongs to the same object
+                if j < nloc and lkeys[j] == key:
+                    if x0 + x < lminx[j]:
+                        lminx[j] = x0 + x
+                    if x0 + e - 1 > lmaxx[j]:
+                        lmaxx[j] = x0 + e - 1
+                    lmaxy[j] = y
+                else:
+                    h = _hash(key, lshift)
+                    while True:
+                        j = lslot[h]
+                        if j < 0:
+                            j = nloc
+                            nloc += 1
+                            lslot[h] = j
+                            lkeys[j] = key
+                            lcnt[j] = 0
+                            lsx[j] = 0
+                            lsy[j] = 0
+                            lminx[j] = x0 + x
+                            lminy[j] = y
+                            lmaxx[j] = x0 + e - 1
+                            lmaxy[j] = y
+                            break
+                        if lkeys[j] == key:
+                            if x0 + x < lminx[j]:
+                                lminx[j] = x0 + x
+                            if x0 + e - 1 > lmaxx[j]:
+                                lmaxx[j] = x0 + e - 1
+                            lmaxy[j] = y  # rows come in order
+                            break
+                        h = (h + 1) & lmask
+                rowslot[x] = j  # run starts: the next row's run starting at the same x finds it
+                lcnt[j] += length
+                # sum of x over the run: length * (first + last) / 2
+                lsx[j] += (length * (2 * (x0 + x) + length - 1)) // 2
+                lsy[j] += length * y
+                if nloc == LOCAL_MAX:
+                    _flush(lkeys, lslot, lcnt, lsx, lsy, lminx, lminy, lmaxx, lmaxy, nloc, z,
+                           gid, gcnt, gsx, gsy, gsz, gbb, gzr, hidx, hbits, scramble, bcnt, bsx, bsy, bsz, meta, big_at, is3d)
+                    lslot[:] = -1
+                    nloc = 0
+            x = e
+    if nloc:
+        _flush(lkeys, lslot, lcnt, lsx, lsy, lminx, lminy, lmaxx, lmaxy, nloc, z,
+               gid, gcnt, gsx, gsy, gsz, gbb, gzr, hidx, hbits, scramble, bcnt, bsx, bsy, bsz, meta, big_at, is3d)
+        if nloc > 2048:
+            lslot[:] = -1
+        else:
+            for j in range(nloc):  # reset exactly the probe paths used
+                h = _hash(lkeys[j], lshift)
+                while lslot[h] >= 0:
+                    lslot[h] = -1
+                    h = (h + 1) & lmask
+    meta[2] += background
+    meta[3] += negative
+    meta[7] += objpx
+
+
+@njit(cache=True, nogil=True)
+def rehash(gid, n, hidx, hbits, scramble):
+    hmask = hidx.shape[0] - 1
+    hidx[:] = -1
+    for s in range(n):
+        h = _ghash(gid[s], hbits, scramble)
+        while hidx[h] >= 0:
+            h = (h + 1) & hmask
+        hidx[h] = s
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _block_general(child, ya, yb, px, f, cx0, cw, cw_full, v):
+    xa = max(px * f, cx0) - cx0
+    xb = min(px * f + f, cx0 + cw, cw_full) - cx0
+    for yy in range(ya, yb):
+        for xx in range(xa, xb):
+            if child[yy, xx] == v:
+                return np.uint8(1)
+    return np.uint8(0)
+
+
+@njit(cache=True, nogil=True)
+def block_test(child, ch, cw, cy0, cx0, ch_full, cw_full, parent, ph, pw, py0, px0, f, matched):
+    """Mark parent pixels equal to one of the pixels of their f × f source block that lie in
+    this child segment (matched |= 1). child: valid (ch, cw) at child-level origin (cy0, cx0);
+    parent: valid (ph, pw) at parent-level origin (py0, px0)."""
+    pa = max(py0, cy0 // f)
+    pb = min(py0 + ph, (cy0 + ch - 1) // f + 1)
+    qa = max(px0, cx0 // f)
+    qb = min(px0 + pw, (cx0 + cw - 1) // f + 1)
+    # parent columns whose whole block lies inside this segment: the fast path
+    fa = min(max(qa, -(-cx0 // f)), qb)
+    fb = max(min(qb, (cx0 + min(cw, cw_full - cx0)) // f), fa)
+    for py in range(pa, pb):
+        ya = max(py * f, cy0) - cy0
+        yb = min(py * f + f, cy0 + ch, ch_full) - cy0
+        prow = py - py0
+        if yb - ya == 2 and f == 2:
+            for px in range(qa, fa):
+                matched[prow, px - px0] |= _block_general(child, ya, yb, px, f, cx0, cw, cw_full, parent[prow, px - px0])
+            for q in range(fa, fb):
+                v = parent[prow, q - px0]
+                x = 2 * q - cx0
+                m = ((child[ya, x] == v) | (child[ya, x + 1] == v)
+                     | (child[ya + 1, x] == v) | (child[ya + 1, x + 1] == v))
+                matched[prow, q - px0] |= np.uint8(m)
+            for px in range(fb, qb):
+                matched[prow, px - px0] |= _block_general(child, ya, yb, px, f, cx0, cw, cw_full, parent[prow, px - px0])
+        else:
+            for px in range(qa, qb):
+                matched[prow, px - px0] |= _block_general(child, ya, yb, px, f, cx0, cw, cw_full, parent[prow, px - px0])
