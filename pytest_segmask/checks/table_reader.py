@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -170,7 +171,9 @@ class Source:
             self._arrays.clear()  # before it reads the next
             arrays = self._arrays[(ncols, row_cap)] = ts.new_block(row_cap, ncols)
         while True:
-            self._scan(arrays, ncols, row_cap)
+            with warnings.catch_warnings():  # numba's compile-time warnings are not the user's
+                warnings.simplefilter("ignore")
+                self._scan(arrays, ncols, row_cap)
             status, n = int(self.out[0]), int(self.out[2])
             self.pos = int(self.out[1])
             if n:
