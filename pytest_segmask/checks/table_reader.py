@@ -202,6 +202,8 @@ class XlsxSource(Source):
     def __init__(self, fh, display: str) -> None:
         super().__init__()
         self.display = display
+        self.fh = fh
+        self.stream = None
         try:
             self.zf = zipfile.ZipFile(fh)
         except zipfile.BadZipFile as exc:
@@ -231,11 +233,16 @@ class XlsxSource(Source):
 
     def _rewind(self) -> None:
         info = self.sheet_info
+        if self.stream is not None:
+            self.stream.fh.close()
         self.stream = _Counted(self.zf.open(info), info.compress_size, MAX_SHEET_XML_BYTES,
                                "MAX_SHEET_XML_BYTES", f"the sheet {self.sheet_name!r}")
 
     def close(self) -> None:
+        if self.stream is not None:
+            self.stream.fh.close()
         self.zf.close()
+        self.fh.close()
 
     def _part(self, name: str) -> bytes:
         info = self.members.get(name)
