@@ -8,10 +8,13 @@ become datasets. The rootdir is the current directory (node ids are relative to 
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import pytest
+
+from .plugin import POSITIONAL_DATASETS
 
 USAGE = """\
 usage: segmask [DIR ...] [pytest options]
@@ -38,20 +41,6 @@ Exit status: 0 conforms, 1 some item failed, 4 usage error. `pytest --help` list
 """
 
 
-class PositionalDatasets:
-    """Turns pytest's positional arguments into --segmask-dataset values."""
-
-    def __init__(self) -> None:
-        self.datasets: list[str] = []
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_configure(self, config: pytest.Config) -> None:
-        if config.args_source == pytest.Config.ArgsSource.ARGS:
-            self.datasets = list(config.args)
-        config.args = []
-        config.option.segmask_dataset = [*config.option.segmask_dataset, *self.datasets]
-
-
 def looks_like_dataset(path: Path) -> bool:
     return (path / "derived").is_dir()
 
@@ -69,8 +58,11 @@ def main(argv: list[str] | None = None) -> int:
             return int(pytest.ExitCode.USAGE_ERROR)
         print(f"segmask: checking the current folder {Path.cwd()} as a dataset", file=sys.stderr)
         argv.append(".")
+    # the plugin (in this process and in every xdist worker, which inherit the environment)
+    # takes pytest's positional arguments as datasets
+    os.environ[POSITIONAL_DATASETS] = "1"
     # -p no:cacheprovider: a hook run must not write .pytest_cache into the data repository
-    return int(pytest.main(["-p", "no:cacheprovider", "--rootdir=.", *argv], plugins=[PositionalDatasets()]))
+    return int(pytest.main(["-p", "no:cacheprovider", "--rootdir=.", *argv]))
 
 
 if __name__ == "__main__":

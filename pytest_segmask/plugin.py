@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+POSITIONAL_DATASETS = "SEGMASK_POSITIONAL_DATASETS"  # set by the `segmask` command
 SCHEMA_VERSION_CHOICES_HELP = "auto (default) or a directory-schema version 2.0 … 2.7"
 PROFILE_HELP = ("ingest (only what HuBMAP's ingest rejects), hubmap (default: ingest and schema "
                 "errors) or strict (every finding)")
@@ -112,6 +113,10 @@ def dataset_paths(config: pytest.Config) -> list[Path]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get(POSITIONAL_DATASETS) == "1" and config.args_source == pytest.Config.ArgsSource.ARGS:
+        # the `segmask` command: positional arguments are datasets, not test paths
+        config.option.segmask_dataset = [*config.option.segmask_dataset, *config.args]
+        config.args = []
     datasets = dataset_paths(config)
     if not datasets:
         return  # inert: no collector, no heavy imports
