@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import tifffile
 
-from .labels import build_pyramid, make_labels, object_table_rows
+from .labels import build_pyramid, make_volume, object_table_rows
 from .spec import DatasetSpec, MaskSpec
 
 SEG = Path("derived") / "segmentation_masks"
@@ -85,11 +85,19 @@ def ome_xml(mask: MaskSpec, dtype: np.dtype) -> str:
             PhysicalSizeX=mask.physical_size, PhysicalSizeXUnit="µm",
             PhysicalSizeY=mask.physical_size, PhysicalSizeYUnit="µm",
         )
-    c = len(mask.channels)
-    ome.addimage(
-        dtype, (c, mask.height, mask.width), (c, 1, 1, mask.height, mask.width, 1),
-        axes="CYX", Channel={"Name": mask.channel_names}, **kwargs,
-    )
+    c, z = len(mask.channels), mask.size_z
+    if z > 1:  # planes stored channel by channel, z fastest: DimensionOrder XYZCT
+        if mask.physical_size is not None and "no-physical-size" not in mask.ome_edits:
+            kwargs.update(PhysicalSizeZ=2 * mask.physical_size, PhysicalSizeZUnit="µm")
+        ome.addimage(
+            dtype, (c, z, mask.height, mask.width), (c * z, 1, 1, mask.height, mask.width, 1),
+            axes="CZYX", Channel={"Name": mask.channel_names}, **kwargs,
+        )
+    else:
+        ome.addimage(
+            dtype, (c, mask.height, mask.width), (c, 1, 1, mask.height, mask.width, 1),
+            axes="CYX", Channel={"Name": mask.channel_names}, **kwargs,
+        )
     return apply_ome_edits(ome.tostring(), mask)
 
 
@@ -130,20 +138,25 @@ def apply_ome_edits(xml: str, mask: MaskSpec) -> str:
 
 
 def channel_pyramids(mask: MaskSpec) -> list[list[np.ndarray]]:
-    """Per channel, the label pyramid in the mask's dtype (full resolution first)."""
+    """Per channel, the label pyramid in the mask's dtype (full resolution first); each level
+    (H, W), or (Z, H, W) for 3D masks (the pyramid is built per plane)."""
     dtype = np.dtype(mask.dtype)
     levels = mask.pyramid_levels
     out = []
     for index in range(len(mask.channels)):
-        labels = make_labels(mask, index)
-        if dtype.kind in "ui" and labels.size and labels.max() > np.iinfo(dtype).max:
-            raise ValueError(f"ids up to {labels.max()} do not fit in {dtype}")
-        out.append([lvl.astype(dtype) for lvl in build_pyramid(labels, levels, mask.pyramid_method)])
+        vol = make_volume(mask, index)
+        if dtype.kind in "ui" and vol.size and vol.max() > np.iinfo(dtype).max:
+            raise ValueError(f"ids up to {vol.max()} do not fit in {dtype}")
+        if dtype.kind == "u" and vol.size and vol.min() < 0:
+            raise ValueError(f"negative pixels do not fit in {dtype}")
+        per_plane = [build_pyramid(plane, levels, mask.pyramid_method, mask.pyramid_factor) for plane in vol]
+        pyramid = [np.stack([p[k] for p in per_plane]).astype(dtype) for k in range(levels)]
+        out.append([lvl if mask.size_z > 1 else lvl[0] for lvl in pyramid])
     return out
 
 
 def write_mask(mask: MaskSpec, path: Path) -> list[np.ndarray]:
-    """Write the OME-TIFF; returns the full-resolution labels per channel."""
+    """Write the OME-TIFF; returns the full-resolution labels per channel ((Z, H, W) in 3D)."""
     pyramids = channel_pyramids(mask)
     dtype = np.dtype(mask.dtype)
     levels = [np.stack([p[k] for p in pyramids]) for k in range(mask.pyramid_levels)]
@@ -176,14 +189,74 @@ def write_mask(mask: MaskSpec, path: Path) -> list[np.ndarray]:
 def objects_rows(mask: MaskSpec, channel_index: int, labels: np.ndarray) -> list[list]:
     name = mask.channels[channel_index].name
     ontology = ONTOLOGY.get(name, "CL:0000000")
+    if labels.ndim == 3:  # Z: the plane of the object's centroid (integer column of the template)
+        zs = {oid: z for oid, z in object_z(labels)}
+        flat = labels.reshape(-1, labels.shape[-1])  # planes stacked: rows of plane z follow plane z-1
+        rows = object_table_rows(flat)
+        h = labels.shape[1]
+        return [[oid, mask.file_name, name, ontology, DOI, "In-house", ontology, round(x, 3),
+                 round(_y_in_plane(labels, oid, y, h), 3), int(round(zs[oid])), area] for oid, x, y, area in rows]
     return [
         [oid, mask.file_name, name, ontology, DOI, "In-house", ontology, round(x, 3), round(y, 3), 0, area]
         for oid, x, y, area in object_table_rows(labels)
     ]
 
 
+def object_z(labels: np.ndarray) -> list[tuple[int, float]]:
+    """(id, centroid z) per object of a (Z, H, W) volume, in id order."""
+    z, _, _ = np.nonzero(labels > 0)
+    vals = labels[labels > 0]
+    ids, inv, counts = np.unique(vals, return_inverse=True, return_counts=True)
+    sums = np.bincount(inv, weights=z, minlength=len(ids))
+    return [(int(i), float(s / c)) for i, s, c in zip(ids, sums, counts)]
+
+
+def _y_in_plane(labels: np.ndarray, oid: int, stacked_y: float, height: int) -> float:
+    """Centroid y within a plane (the stacked image adds z × height to every row)."""
+    mask = labels == oid
+    z = np.nonzero(mask)[0]
+    return stacked_y - float(z.mean()) * height
+
+
+def fill_template_file(template_file: str | Path, path: Path, objects: list[list]) -> Path:
+    """Fill HuBMAP's official template workbook itself: the object rows go below its header row
+    (styles kept), columns the template lacks are added with their schema cells, X/Y/Z are
+    rounded where the template types them integer, and the pre-formatted empty rows it ships
+    are removed (CEDAR would read them as data rows with missing REQUIRED cells)."""
+    from openpyxl import load_workbook
+
+    wb = load_workbook(template_file)
+    ws = wb["MAIN"] if "MAIN" in wb.sheetnames else wb.worksheets[0]
+    header = next(r for r in range(1, ws.max_row + 1) if ws.cell(r, 1).value == "Object ID")
+    labels = {ws.cell(r, 1).value: r for r in range(1, header - 1) if ws.cell(r, 1).value}
+    schema = {"Type": TYPE_ROW, "Unit": UNIT_ROW, "Feature class": CLASS_ROW, "Description": DESCRIPTION_ROW,
+              "Requirement level": REQUIREMENT_ROW}
+    names = [ws.cell(header, c).value for c in range(1, ws.max_column + 1)]
+    for j, name in enumerate(HEADER):
+        if name not in names:  # a feature column of ours: name it and give it its schema cells
+            col = len([n for n in names if n]) + 1
+            names.append(name)
+            ws.cell(header, col, name)._style = ws.cell(header, col - 1)._style
+            for label, values in schema.items():
+                if label in labels:
+                    ws.cell(labels[label], col, values[j - 1])._style = ws.cell(labels[label], col - 1)._style
+    types = {name: ws.cell(labels["Type"], c + 1).value for c, name in enumerate(names)} if "Type" in labels else {}
+    ws.delete_rows(header + 1, ws.max_row)
+    for r in [r for r in ws.row_dimensions if r > header]:
+        del ws.row_dimensions[r]
+    for i, row in enumerate(objects):
+        for name, value in zip(HEADER, row):
+            if types.get(name) == "integer" and isinstance(value, float):
+                value = int(round(value))
+            ws.cell(header + 1 + i, names.index(name) + 1, value)
+    wb.save(path)
+    return path
+
+
 def write_objects_table(dataset: DatasetSpec, mask: MaskSpec, channel_index: int,
                         labels: np.ndarray, path: Path) -> Path:
+    if dataset.template_file and dataset.table_format != "tsv":
+        return fill_template_file(dataset.template_file, path, objects_rows(mask, channel_index, labels))
     rows = template_rows(dataset.template) + [HEADER] + objects_rows(mask, channel_index, labels)
     if dataset.table_format == "tsv":
         with open(path, "w", newline="", encoding="utf-8") as fh:

@@ -499,3 +499,28 @@ def test_pairing():
 def test_java_str():
     assert [java_str(v) for v in (1.0, 20.5, True, "x", 1e20, 1e-5)] == [
         "1", "20.5", "true", "x", "2147483647", "1.0E-5"]
+
+
+# --- the fixtures generator writes the official layouts ------------------------------------
+
+
+@pytest.mark.parametrize("template, header_row", [("newer", 10), ("older", 9)])
+@pytest.mark.parametrize("fmt", ["xlsx", "tsv"])
+def test_generator_writes_the_template_layouts(tmp_path, template, header_row, fmt):
+    from fixtures_generator import DatasetSpec, MaskSpec, write_dataset
+
+    out = write_dataset(DatasetSpec(masks=(MaskSpec(),), template=template, table_format=fmt), tmp_path / "ds")
+    table = read_objects_table(out / SEG / f"cells-objects.{fmt}")
+    assert findings(table) == [] and table.layout == "template" and table.header_row == header_row
+    assert ("Alternative ID" in table.schema_rows) == (template == "newer")
+    assert table.rows == 12 and len(table.ids) == 12
+
+
+def test_generator_fills_the_official_template_file(tmp_path):
+    from fixtures_generator import DatasetSpec, MaskSpec, write_dataset
+
+    spec = DatasetSpec(masks=(MaskSpec(),), template_file=str(need(LATEST)))
+    out = write_dataset(spec, tmp_path / "ds")
+    table = read_objects_table(out / SEG / "cells-objects.xlsx")
+    assert findings(table) == [] and table.header_row == 10 and table.rows == 12
+    assert table.columns[-1] == "Area" and table.validated[-1].type == "integer"
