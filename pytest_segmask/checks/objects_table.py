@@ -335,8 +335,12 @@ def read_objects_table(path: Path, display: str | None = None) -> ObjectsTable:
         table.read_error = TABLE_READ.finding(f"{display}: {exc}" if not str(exc).startswith(display) else str(exc),
                                               loc, fix=exc.fix, authority=auth)
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
+        what = {zlib.error: "a zip member's compressed data is damaged and does not inflate",
+                EOFError: "a zip member ends early (the file is truncated)",
+                NotImplementedError: "a zip member uses a compression method that cannot be read"}.get(
+            type(exc), f"its zip structure is damaged ({_reason(exc)})")
         table.read_error = TABLE_READ.finding(
-            f"{display} is a damaged .xlsx: its compressed data cannot be inflated ({_reason(exc)})", loc,
+            f"{display} is a damaged .xlsx: {what}", loc,
             fix="re-save the table from Excel or LibreOffice as .xlsx", authority=auth)
     except OSError as exc:
         table.read_error = TABLE_READ.finding(f"cannot read {display}: {exc.strerror or _reason(exc)}", loc,

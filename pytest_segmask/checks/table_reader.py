@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..findings import shorten
 from . import table_scan as ts
 
 # --- limits (each exceeding one is a TABLE-LIMIT finding naming it) -----------------------
@@ -207,7 +208,7 @@ class XlsxSource(Source):
         try:
             self.zf = zipfile.ZipFile(fh)
         except zipfile.BadZipFile as exc:
-            raise TableUnreadable(f"{display} is not a readable .xlsx workbook (damaged zip: {exc})",
+            raise TableUnreadable(f"{display} is not a readable .xlsx workbook (damaged zip: {shorten(str(exc), 80)})",
                                   "re-save the table from Excel or LibreOffice as .xlsx") from None
         infos = self.zf.infolist()
         if len(infos) > MAX_ZIP_MEMBERS:
@@ -263,7 +264,7 @@ class XlsxSource(Source):
             workbook = etree.fromstring(self._part("xl/workbook.xml"), _parser())
             rels = etree.fromstring(self._part("xl/_rels/workbook.xml.rels"), _parser())
         except etree.XMLSyntaxError as exc:
-            raise TableUnreadable(f"{self.display}: the workbook's XML is damaged ({exc})",
+            raise TableUnreadable(f"{self.display}: the workbook's XML is damaged ({shorten(str(exc), 100)})",
                                   "re-save the workbook from Excel or LibreOffice") from None
         targets = {}
         shared = None
@@ -314,7 +315,8 @@ class XlsxSource(Source):
                     raise TableLimit("MAX_CELL_CHARS", "a shared string is longer than libxml2's 10 MB text "
                                                        f"limit, far beyond Excel's {MAX_CELL_CHARS:,} characters "
                                                        "per cell (MAX_CELL_CHARS)") from None
-                raise TableUnreadable(f"{self.display}: xl/sharedStrings.xml is damaged ({exc})",
+                raise TableUnreadable(f"{self.display}: xl/sharedStrings.xml is damaged "
+                                      f"({shorten(str(exc), 100)})",
                                       "re-save the workbook from Excel or LibreOffice") from None
         jtrim = _JAVA_TRIM
         self.sst_blank = np.fromiter((not s.strip(jtrim) for s in strings), np.bool_, len(strings))
