@@ -54,17 +54,29 @@ def make_labels(mask: MaskSpec, channel_index: int) -> np.ndarray:
     return labels
 
 
-def _blocks(level: np.ndarray) -> list[np.ndarray]:
-    """The four pixels of each 2×2 block (edge blocks repeat the pixels they have)."""
+def make_volume(mask: MaskSpec, channel_index: int) -> np.ndarray:
+    """(Z, H, W) labels: plane z is the 2D labels shifted right by z px (every object spans
+    all planes, so ids repeat across planes as one object), plus the channel's negative pixel."""
+    plane = make_labels(mask, channel_index)
+    vol = np.stack([np.roll(plane, z, axis=1) if z else plane for z in range(mask.size_z)])
+    neg = mask.channels[channel_index].negative_at
+    if neg is not None:
+        z, y, x = neg
+        vol[min(z, mask.size_z - 1), min(y, mask.height - 1), min(x, mask.width - 1)] = -1
+    return vol
+
+
+def _blocks(level: np.ndarray, f: int = 2) -> list[np.ndarray]:
+    """The f × f pixels of each block (edge blocks repeat the pixels they have)."""
     h, w = level.shape
-    padded = np.pad(level, ((0, h % 2), (0, w % 2)), mode="edge")
-    return [padded[0::2, 0::2], padded[0::2, 1::2], padded[1::2, 0::2], padded[1::2, 1::2]]
+    padded = np.pad(level, ((0, -h % f), (0, -w % f)), mode="edge")
+    return [padded[dy::f, dx::f] for dy in range(f) for dx in range(f)]
 
 
-def downsample(level: np.ndarray, method: str) -> np.ndarray:
+def downsample(level: np.ndarray, method: str, f: int = 2) -> np.ndarray:
     if method in ("topleft", "legacy", "wrong-sizes"):
-        return level[::2, ::2]
-    blocks = _blocks(level)
+        return level[::f, ::f]
+    blocks = _blocks(level, f)
     if method == "mode":  # one of the four pixels: the largest id present (valid)
         return np.maximum.reduce(blocks)
     if method == "mean":  # averages: with dense ids these land on other ids (defect)
@@ -77,10 +89,10 @@ def downsample(level: np.ndarray, method: str) -> np.ndarray:
     raise ValueError(f"unknown pyramid method {method!r}")
 
 
-def build_pyramid(labels: np.ndarray, levels: int, method: str = "topleft") -> list[np.ndarray]:
+def build_pyramid(labels: np.ndarray, levels: int, method: str = "topleft", factor: int = 2) -> list[np.ndarray]:
     pyramid = [labels]
     for _ in range(1, levels):
-        nxt = downsample(pyramid[-1], method)
+        nxt = downsample(pyramid[-1], method, factor)
         if method == "wrong-sizes":
             nxt = nxt[: max(1, nxt.shape[0] - 3), : max(1, nxt.shape[1] - 3)]
         pyramid.append(nxt)

@@ -247,8 +247,21 @@ def _read_metadata(info: MaskInfo, tif) -> None:
     count = len(tif.pages)  # walks the IFD chain only (tifffile stops at loops and logs them)
     if count > MAX_IFDS:
         info.segment_error = f"the file has {count:,} IFDs, beyond {limit_text('MAX_IFDS')}"
-    pages = [tif.pages[index] for index in range(min(count, MAX_IFDS))]
-    info.ifd_count = len(pages)
+    info.ifd_count = min(count, MAX_IFDS)
+    tif.pages.cache = False  # one pass over the IFDs, nothing kept per IFD but its size
+    pages: dict[int, object] = {}
+    same, info.extra_series = [], []
+    size0 = (first.imagelength, first.imagewidth)
+    for index in range(info.ifd_count):
+        page = first if index == 0 else tif.pages[index]
+        size = (page.imagelength, page.imagewidth)
+        if size == size0:
+            same.append(index)
+            pages[index] = page
+        elif len(info.extra_series) < 1000:
+            info.extra_series.append(size)
+    info.full_ifds = same
+    info.planes = len(same)
     try:
         layout0 = segment_layout(first)
     except MaskDecodeError as exc:
@@ -265,15 +278,6 @@ def _read_metadata(info: MaskInfo, tif) -> None:
             f"{info.display}: {first.samplesperpixel} samples per pixel; a label mask stores one "
             "channel per plane (SamplesPerPixel = 1)", info.location(),
             fix="write one plane per channel (planar CYX)"))
-    same, info.extra_series = [], []
-    for index, page in enumerate(pages):
-        size = (page.imagelength, page.imagewidth)
-        if size == (info.height, info.width):
-            same.append(index)
-        elif len(info.extra_series) < 1000:
-            info.extra_series.append(size)
-    info.full_ifds = same
-    info.planes = len(same)
     # every IFD and SubIFD against the limits (the segment-size limit included)
     levels: list[list] = []
     for index in same:
@@ -307,6 +311,8 @@ def _read_metadata(info: MaskInfo, tif) -> None:
     too_big = _ome_too_big(info)
     if too_big:
         info.series_error = f"tifffile's image series not built: {too_big}"
+    elif not info.description or "<OME" not in info.description:
+        info.series_kind = "not OME"  # tifffile's generic series is quadratic in the IFD count
     else:
         try:
             info.series_kind = tif.series[0].kind
@@ -725,8 +731,8 @@ def check_pyramid(info: MaskInfo) -> CheckResult:
         return result
     for k, level in enumerate(levels[1:], start=1):
         expect_h, expect_w = info.height / f**k, info.width / f**k
-        ok_h = abs(level.height - expect_h) < 1
-        ok_w = abs(level.width - expect_w) < 1
+        ok_h = abs(level.height - expect_h) <= 1
+        ok_w = abs(level.width - expect_w) <= 1
         if not (ok_h and ok_w):
             prev = levels[k - 1]
             found = (max(round(prev.width / level.width), round(prev.height / level.height))
