@@ -329,3 +329,16 @@ def test_damaged_tsv_is_a_finding(tmp_path, edits):
     table = read_objects_table(path)
     for check in (check_layout, check_values):
         check(table)
+
+
+@pytest.mark.parametrize("body", ["<sheetData/>", "<sheetData></sheetData>"])
+def test_empty_sheet(tmp_path, body):
+    xml = f'<?xml version="1.0"?><worksheet {NS}>{body}</worksheet>'
+    finding = one_finding(read_objects_table(workbook(tmp_path / "cells-objects.xlsx", xml)))
+    assert finding.code == "TABLE-LAYOUT" and "the sheet is empty" in finding.message
+
+
+def test_truncated_sheet_xml(tmp_path):
+    xml = wrap(sheet_rows(HEAD_ROWS + [[1, "cells", 3]])).split("</sheetData>")[0]
+    finding = one_finding(read_objects_table(workbook(tmp_path / "cells-objects.xlsx", xml)))
+    assert finding.code == "TABLE-READ" and "truncated" in finding.message

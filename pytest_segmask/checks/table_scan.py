@@ -496,6 +496,9 @@ def scan_xlsx(buf, pos, end, ncols, row_cap, last_row, sst_blank, max_rows, max_
             i = after
             if not in_row:
                 safe = i
+                if selfclose and _local_is_sheetdata(buf, ns, ne):  # <sheetData/>: an empty sheet
+                    status = 2
+                    break
             continue
         # closing tags
         if in_cell and _name_is(buf, ns, ne, 99, 0, 0, 1):  # </c>
