@@ -153,6 +153,9 @@ class Plane:
 # words for codec failures instead of exception reprs
 _CODEC_WORDS = (
     ("incorrect header check", "its compressed bytes are not a valid deflate stream"),
+    ("bad_data", "its compressed bytes are not valid for the declared compression"),
+    ("short_output", "its compressed bytes decode to fewer pixels than the segment holds"),
+    ("insufficient_space", "its compressed bytes decode to more pixels than the segment holds"),
     ("invalid", "its compressed bytes are not valid for the declared compression"),
     ("error -3", "its compressed bytes are not a valid deflate stream"),
     ("error -5", "its compressed bytes end early (truncated)"),

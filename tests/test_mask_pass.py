@@ -1,0 +1,311 @@
+"""The channel pass (statistics + block test in one pass) against the numpy reference on 2D and
+3D masks, pyramid factors 2–4, signed containers, straddling tiles; multi-file members; the
+source-image comparison."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import REAL_DATA
+
+from fixtures_generator import ChannelSpec, MaskSpec
+from fixtures_generator.writer import write_mask
+from pytest_segmask.checks import label_kernels
+from pytest_segmask.checks.channel_stats import StatsAccumulator, check_labels, stats_reference
+from pytest_segmask.checks.mask_image import (
+    FILE_CHECKS, ChannelNotInFile, MaskReader, check_source_image, open_mask,
+)
+from pytest_segmask.checks.pyramid_labels import check_pyramid_labels
+from pytest_segmask.checks.tiff_stream import MaskDecodeError
+
+
+def assert_stats_equal(stats, ref):
+    np.testing.assert_array_equal(stats.ids, ref.ids)
+    np.testing.assert_array_equal(stats.counts, ref.counts)
+    np.testing.assert_allclose(stats.centroid_x, ref.centroid_x, rtol=1e-6)
+    np.testing.assert_allclose(stats.centroid_y, ref.centroid_y, rtol=1e-6)
+    np.testing.assert_array_equal(stats.bbox, ref.bbox)
+    assert stats.background_pixels == ref.background_pixels
+    assert stats.n_pixels == ref.n_pixels
+    assert stats.negative_pixels == ref.negative_pixels
+    assert stats.first_negative == ref.first_negative
+    if ref.centroid_z is None:
+        assert stats.centroid_z is None and stats.z_range is None
+    else:
+        np.testing.assert_allclose(stats.centroid_z, ref.centroid_z, rtol=1e-6)
+        np.testing.assert_array_equal(stats.z_range, ref.z_range)
+
+
+def run(path: Path, channel: int = 0):
+    info = open_mask(path)
+    reader = MaskReader(info)
+    try:
+        return info, reader.channel_pass(channel)
+    finally:
+        reader.close()
+
+
+LAYOUTS = [
+    {}, dict(tile=None, rows_per_strip=3), dict(tile=32, width=77, height=45), dict(compression="lzw"),
+    dict(dtype="uint8"), dict(dtype="uint32", bigtiff=True), dict(dtype="int16"), dict(dtype="int32"),
+    dict(pyramid_factor=3, tile=32), dict(pyramid_factor=4, tile=None, rows_per_strip=5, pyramid_levels=2),
+    dict(size_z=3), dict(size_z=4, pyramid_factor=3, dtype="int32", tile=16),
+]
+
+
+@pytest.mark.parametrize("changes", LAYOUTS, ids=lambda c: ",".join(f"{k}={v}" for k, v in c.items()) or "default")
+def test_pass_matches_numpy_reference(tmp_path, changes):
+    mask = replace(MaskSpec(width=150, height=110, channels=(ChannelSpec("c", 25, sparse_ids=True),)), **changes)
+    path = tmp_path / mask.file_name
+    labels = write_mask(mask, path)[0]
+    info, result = run(path)
+    planes = list(labels) if labels.ndim == 3 else [labels]
+    assert_stats_equal(result.stats, stats_reference(planes))
+    assert check_labels(result.stats, info, "c").findings == []
+    pyramid = check_pyramid_labels(info, result.pyramid, "c")
+    assert pyramid.findings == [], pyramid.findings
+    f = mask.pyramid_factor
+    assert all(f"{f}×{f} block" in note for note in pyramid.notes)
+    assert len(result.pyramid.levels) == mask.pyramid_levels - 1
+    # the block test covered every pixel of every level, in every plane
+    with __import__("tifffile").TiffFile(path) as tif:
+        sub = tif.pages[0].pages
+        for lv, page in zip(result.pyramid.levels, sub):
+            assert lv.tested == page.imagelength * page.imagewidth * mask.size_z
+
+
+@pytest.mark.parametrize("factor,method", [(2, "mean"), (3, "mean"), (4, "bilinear")])
+def test_block_test_names_the_factor(tmp_path, factor, method):
+    mask = MaskSpec(width=96, height=80, tile=32, pyramid_factor=factor, pyramid_levels=2, pyramid_method=method,
+                    channels=(ChannelSpec("c", 30),))
+    path = tmp_path / mask.file_name
+    write_mask(mask, path)
+    info, result = run(path)
+    [finding] = check_pyramid_labels(info, result.pyramid, "c").findings
+    assert finding.code == "PYRAMID-LABELS"
+    assert f"their {factor}×{factor} block in level 0 (pyramid factor {factor})" in finding.message
+    assert finding.location.level == 1 and finding.location.pixel is not None
+    assert FILE_CHECKS["pyramid"][1](info).findings == []  # sizes are right
+
+
+def test_3d_ids_span_planes_and_negative_pixel_is_named(tmp_path):
+    mask = MaskSpec(width=60, height=50, size_z=3, dtype="int16",
+                    channels=(ChannelSpec("cells", 6), ChannelSpec("nuclei", 4, negative_at=(1, 7, 9))))
+    path = tmp_path / mask.file_name
+    labels = write_mask(mask, path)
+    info = open_mask(path)
+    assert info.channel_names == ["cells", "nuclei"] and info.size_z == 3
+    assert info.plane_map == [[0, 1, 2], [3, 4, 5]]
+    assert all(FILE_CHECKS[name][1](info).findings == [] for name in FILE_CHECKS if name != "pixel-type")
+    assert [f.code for f in FILE_CHECKS["pixel-type"][1](info).findings] == ["PIXEL-SIGNED"]
+    assert info.channels_problem() is None
+    reader = MaskReader(info)
+    cells, nuclei = reader.channel_pass(0), reader.channel_pass(1)
+    reader.close()
+    assert cells.stats.n_objects == 6  # each object spans the three planes: one id, one object
+    assert (cells.stats.z_range == [0, 2]).all()
+    np.testing.assert_allclose(cells.stats.centroid_z, 1.0)
+    assert_stats_equal(nuclei.stats, stats_reference(list(labels[1])))
+    [finding] = check_labels(nuclei.stats, info, "nuclei").findings
+    assert finding.code == "LABELS-NEGATIVE"
+    assert "the first is at plane 1, y 7, x 9" in finding.message
+
+
+def test_dimension_order_xyczt_maps_planes(tmp_path):
+    """Planes stored z-major (XYCZT): channel c, plane z is IFD z·C + c."""
+    import tifffile
+
+    path = tmp_path / "czt.segmentations.ome.tiff"
+    data = np.zeros((2, 3, 16, 16), np.uint16)  # (Z, C, Y, X) in file order
+    for z in range(2):
+        for c in range(3):
+            data[z, c, 2:5, 2:5] = 10 * c + 1
+    tifffile.imwrite(path, data, ome=True, metadata={"axes": "ZCYX", "Channel": {"Name": ["a", "b", "c"]},
+                                                     "PhysicalSizeX": 1, "PhysicalSizeY": 1})
+    info = open_mask(path)
+    assert info.ome["DimensionOrder"] == "XYCZT"
+    assert info.plane_map == [[0, 3], [1, 4], [2, 5]]
+    reader = MaskReader(info)
+    assert [int(reader.channel_pass(c).stats.ids[0]) for c in range(3)] == [1, 11, 21]
+    reader.close()
+
+
+def test_multifile_member_planes_go_to_their_channels():
+    path = REAL_DATA / "ome-samples" / "hubmap-ingest-validation-tests" / "917_cropped_0_Z0_C3_T0.ome.tiff"
+    if not path.exists():
+        pytest.skip("real data absent")
+    info = open_mask(path)
+    assert info.channel_names == ["cortical-interstitium", "medullary-interstitium", "glomeruli", "tubules",
+                                  "arteries-arterioles"]
+    assert info.plane_map == [[None], [None], [None], [0], [None]]
+    assert "has no plane in 917_cropped_0_Z0_C3_T0.ome.tiff (the OME-XML places it in 917_cropped_0_Z0_C0_T0" \
+        in info.channel_problem(0)
+    assert info.channel_problem(3) is None
+    reader = MaskReader(info)
+    with pytest.raises(ChannelNotInFile):
+        reader.channel_pass(0)
+    tubules = reader.channel_pass(3)
+    reader.close()
+    # the plane is judged as 'tubules' (this crop holds no tubules), not as 'cortical-interstitium'
+    [finding] = check_labels(tubules.stats, info, "tubules").findings
+    assert finding.code == "LABELS-EMPTY" and "channel 'tubules'" in finding.message
+    result = check_labels(ChannelNotInFile(info.channel_problem(1)), info, "medullary-interstitium")
+    assert [f.code for f in result.findings] == ["LABELS"]
+
+
+@pytest.mark.parametrize("edit,item", [("no-ome", "ome-xml"), ("not-xml", "ome-xml"), ("binaryonly", "ome-xml")])
+def test_unusable_ome_metadata_blocks_channel_items(tmp_path, edit, item):
+    mask = MaskSpec(ome_edits=(edit,))
+    path = tmp_path / mask.file_name
+    write_mask(mask, path)
+    info = open_mask(path)
+    reason, see = info.channels_problem()
+    assert see == item and "OME" in reason
+
+
+def test_channels_problem_points_at_the_file_item(tmp_path):
+    mask = MaskSpec(dtype="float32")
+    path = tmp_path / mask.file_name
+    write_mask(mask, path)
+    assert open_mask(path).channels_problem()[1] == "pixel-type"
+    assert open_mask(tmp_path / "absent.ome.tiff").channels_problem()[1] == "tiff"
+
+
+def test_legacy_pyramid_is_a_warning_never_missing(tmp_path):
+    mask = MaskSpec(pyramid_method="legacy", pyramid_levels=3)
+    path = tmp_path / mask.file_name
+    write_mask(mask, path)
+    assert [f.code for f in FILE_CHECKS["pyramid"][1](open_mask(path)).findings] == ["PYRAMID-LEGACY"]
+
+
+def test_pyramid_sizes_name_the_factor(tmp_path):
+    mask = MaskSpec(width=90, height=90, pyramid_factor=3, pyramid_levels=3, pyramid_method="wrong-sizes")
+    path = tmp_path / mask.file_name
+    write_mask(mask, path)
+    findings = FILE_CHECKS["pyramid"][1](open_mask(path)).findings
+    assert findings and all(f.code == "PYRAMID" for f in findings)
+    assert "pyramid factor 3" in findings[0].message
+
+
+def test_physical_size_in_micrometres(tmp_path):
+    mask = MaskSpec()
+    path = tmp_path / mask.file_name
+    write_mask(mask, path)
+    info = open_mask(path)
+    assert info.physical_size_um() == (0.5, 0.5, None)
+    info.ome.update(PhysicalSizeX="250", PhysicalSizeXUnit="nm", PhysicalSizeY="-1", PhysicalSizeZ="2",
+                    PhysicalSizeZUnit="parsec")
+    assert info.physical_size_um() == (0.25, None, None)
+
+
+def _source(tmp_path, name, **changes):
+    mask = replace(MaskSpec(stem=name), **changes)
+    path = tmp_path / mask.file_name
+    write_mask(mask, path)
+    return open_mask(path)
+
+
+def test_source_image_comparison(tmp_path):
+    mask = _source(tmp_path, "mask")
+    assert check_source_image(mask, _source(tmp_path, "same")).findings == []
+    [finding] = check_source_image(mask, _source(tmp_path, "wider", width=301)).findings
+    assert finding.code == "SOURCE-IMAGE" and "SizeX: mask 300, source 301" in finding.message
+    assert finding.authority.value == "ingest"
+    other = _source(tmp_path, "nm")
+    other.ome.update(PhysicalSizeX="500", PhysicalSizeXUnit="nm", PhysicalSizeY="500", PhysicalSizeYUnit="nm")
+    [finding] = check_source_image(mask, other).findings
+    assert "PhysicalSizeXUnit: mask 'µm', source 'nm'" in finding.message
+    assert "the same length in micrometres" in finding.message
+    missing = open_mask(tmp_path / "absent.ome.tiff")
+    assert [f.code for f in check_source_image(mask, missing).findings] == ["SOURCE-IMAGE"]
+
+
+def test_pyramid_level_decode_failure_is_a_pyramid_finding(tmp_path):
+    import tifffile
+
+    mask = MaskSpec(width=128, height=128, tile=32, channels=(ChannelSpec("c", 9),))
+    path = tmp_path / mask.file_name
+    write_mask(mask, path)
+    with tifffile.TiffFile(path) as tif:
+        level1 = tif.pages[0].pages[0]
+        offset, count = level1.dataoffsets[1], level1.databytecounts[1]
+    raw = bytearray(path.read_bytes())
+    raw[offset:offset + count] = b"\x13" * count
+    path.write_bytes(bytes(raw))
+    info, result = run(path)
+    assert result.stats.n_objects == 9  # level 0 is intact
+    findings = check_pyramid_labels(info, result.pyramid, "c").findings
+    assert [f.code for f in findings] == ["PYRAMID-LABELS"]
+    assert "tile 1 (pixels y 0…, x 32…) of channel 'c', level 1 cannot be decoded: its compressed bytes" \
+        in findings[0].message
+    assert "Error -3" not in findings[0].message
+
+
+# --- the accumulator's growth paths, driven directly ------------------------------------
+
+
+def _accumulate(planes, **attrs):
+    h, w = planes[0].shape
+    acc = StatsAccumulator(h, w, len(planes))
+    for key, value in attrs.items():
+        setattr(acc, key, value)
+    for z, plane in enumerate(planes):
+        for y0 in range(0, h, 64):
+            for x0 in range(0, w, 64):
+                tile = np.ascontiguousarray(plane[y0:y0 + 64, x0:x0 + 64])
+                acc.add(tile, tile.shape[0], tile.shape[1], y0, x0, z)
+    return acc.finish()
+
+
+def test_promotion_to_wide_sums_and_many_objects():
+    rng = np.random.default_rng(1)
+    plane = rng.integers(0, 40_000, (300, 260)).astype(np.uint32)  # > LOCAL_MAX distinct per call
+    plane[50:250, 20:200] = 7  # one big object
+    stats = _accumulate([plane], big_at=50)  # promote everything above 50 px to the int64 table
+    assert_stats_equal(stats, stats_reference([plane]))
+
+
+def test_patterned_ids_switch_to_scrambled_hashing():
+    ids = (np.arange(1, 4001, dtype=np.uint64) << np.uint64(20)).astype(np.uint32) | np.uint32(1)
+    plane = np.repeat(ids, 4).reshape(80, 200)  # ids k·2^20+1: identity hashing collides
+    stats = _accumulate([plane])
+    assert_stats_equal(stats, stats_reference([plane]))
+
+
+def test_3d_accumulator_with_promotion():
+    rng = np.random.default_rng(2)
+    planes = [rng.integers(0, 30, (70, 90)).astype(np.int16) for _ in range(5)]
+    planes[3][5, 6] = -4
+    stats = _accumulate(planes, big_at=20)
+    assert_stats_equal(stats, stats_reference(planes))
+
+
+def test_kernels_are_compiled_without_the_gil():
+    assert label_kernels.block_stats.targetoptions.get("nogil")
+    assert label_kernels.block_test.targetoptions.get("nogil")
+
+
+def test_decode_error_message_in_words(tmp_path):
+    import tifffile
+
+    mask = MaskSpec()
+    path = tmp_path / mask.file_name
+    write_mask(mask, path)
+    with tifffile.TiffFile(path) as tif:
+        offset, count = tif.pages[0].dataoffsets[0], tif.pages[0].databytecounts[0]
+    raw = bytearray(path.read_bytes())
+    raw[offset:offset + count] = b"\x00" * count
+    path.write_bytes(bytes(raw))
+    info = open_mask(path)
+    reader = MaskReader(info)
+    with pytest.raises(MaskDecodeError) as excinfo:
+        reader.channel_pass(0)
+    reader.close()
+    message = str(excinfo.value)
+    assert "tile 0 (pixels y 0…, x 0…) of channel 'cells', level 0 cannot be decoded" in message
+    assert "Error" not in message and "error:" not in message
+    [finding] = check_labels(excinfo.value, info, "cells").findings
+    assert finding.code == "LABELS" and finding.authority.value == "ingest"
