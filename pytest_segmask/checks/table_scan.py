@@ -31,17 +31,39 @@ from __future__ import annotations
 
 import numpy as np
 
-try:  # pragma: no cover - exercised when numba is installed
-    from numba import njit
-except ImportError:  # pragma: no cover
-    njit = None
+_LAZY: list["_Lazy"] = []  # in definition order: helpers before the kernels that call them
+
+
+class _Lazy:
+    """A function compiled with numba on its first call (importing numba costs ~0.3 s and ~90 MB:
+    only a run that reads a table pays it). Compiling rebinds every registered function's module
+    name to its compiled form, helpers first, so that kernels call compiled helpers. Without
+    numba the plain-Python functions are used."""
+
+    def __init__(self, fn) -> None:
+        self.py_func = fn
+        self.__name__ = fn.__name__
+        self.__doc__ = fn.__doc__
+        _LAZY.append(self)
+
+    def __call__(self, *args):
+        _compile_all()
+        return globals()[self.__name__](*args)
+
+
+def _compile_all() -> None:
+    try:
+        from numba import njit
+    except ImportError:  # pragma: no cover - numba is a dependency; the plain path is tested
+        njit = None
+    module = globals()
+    for lazy in _LAZY:
+        if isinstance(module.get(lazy.__name__), _Lazy):
+            module[lazy.__name__] = lazy.py_func if njit is None else njit(cache=True, nogil=True)(lazy.py_func)
 
 
 def _jit(fn):
-    if njit is None:
-        fn.py_func = fn
-        return fn
-    return njit(cache=True, nogil=True)(fn)
+    return _Lazy(fn)
 
 
 # cell kinds
