@@ -267,9 +267,12 @@ def _read_metadata(info: MaskInfo, tif) -> None:
     except MaskDecodeError as exc:
         info.segment_error = info.segment_error or f"IFD 0: {exc}"
         layout0 = None
-    info.height, info.width = (layout0.h, layout0.w) if layout0 else (0, 0)
+    if layout0:
+        info.height, info.width = layout0.h, layout0.w
+    else:  # keep plain declared sizes for the messages of other items
+        info.height, info.width = max(0, _safe_int(first.imagelength)), max(0, _safe_int(first.imagewidth))
     info.dtype = str(first.dtype) if first.dtype is not None else f"{first.sampleformat}:{first.bitspersample}"
-    info.tiled = bool(first.is_tiled)
+    info.tiled = bool(layout0.tiled) if layout0 else ("TileWidth" in first.tags)
     info.tile = (layout0.sh, layout0.sw) if layout0 and info.tiled else None
     info.rows_per_strip = layout0.sh if layout0 and not info.tiled else None
     info.compression = first.compression.name if hasattr(first.compression, "name") else str(first.compression)

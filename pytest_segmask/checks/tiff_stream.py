@@ -84,7 +84,8 @@ def segment_layout(page) -> Layout:
     bits = _int_tag(page, "bitspersample", "BitsPerSample")
     spp = _int_tag(page, "samplesperpixel", "SamplesPerPixel")
     itemsize = max(1, bits // 8)
-    tiled = bool(page.is_tiled)
+    tags = page.tags
+    tiled = "TileWidth" in tags or "TileLength" in tags  # not page.is_tiled: it compares the raw value
     if tiled:
         sh = _int_tag(page, "tilelength", "TileLength")
         sw = _int_tag(page, "tilewidth", "TileWidth")
