@@ -147,7 +147,7 @@ def area_label(area: str) -> str:
             path = area[len(kind):]
             folder, _, name = path.rpartition("/")
             small = f"<small>{esc(folder)}/</small>" if folder else ""
-            return f"{esc(kind.strip())}<br>{esc(name)}{small}"
+            return f"{esc(kind.strip())}<br><span class='segmask-file'>{esc(name)}</span>{small}"
     return esc(area)
 
 
@@ -552,8 +552,9 @@ td.col-segmask-finding{color:#222}
 .segmask-area.warn td:first-child{border-left:5px solid #e08e00}
 .segmask-area.pass td:first-child{border-left:5px solid #2e7d32}
 .segmask-area.skip td:first-child{border-left:5px solid #888}
-.segmask-area-name{font-weight:bold;max-width:16em;overflow-wrap:anywhere}
-.segmask-area-name small{display:block;font-weight:normal;color:#555}
+.segmask-area-name{font-weight:bold;width:13em;min-width:10em}
+.segmask-area-name small{display:block;font-weight:normal;color:#555;overflow-wrap:anywhere}
+.segmask-area-name .segmask-file{overflow-wrap:anywhere}
 .segmask-first{min-width:24em}
 .segmask-where,.segmask-fix,.segmask-more,.segmask-follows{color:#333;font-size:12px}
 .segmask-fix{color:#1b5e20}
@@ -563,8 +564,8 @@ td.col-segmask-finding{color:#222}
 .segmask-passed{color:#2e7d32}.segmask-skipped,.segmask-skip,.segmask-note{color:#666}
 .segmask-picture{width:1%}
 .segmask-thumb{margin:0;text-align:center}
-.segmask-thumb img{image-rendering:pixelated;border:1px solid #999;max-width:320px;height:auto}
-.segmask-thumb figcaption{font-size:11px;max-width:320px;color:#333}
+.segmask-thumb img{image-rendering:pixelated;border:1px solid #999;max-width:240px;height:auto}
+.segmask-thumb figcaption{font-size:11px;max-width:240px;color:#333}
 .segmask-thumb.marked figcaption{color:#c62828;font-weight:bold}
 .segmask-facts{font-size:12px;margin-top:6px;border-collapse:collapse}
 .segmask-facts th{text-align:left;padding-right:10px;font-weight:normal;color:#555}

@@ -150,7 +150,8 @@ def test_pyramid_counts_from_data_or_messages():
 
 def test_area_label_splits_file_areas():
     assert area_label("objects table derived/x/cells-objects.xlsx") == \
-        "objects table<br>cells-objects.xlsx<small>derived/x/</small>"
+        (
+        "objects table<br><span class='segmask-file'>cells-objects.xlsx</span><small>derived/x/</small>")
     assert area_label("channel cells") == "channel cells"
 
 
