@@ -276,3 +276,116 @@ def test_no_html_no_thumbnail_work(pytester, monkeypatch):
                                            "--junitxml=j.xml")
     assert "Generated html report" not in result.stdout.str()
     assert "image/png" not in (pytester.path / "j.xml").read_text()
+
+
+# --- the card from reports alone (no run) -----------------------------------------------------
+
+
+class FakeState:
+    node_id = "ds"
+    root = "/data/ds"
+
+    class choice:  # noqa: N801 - mimics SchemaChoice
+        passing_versions = ["2.7"]
+        validates = True
+        version = "2.7"
+        requested = "auto"
+
+        @staticmethod
+        def header(node_id):
+            return f"segmask: {node_id} validates as segmentation-mask-v2.7"
+
+    def summary_lines(self):
+        return ["paths listed: 3"]
+
+    def mask_paths(self):
+        return []
+
+
+def report(nodeid, outcome, when="call", longrepr=None, **props):
+    from _pytest.reports import TestReport
+
+    props = {"dataset": "ds", "schema_version": "2.7", "schema_verdict": "validates", **props}
+    for key in ("findings", "notes"):
+        if key in props:
+            props[key] = json.dumps(props[key])
+    return TestReport(nodeid, ("x", None, ""), {}, outcome, longrepr, when, user_properties=list(props.items()))
+
+
+def finding(code, outcome="fail", follows_from="", **kw):
+    return {"code": code, "severity": "error", "authority": "schema", "outcome": outcome,
+            "message": kw.get("message", f"{code} happened"), "where": kw.get("where", ""),
+            "fix": kw.get("fix", ""), "follows_from": follows_from}
+
+
+def card_of(reports):
+    from types import SimpleNamespace
+
+    from pytest_segmask.html_report import HtmlReport
+
+    plugin = SimpleNamespace(config=SimpleNamespace(), settings=SimpleNamespace(profile=None),
+                             states=lambda: [FakeState()])
+    hr = HtmlReport(plugin)
+    for rep in reports:
+        hr.pytest_runtest_logreport(rep)
+    return hr, lxml.html.fragment_fromstring(hr.card(FakeState()))
+
+
+def test_card_puts_root_causes_first_and_links_them():
+    labels = "ds/m.ome.tiff::channel:glom::labels"
+    table = "objects table ds/glom-objects.xlsx"
+    reports = [
+        report("ds/glom-objects.xlsx::mask-agreement", "failed", area=table, segmask_outcome="failed",
+               findings=[finding("TABLE-MASK-AGREEMENT", follows_from=f"{labels}: the channel holds no objects")]),
+        report("ds/glom-objects.xlsx::layout", "failed", area=table, segmask_outcome="failed",
+               findings=[finding("TABLE-LAYOUT", where="row 10", fix="add rows")]),
+        report(labels, "passed", area="channel glom", segmask_outcome="warned",
+               findings=[finding("LABELS-EMPTY", outcome="warn")]),
+    ]
+    hr, card = card_of(reports)
+    rows = {tr.get("data-area"): tr for tr in card.xpath(".//tr[contains(@class,'segmask-area')]")}
+    assert list(rows) == ["channel glom", table]  # channels before tables
+    first = rows[table].xpath(".//td[@class='segmask-first']")[0]
+    assert first.text_content().startswith("TABLE-LAYOUT")  # the root cause, not the consequence
+    assert "+1 more finding(s) in this area" in first.text_content()
+    assert rows["channel glom"].get("data-state") == "warn"
+    # the consequence's row says what it follows from, with a link to the cause's row
+    row = lxml.html.fragment_fromstring(hr._row_finding(record_of_first(reports)), create_parent="div")
+    follows = row.xpath(".//span[@class='segmask-follows']")[0]
+    assert follows.text_content() == f"follows from {labels}: the channel holds no objects"
+    assert follows.xpath(".//a")[0].get("href") == "#" + labels
+
+
+def record_of_first(reports):
+    from pytest_segmask.html_report import record_of
+
+    return record_of(reports[0])
+
+
+def test_card_skip_only_area_and_failures_without_findings():
+    reports = [
+        report("ds::dirschema::optional:mesh", "skipped", longrepr=("ds", None, "Skipped: optional, absent"),
+               area="directory layout"),
+        report("ds/a-mesh.glb::glb", "failed", longrepr="boom\nValueError: bad header", when="setup",
+               area="companion ds/a-mesh.glb"),
+    ]
+    hr, card = card_of(reports)
+    rows = {tr.get("data-area"): tr for tr in card.xpath(".//tr[contains(@class,'segmask-area')]")}
+    assert rows["directory layout"].get("data-state") == "skip"
+    assert "skipped: optional, absent" in rows["directory layout"].text_content()
+    assert rows["companion ds/a-mesh.glb"].get("data-state") == "fail"
+    assert "1 error:" in rows["companion ds/a-mesh.glb"].text_content()
+    assert card.get("data-state") == "fail"
+
+
+def test_worker_keeps_the_picture_on_the_report():
+    """On an xdist worker the report must travel with its thumbnail extra."""
+    from types import SimpleNamespace
+
+    from pytest_segmask.html_report import HtmlReport
+
+    hr = HtmlReport(SimpleNamespace(config=SimpleNamespace(workerinput={})))
+    rep = report("ds/m::channel:c::pyramid-labels", "passed", area="channel c")
+    rep.extras = [{"format_type": "image", "content": "x", THUMB_KEY: {"dataset": "ds"}}]
+    hr.pytest_runtest_logreport(rep)
+    assert len(rep.extras) == 1 and not hr._thumbs
