@@ -107,18 +107,32 @@ def usage() -> tuple[float, float]:
 # --- children (each in a fresh process) ---------------------------------------------------
 
 
-def child_ours(path: str, workers: int) -> dict:
+def child_ours(path: str, workers: int, mode: str) -> dict:
+    """mode "serial": channel after channel, each pass decoding on ``workers`` threads while its
+    kernels run; "channels": ``workers`` channels at a time (MaskReader.channel_passes)."""
+    import numpy as np
+
+    from pytest_segmask.checks import label_kernels
     from pytest_segmask.checks.channel_stats import check_labels
     from pytest_segmask.checks.mask_image import MaskReader, open_mask
     from pytest_segmask.checks.pyramid_labels import check_pyramid_labels
 
     cpu0, _ = usage()
+    label_kernels.warm_up(np.uint32)  # numba: load the cached machine code (once per process)
+    load = usage()[0] - cpu0
+    cpu0, _ = usage()
     t0 = time.perf_counter()
     info = open_mask(Path(path))
     reader = MaskReader(info)
     kept, objects, bad = [], [], 0
-    for c, name in enumerate(info.channel_names):
-        result = reader.channel_pass(c, workers=workers)
+    indices = list(range(len(info.channel_names)))
+    if mode == "channels":
+        results = reader.channel_passes(indices, workers=workers)
+    else:
+        results = None
+    for c in indices:
+        result = results.pop(c) if results is not None else reader.channel_pass(c, workers=workers)
+        name = info.channel_names[c]
         labels = check_labels(result.stats, info, name)
         pyramid = check_pyramid_labels(info, result.pyramid, name)
         bad += len(labels.findings) + len(pyramid.findings)
@@ -127,7 +141,7 @@ def child_ours(path: str, workers: int) -> dict:
     reader.close()
     wall = time.perf_counter() - t0
     cpu, rss = usage()
-    return {"wall": wall, "cpu": cpu - cpu0, "rss": rss, "objects": objects, "findings": bad,
+    return {"wall": wall, "cpu": cpu - cpu0, "rss": rss, "objects": objects, "findings": bad, "load": load,
             "kept_mb": sum(s.nbytes for s in kept) / 2**20}
 
 
@@ -183,7 +197,7 @@ def warm_kernels() -> None:
     path = Path(tempfile.gettempdir()) / "segmask-bench-warm.ome.tiff"
     if not path.exists():
         write_mask(path, 1024, 1, 3, "dense")
-    run_child("ours", str(path), "2")
+    run_child("ours", str(path), "2", "serial")
 
 
 def main() -> None:
@@ -194,11 +208,12 @@ def main() -> None:
     parser.add_argument("--levels", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--no-naive", action="store_true")
+    parser.add_argument("--modes", nargs="+", default=["serial", "channels"])
     parser.add_argument("--child", nargs="+")
     args = parser.parse_args()
     if args.child:
         kind, path, *rest = args.child
-        result = {"ours": lambda: child_ours(path, int(rest[0])), "floor": lambda: child_floor(path),
+        result = {"ours": lambda: child_ours(path, int(rest[0]), rest[1]), "floor": lambda: child_floor(path),
                   "naive": lambda: child_naive(path)}[kind]()
         print(json.dumps(result))
         return
@@ -206,9 +221,10 @@ def main() -> None:
           f"{os.cpu_count()} cores, Python {platform.python_version()}, load average at start "
           f"{', '.join(f'{v:.2f}' for v in os.getloadavg())}")
     warm_kernels()
-    print("| mask | objects | ours wall s | ours CPU s | cores | ours peak RSS MB (stats kept MB) | "
-          "floor CPU s: level 0 / all levels | ours CPU ÷ floor | naive wall s | naive peak RSS MB | naive ÷ ours (wall) |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| mask | objects | mode | ours wall s | ours CPU s | cores | kernel load CPU s (once per process) | "
+          "ours peak RSS MB (stats kept MB) | floor CPU s: level 0 / all levels | ours wall ÷ floor | ours CPU ÷ floor "
+          "| naive wall s | naive peak RSS MB | naive ÷ ours (wall) |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for size in args.sizes:
         for kind in args.kinds:
             path = Path(tempfile.gettempdir()) / f"segmask-bench-{kind}-{size}-{args.channels}.ome.tiff"
@@ -217,20 +233,22 @@ def main() -> None:
                 write_mask(path, size, args.channels, args.levels, kind)
                 print(f"(generated {path.name}: {path.stat().st_size / 1e6:.0f} MB in {time.perf_counter() - t:.0f} s)")
             floor = run_child("floor", str(path))
-            ours = run_child("ours", str(path), str(args.workers))
             naive = None if args.no_naive else run_child("naive", str(path))
-            if naive is not None:
-                assert naive["objects"] == ours["objects"], (naive["objects"], ours["objects"])
-            assert ours["findings"] == 0
-            cols = [
-                f"{size}² × {args.channels} {kind}", f"{sum(ours['objects']):,}",
-                f"{ours['wall']:.2f}", f"{ours['cpu']:.2f}", f"{ours['cpu'] / ours['wall']:.2f}",
-                f"{ours['rss']:.0f} ({ours['kept_mb']:.0f})",
-                f"{floor['level0']:.2f} / {floor['all']:.2f}", f"{ours['cpu'] / floor['level0']:.2f}×",
-                f"{naive['wall']:.2f}" if naive else "—", f"{naive['rss']:.0f}" if naive else "—",
-                f"{naive['wall'] / ours['wall']:.1f}×" if naive else "—",
-            ]
-            print("| " + " | ".join(cols) + " |", flush=True)
+            for mode in args.modes:
+                ours = run_child("ours", str(path), str(args.workers), mode)
+                if naive is not None:
+                    assert naive["objects"] == ours["objects"], (naive["objects"], ours["objects"])
+                assert ours["findings"] == 0
+                cols = [
+                    f"{size}² × {args.channels} {kind}", f"{sum(ours['objects']):,}", mode,
+                    f"{ours['wall']:.2f}", f"{ours['cpu']:.2f}", f"{ours['cpu'] / ours['wall']:.2f}", f"{ours['load']:.2f}",
+                    f"{ours['rss']:.0f} ({ours['kept_mb']:.0f})",
+                    f"{floor['level0']:.2f} / {floor['all']:.2f}", f"{ours['wall'] / floor['level0']:.2f}×",
+                    f"{ours['cpu'] / floor['level0']:.2f}×",
+                    f"{naive['wall']:.2f}" if naive else "—", f"{naive['rss']:.0f}" if naive else "—",
+                    f"{naive['wall'] / ours['wall']:.1f}×" if naive else "—",
+                ]
+                print("| " + " | ".join(cols) + " |", flush=True)
     print(f"load average at end {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 

@@ -132,7 +132,7 @@ def _flush(lkeys, lslot, lcnt, lsx, lsy, lminx, lminy, lmaxx, lmaxy, nloc, z,
 
 
 @njit(cache=True, nogil=True)
-def block_stats(tile, r0, r1, w, y0, x0, z, rowslot,
+def block_stats(tile, r0, r1, w, y0, x0, z, rowslot, starts,
                 lkeys, lslot, lcnt, lsx, lsy, lminx, lminy, lmaxx, lmaxy,
                 gid, gcnt, gsx, gsy, gsz, gbb, gzr, hidx, hbits, scramble, bcnt, bsx, bsy, bsz, meta, big_at, is3d):
     """Rows ``r0:r1`` (first ``w`` columns) of a decoded segment whose pixel (0, 0) is image
@@ -145,12 +145,18 @@ def block_stats(tile, r0, r1, w, y0, x0, z, rowslot,
     objpx = 0
     for r in range(r0, r1):
         y = y0 + r
-        x = 0
-        while x < w:
-            v = tile[r, x]
-            e = x + 1
-            while e < w and tile[r, e] == v:
-                e += 1
+        row = tile[r]
+        # run starts, branch-free (one store per pixel, the count advances on a change)
+        ns = 1
+        starts[0] = 0
+        for x in range(1, w):
+            starts[ns] = x
+            ns += row[x] != row[x - 1]
+        starts[ns] = w
+        for i in range(ns):
+            x = starts[i]
+            e = starts[i + 1]
+            v = row[x]
             length = e - x
             if v == 0:
                 background += length
@@ -205,7 +211,6 @@ def block_stats(tile, r0, r1, w, y0, x0, z, rowslot,
                            gid, gcnt, gsx, gsy, gsz, gbb, gzr, hidx, hbits, scramble, bcnt, bsx, bsy, bsz, meta, big_at, is3d)
                     lslot[:] = -1
                     nloc = 0
-            x = e
     if nloc:
         _flush(lkeys, lslot, lcnt, lsx, lsy, lminx, lminy, lmaxx, lmaxy, nloc, z,
                gid, gcnt, gsx, gsy, gsz, gbb, gzr, hidx, hbits, scramble, bcnt, bsx, bsy, bsz, meta, big_at, is3d)
@@ -263,14 +268,31 @@ def block_test(child, ch, cw, cy0, cx0, ch_full, cw_full, parent, ph, pw, py0, p
         if yb - ya == 2 and f == 2:
             for px in range(qa, fa):
                 matched[prow, px - px0] |= _block_general(child, ya, yb, px, f, cx0, cw, cw_full, parent[prow, px - px0])
-            for q in range(fa, fb):
-                v = parent[prow, q - px0]
-                x = 2 * q - cx0
-                m = ((child[ya, x] == v) | (child[ya, x + 1] == v)
-                     | (child[ya + 1, x] == v) | (child[ya + 1, x + 1] == v))
-                matched[prow, q - px0] |= np.uint8(m)
+            # slices first: the inner loop then indexes from 0 and LLVM vectorises it
+            nq = fb - fa
+            off = 2 * fa - cx0
+            c0 = child[ya, off:off + 2 * nq]
+            c1 = child[ya + 1, off:off + 2 * nq]
+            pv = parent[prow, fa - px0:fb - px0]
+            mv = matched[prow, fa - px0:fb - px0]
+            for q in range(nq):
+                v = pv[q]
+                mv[q] |= np.uint8((c0[2 * q] == v) | (c0[2 * q + 1] == v) | (c1[2 * q] == v) | (c1[2 * q + 1] == v))
             for px in range(fb, qb):
                 matched[prow, px - px0] |= _block_general(child, ya, yb, px, f, cx0, cw, cw_full, parent[prow, px - px0])
         else:
             for px in range(qa, qb):
                 matched[prow, px - px0] |= _block_general(child, ya, yb, px, f, cx0, cw, cw_full, parent[prow, px - px0])
+
+
+def warm_up(dtype) -> None:
+    """Load (or compile) the kernels for one pixel type: a tiny pass, so the first tile of a real
+    pass does not pay for it. numba caches the machine code on disk (``cache=True``)."""
+    from .channel_stats import StatsAccumulator
+
+    tile = np.zeros((4, 4), dtype)
+    acc = StatsAccumulator(4, 4)
+    acc.add(tile, 4, 4, 0, 0)
+    acc.finish()
+    matched = np.zeros((2, 2), np.uint8)
+    block_test(tile, 4, 4, 0, 0, 4, 4, tile, 2, 2, 0, 0, 2, matched)

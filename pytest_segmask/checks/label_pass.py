@@ -139,7 +139,7 @@ class _Resident:
 
 
 def run_pass(planes_by_z: list[list[Plane]], height: int, width: int, *, pyramid: bool = True,
-             workers: int = 2) -> ChannelPass:
+             workers: int = 2, lock: threading.Lock | None = None) -> ChannelPass:
     """The pass over one channel: ``planes_by_z[z]`` = that plane's levels, full resolution first.
     Raises MaskDecodeError when a full-resolution segment (or IFD) cannot be read."""
     from . import label_kernels as K
@@ -149,7 +149,7 @@ def run_pass(planes_by_z: list[list[Plane]], height: int, width: int, *, pyramid
     depth = max((len(levels) - 1 for levels in planes_by_z), default=0) if pyramid else 0
     result = PyramidResult([LevelResult(k, 2) for k in range(1, depth + 1)], planes=nz) if depth else None
     geoms = [_PlanePyramid(levels if pyramid else levels[:1], result, z) for z, levels in enumerate(planes_by_z)]
-    lock = threading.Lock()
+    lock = lock or threading.Lock()  # one per file handle: seek + read are not atomic
 
     def stream() -> Iterator[tuple[int, int, int]]:
         for z, g in enumerate(geoms):

@@ -850,8 +850,11 @@ class MaskReader:
     """An open mask for decoding, shared by the items of one dataset; close() when done."""
 
     def __init__(self, info: MaskInfo) -> None:
+        import threading
+
         self.info = info
         self._tif = None
+        self._lock = threading.RLock()  # file handle: seek + read, and lazy IFD parsing
 
     def _file(self):
         if self._tif is None:
@@ -866,8 +869,9 @@ class MaskReader:
         name = info.channel_names[channel_index]
         ifd = info.plane_map[channel_index][z]
         try:
-            page = self._file().pages[ifd].aspage()
-            pages = [page] + list(page.pages or [])[:MAX_SUBIFDS]
+            with self._lock:
+                page = self._file().pages[ifd].aspage()
+                pages = [page] + list(page.pages or [])[:MAX_SUBIFDS]
         except Exception as exc:  # noqa: BLE001 - damaged IFDs found only when decoding
             raise MaskDecodeError(
                 f"{info.display}: cannot read the IFDs of channel {name!r}: {_open_words(exc)}") from None
@@ -896,7 +900,24 @@ class MaskReader:
                 f"channel {info.channel_names[channel_index]!r} has no plane in {info.display} for "
                 f"z = {cut_list(missing)}")
         levels = [self.plane_levels(channel_index, z) for z in range(len(zs))]
-        return run_pass(levels, info.height, info.width, workers=workers)
+        return run_pass(levels, info.height, info.width, workers=workers, lock=self._lock)
+
+    def channel_passes(self, indices: list[int], workers: int = 2) -> dict:
+        """Several channels' passes, ``workers`` channels at a time (each consumer thread runs its
+        kernels without the GIL): index -> ChannelPass, or the MaskDecodeError that stopped it.
+        Memory: the pass state of ``workers`` channels at once."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        def one(index):
+            try:
+                return self.channel_pass(index, workers=1)
+            except MaskDecodeError as exc:
+                return exc
+
+        with self._lock:
+            self._file()
+        with ThreadPoolExecutor(max(1, workers)) as pool:
+            return dict(zip(indices, pool.map(one, indices)))
 
     def close(self) -> None:
         if self._tif is not None:
