@@ -513,9 +513,24 @@ class HtmlReport:
                 rows.append((key, value))
         except Exception:  # noqa: BLE001
             pass
+        records = self._records.get(state.node_id, [])
+        objects = {(r.props.get("file"), r.props.get("channel")): r.props["objects"] for r in records if "objects" in r.props}
+        try:
+            for rel in state.mask_paths():
+                info = state.mask_info(rel)  # header and OME-XML only, no pixels
+                if not info.readable:
+                    rows.append((rel, "not readable as TIFF"))
+                    continue
+                counts = ", ".join(f"{name}: {objects.get((rel, name), '?')} objects" for name in info.channel_names)
+                rows.append((rel, f"{info.width} × {info.height} px, {info.dtype}, {info.planes} channel(s), "
+                                  f"{len(info.levels)} level(s), {info.compression}, "
+                                  f"{'tiles' if info.tiled else 'strips'}; {counts}"))
+        except Exception:  # noqa: BLE001 - facts are a bonus; the card above does not need them
+            pass
+        rows += [(str(r.props.get("file", "")), f"{r.props['rows']} object row(s)") for r in records if "rows" in r.props]
         failed: dict[str, int] = defaultdict(int)
         warned: dict[str, int] = defaultdict(int)
-        for rec in self._records.get(state.node_id, []):
+        for rec in records:
             for code in str(rec.props.get("failed_rules", "")).split():
                 failed[code] += 1
             for code in str(rec.props.get("warned_rules", "")).split():

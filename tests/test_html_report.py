@@ -182,6 +182,8 @@ def test_card_has_a_row_per_area_with_states_and_first_findings(broken_report):
     assert links and all(htmllib.unescape(h[1:]) in tests for h in links)
     assert "#broken::dirschema::not-allowed" in links
     assert card[0].xpath(".//a[@href='?visible=failed,error']")
+    facts = card[0].xpath(".//table[@class='segmask-facts']")[0].text_content()
+    assert "160 × 120 px" in facts and "cells: 14 objects" in facts and "14 object row(s)" in facts
 
 
 def test_one_thumbnail_per_channel_marked_and_only_in_the_card(broken_report):
