@@ -27,17 +27,21 @@ def channel_specs(draw, count: int, max_objects: int, max_id: int):
 
 
 @st.composite
-def mask_specs(draw, max_side: int = 160):
+def mask_specs(draw, max_side: int = 160, max_z: int = 3, signed: bool = True):
+    """Valid masks: 2D or 3D (size_z up to ``max_z``), pyramid factors 2–4, unsigned or (with a
+    practice warning, never a failure) signed integer containers without negative values."""
     width = draw(st.integers(min_value=8, max_value=max_side))
     height = draw(st.integers(min_value=8, max_value=max_side))
-    dtype = draw(st.sampled_from(["uint16", "uint8", "uint32"]))
-    max_id = 255 if dtype == "uint8" else 10_000
+    dtypes = ["uint16", "uint8", "uint32"] + (["int32", "int16", "int8"] if signed else [])
+    dtype = draw(st.sampled_from(dtypes))
+    max_id = 127 if dtype == "int8" else 255 if dtype == "uint8" else 10_000
     # objects need a grid cell of at least 2×2 pixels each
     max_objects = min(30, (width // 2) * (height // 2))
     channels = draw(channel_specs(draw(st.integers(1, 4)), max_objects, max_id))
     tiled = draw(st.booleans().map(lambda b: not b))  # shrinks to tiles
+    factor = draw(st.integers(2, 4))
     max_levels = 1
-    while min(width, height) >> max_levels >= 1 and max_levels < 4:
+    while min(width, height) // factor**max_levels >= 1 and max_levels < 4:
         max_levels += 1
     return MaskSpec(
         width=width,
@@ -49,6 +53,8 @@ def mask_specs(draw, max_side: int = 160):
         compression=draw(st.sampled_from(["zlib", None, "lzw", "packbits", "zstd"])),
         pyramid_levels=draw(st.integers(1, max_levels)),
         pyramid_method=draw(st.sampled_from(["topleft", "mode"])),
+        pyramid_factor=factor,
+        size_z=draw(st.integers(1, max_z)),
         physical_size=draw(st.sampled_from([0.5, 0.252, 1.0])),
         bigtiff=draw(st.booleans()),
         seed=draw(st.integers(0, 2**16)),

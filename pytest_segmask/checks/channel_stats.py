@@ -141,7 +141,13 @@ class StatsAccumulator:
 
     def _grow_rows(self, need: int) -> None:
         n = int(self.meta[0])
-        new = max(need, int(self.cap * _GROW) + 1024)
+        total = self.height * self.width * self.planes
+        if self.pixels_seen * 20 > total:  # 5 % seen: extrapolate the object density
+            new = int(n * total / self.pixels_seen * 1.03) + 4096
+            new = min(max(new, int(self.cap * 1.05)), 2 * self.cap + 4096)
+        else:
+            new = 2 * self.cap + 4096 if self.cap < (1 << 20) else int(self.cap * _GROW)
+        new = max(need, new)
 
         def grown(arr, shape_tail=()):
             out = np.empty((new, *shape_tail), arr.dtype)
