@@ -204,6 +204,19 @@ def _garbage_first_tile(out: Path, spec: DatasetSpec) -> None:
     path.write_bytes(bytes(data))
 
 
+def _tile_width_zero(out: Path, spec: DatasetSpec) -> None:
+    """TileWidth = 0 in the first IFD (a ZeroDivisionError for a naive tile grid)."""
+    import struct
+
+    path = _mask_path(out, spec)
+    with tifffile.TiffFile(path) as tif:
+        tag = tif.pages[0].tags["TileWidth"]
+        offset, fmt = tag.valueoffset, "<H" if tag.dtype == 3 else "<I"
+    data = bytearray(path.read_bytes())
+    data[offset:offset + struct.calcsize(fmt)] = struct.pack(fmt, 0)
+    path.write_bytes(bytes(data))
+
+
 def _first_channel_decode_items(spec: DatasetSpec) -> dict[str, str]:
     first = spec.masks[0].channels[0].name
     items = {_channel_item(spec, first, "labels"): "LABELS"}
@@ -217,7 +230,13 @@ MASK_DEFECTS: tuple[Defect, ...] = (
            mutate_files=_not_a_tiff),
     Defect("garbage-first-tile", _first_channel_decode_items, mutate_files=_garbage_first_tile,
            applies=lambda spec: spec.masks[0].compression == "zlib"),
-    Defect("signed-pixels", **_file_item("PIXEL-TYPE", "pixel-type", dtype="int16")),
+    Defect("signed-container", **_file_item("PIXEL-SIGNED", "pixel-type", dtype="int32")),
+    Defect("negative-pixel", lambda spec: {_mask_item(spec, "pixel-type"): "PIXEL-SIGNED",
+                                           _channel_item(spec, spec.masks[0].channels[0].name, "labels"): "LABELS-NEGATIVE"},
+           mutate_spec=lambda spec: _mask(spec, dtype="int16", channels=(
+               replace(spec.masks[0].channels[0], negative_at=(0, 1, 1)),) + spec.masks[0].channels[1:])),
+    Defect("tile-width-zero", lambda spec: {_mask_item(spec, "tiff"): "TIFF-READ"},
+           mutate_files=_tile_width_zero, applies=lambda spec: spec.masks[0].tile is not None),
     Defect("float-pixels", **_file_item("PIXEL-TYPE", "pixel-type", dtype="float32")),
     Defect("no-ome-xml", lambda spec: {_mask_item(spec, "ome-xml"): "OME-XML"},
            mutate_spec=_ome_edit("no-ome")),
@@ -251,6 +270,8 @@ MASK_DEFECTS: tuple[Defect, ...] = (
            mutate_spec=lambda spec: _mask(spec, pyramid_method="legacy",
                                           pyramid_levels=max(spec.masks[0].pyramid_levels, 2))),
     Defect("pyramid-mean", _every_channel("pyramid-labels", "PYRAMID-LABELS"), mutate_spec=_dense_pyramid("mean")),
+    Defect("pyramid-mean-factor-3", _every_channel("pyramid-labels", "PYRAMID-LABELS"),
+           mutate_spec=lambda spec: _mask(_dense_pyramid("mean")(spec), pyramid_factor=3)),
     Defect("pyramid-bilinear", _every_channel("pyramid-labels", "PYRAMID-LABELS"), mutate_spec=_dense_pyramid("bilinear")),
     Defect("strips", lambda spec: {_mask_item(spec, "layout"): "TIFF-LAYOUT"},
            mutate_spec=lambda spec: _mask(spec, tile=None, compression="zlib")),
