@@ -35,6 +35,9 @@ class Defect:
     mutate_files: Callable[[Path, DatasetSpec], None] | None = None
     applies: Callable[[DatasetSpec], bool] = lambda spec: True
     warns: bool = False  # the rule's finding is a warning here though the rule is an error
+    # items (relative ids, as in ``items``) whose finding is a warning while the defect's others are
+    # errors: they fail only under the strict profile
+    warn_items: Callable[[DatasetSpec], dict[str, str]] = lambda spec: {}
 
     def apply(self, spec: DatasetSpec) -> DatasetSpec:
         return self.mutate_spec(spec) if self.mutate_spec else spec
@@ -119,10 +122,11 @@ CATALOGUE: tuple[Defect, ...] = (
     ),
     Defect(
         "objects-tables-missing",
-        lambda spec: {DIRSCHEMA + "required:objects-table": "DIR-REQUIRED",
-                      **{_channel_item(spec, c.name, "objects-table"): "TABLE-PAIRING"
-                         for c in spec.masks[0].channels}},
+        lambda spec: {DIRSCHEMA + "required:objects-table": "DIR-REQUIRED"},
         mutate_files=_remove_tables,
+        # a channel without a table is a warning
+        warn_items=lambda spec: {_channel_item(spec, c.name, "objects-table"): "TABLE-PAIRING"
+                                 for c in spec.masks[0].channels},
     ),
     Defect(
         "derived-extras-missing",
@@ -475,6 +479,15 @@ def _duplicate_first_row(rows, header):
     rows.insert(header + 2, list(rows[header + 1]))
 
 
+def _extra_row_with_id(value) -> Callable[[list[list], int], None]:
+    def edit(rows, header):
+        row = list(rows[header + 1])
+        row[_col(rows, header, "Object ID")] = value
+        rows.insert(header + 2, row)
+
+    return edit
+
+
 def _drop_first_row(rows, header):
     del rows[header + 1]
 
@@ -544,13 +557,14 @@ _XLSX_TEMPLATE = lambda spec: spec.template != "plain" and spec.table_format == 
 
 
 def _plain_layout(spec: DatasetSpec) -> dict[str, str]:
-    # an .xlsx without schema rows has no separator row: CEDAR rejects it; a plain TSV warns
-    return {_seg_item(_table_rel(spec), "layout"): "TABLE-LAYOUT" if spec.table_format == "xlsx"
-            else "TABLE-LAYOUT-PLAIN"}
+    # every table is plain: an .xlsx without schema rows has no separator row (CEDAR rejects it);
+    # a plain TSV warns
+    code = "TABLE-LAYOUT" if spec.table_format == "xlsx" else "TABLE-LAYOUT-PLAIN"
+    return {_seg_item(table_name(spec, c.name), "layout"): code for m in spec.masks for c in m.channels}
 
 
 def _labelled_separator(rows, header):
-    rows[header - 1][0] = "[ THIS ROW MUST BE PRESENT AND EMPTY ]"
+    rows[header - 1] = ["[ THIS ROW MUST BE PRESENT AND EMPTY ]"] + list(rows[header - 1][1:])
 
 
 def _number_as_text(rows, header):
@@ -584,9 +598,9 @@ TABLE_DEFECTS: tuple[Defect, ...] = (
            mutate_files=_edit_table(_type_vocabulary), applies=_HAS_TEMPLATE),
     Defect("table-duplicate-id", _table_items("ids", "TABLE-IDS"), mutate_spec=_with_objects,
            mutate_files=_edit_table(_duplicate_first_row)),
-    # the object's id is lost: the table also misses one of the channel's ids (a warning)
+    # an extra row whose Object ID is not an integer (the objects' own rows stay)
     Defect("table-non-integer-id", _table_items("ids", "TABLE-IDS"), mutate_spec=_with_objects,
-           mutate_files=_edit_table(_set_cell("Object ID", "cell-1"))),
+           mutate_files=_edit_table(_extra_row_with_id("cell-1"))),
     Defect("table-missing-object", _table_items("mask-agreement", "TABLE-MASK-AGREEMENT"), mutate_spec=_with_objects,
            mutate_files=_edit_table(_drop_first_row), warns=True),
     Defect("table-unknown-object", _table_items("mask-agreement", "TABLE-MASK-AGREEMENT"), mutate_spec=_with_objects,
