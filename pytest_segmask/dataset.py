@@ -339,6 +339,9 @@ class DatasetModel:
         self.resolve("channels", node)  # the pairing needs trustworthy channel names
         return self.table_paths()
 
+    def input_table_paths(self, node: Node):
+        return self.table_paths()
+
     def input_table_suffixes(self, node: Node):
         return TABLE_SUFFIXES
 
@@ -379,21 +382,17 @@ class DatasetModel:
         return self.decoded_stats(self.mask_info(owner[0]).channel_names[owner[1]])
 
     def input_table_image_size(self, node: Node):
+        """(size_z, height, width) of the mask whose channel the table describes."""
         owner = self._table_owner(node)
         if owner is None:
-            return (0, 0)
+            return (1, 0, 0)
         info = self.mask_info(owner[0])
-        return (info.height, info.width)
+        return (info.size_z, info.height, info.width)
 
     def input_table_physical(self, node: Node):
+        """Micrometres per pixel (x, y, z) of that mask, PhysicalSize*Unit applied."""
         owner = self._table_owner(node)
-        if owner is None:
-            return None
-        info = self.mask_info(owner[0])
-        try:
-            return (float(info.ome["PhysicalSizeY"]), float(info.ome["PhysicalSizeX"]))
-        except (KeyError, ValueError):
-            return None
+        return None if owner is None else self.mask_info(owner[0]).physical_size_um()
 
     # segmentation-masks.csv
 
