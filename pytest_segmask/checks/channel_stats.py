@@ -14,7 +14,7 @@ import numpy as np
 from ..findings import Authority as _Authority
 from ..findings import CheckResult, Severity
 from ..rules import Authority, define_rule
-from .mask_image import SCHEMA_SRC, MaskInfo
+from .mask_image import SCHEMA_SRC, ChannelNotInFile, MaskInfo
 from .tiff_stream import MaskDecodeError
 
 LABELS = define_rule(
@@ -287,6 +287,10 @@ def stats_reference(planes: list[np.ndarray]) -> ChannelStats:
 
 def check_labels(stats: ChannelStats | MaskDecodeError, info: MaskInfo, channel: str) -> CheckResult:
     loc = info.location(channel=channel)
+    if isinstance(stats, ChannelNotInFile):
+        return CheckResult(findings=[LABELS.finding(
+            f"{info.display}: {stats}", loc,
+            fix="write every channel's planes into the mask file (a mask is one self-contained OME-TIFF)")])
     if isinstance(stats, MaskDecodeError):
         # a full-resolution plane that does not decode fails HuBMAP's tiff validator
         return CheckResult(findings=[LABELS.finding(

@@ -218,7 +218,7 @@ def _open_words(exc: BaseException) -> str:
         return "it ends before the structures it declares (truncated or damaged IFD)"
     if isinstance(exc, MemoryError):
         return "its declared structures need more memory than is available"
-    return f"its structure is damaged ({type(exc).__name__}: {text[:120]})"
+    return f"its IFD structure is damaged (the TIFF reader stopped at: {text[:100] or 'an unnamed error'})"
 
 
 def open_mask(path: Path, display: str | None = None) -> MaskInfo:
@@ -877,12 +877,13 @@ class MaskReader:
                 f"{info.display}: cannot read the IFDs of channel {name!r}: {_open_words(exc)}") from None
         return [Plane(p.aspage(), info.display, name, k, z) for k, p in enumerate(pages)]
 
-    def planes(self, channel_index: int, channel: str | None = None) -> list:
-        """The channel's first plane at every pyramid level (2D compatibility helper)."""
+    def planes(self, channel_index: int, channel: str | None = None, middle: bool = False) -> list:
+        """One plane of the channel at every pyramid level: the first present z (2D
+        compatibility), or the middle one (``middle=True``, e.g. for a thumbnail of a 3D mask)."""
         zs = [z for z, ifd in enumerate(self.info.plane_map[channel_index]) if ifd is not None]
         if not zs:
             raise ChannelNotInFile(self.info.channel_problem(channel_index))
-        return self.plane_levels(channel_index, zs[len(zs) // 2] if channel is None and False else zs[0])
+        return self.plane_levels(channel_index, zs[len(zs) // 2] if middle else zs[0])
 
     def channel_pass(self, channel_index: int, workers: int = 2):
         """Statistics over all planes of the channel and the pyramid block test, in one pass.

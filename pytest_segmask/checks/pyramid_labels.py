@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from ..findings import CheckResult, Severity
 from ..rules import Authority, define_rule
-from .mask_image import SCHEMA_SRC, MaskInfo
+from .mask_image import SCHEMA_SRC, ChannelNotInFile, MaskInfo
 from .tiff_stream import MaskDecodeError
 
 PYRAMID_LABELS = define_rule(
@@ -62,6 +62,8 @@ def check_pyramid_labels(info: MaskInfo, result, channel: str, workers: int = 2)
             result = exc
     loc = info.location(channel=channel)
     fix_damaged = "re-export the mask; its pixel data is damaged or truncated"
+    if isinstance(result, ChannelNotInFile):
+        return CheckResult(skip=f"{result} (see the channel's labels item)")
     if isinstance(result, MaskDecodeError):
         return CheckResult(findings=[PYRAMID_LABELS.finding(str(result), loc, fix=fix_damaged)])
     if result is None or not result.levels:
