@@ -309,3 +309,20 @@ def test_decode_error_message_in_words(tmp_path):
     assert "Error" not in message and "error:" not in message
     [finding] = check_labels(excinfo.value, info, "cells").findings
     assert finding.code == "LABELS" and finding.authority.value == "ingest"
+
+
+def test_repeated_rows_across_local_flushes():
+    """Rows equal to the row above reuse its runs; a flush of the tile-local table in between
+    must not let them reuse stale slots."""
+    rng = np.random.default_rng(3)
+    rows = rng.integers(0, 60_000, (40, 1000)).astype(np.uint32)
+    rows[::3, :500] = 0
+    plane = np.repeat(rows, 3, axis=0)  # every row three times, > LOCAL_MAX objects per call
+    h, w = plane.shape
+    acc = StatsAccumulator(h, w)
+    acc.add(np.ascontiguousarray(plane), h, w, 0, 0)
+    assert_stats_equal(acc.finish(), stats_reference([plane]))
+    signed = np.repeat(rng.integers(-2, 5, (30, 40)).astype(np.int16), 2, axis=0)
+    acc = StatsAccumulator(*signed.shape)
+    acc.add(np.ascontiguousarray(signed), *signed.shape, 0, 0)
+    assert_stats_equal(acc.finish(), stats_reference([signed]))

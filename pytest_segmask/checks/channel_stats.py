@@ -134,6 +134,7 @@ class StatsAccumulator:
                       *(np.zeros(K.LOCAL_MAX, np.int64) for _ in range(7)))
         self.rowslot = np.zeros(width, np.int32)
         self.starts = np.zeros(width + 1, np.int32)
+        self.rj = np.zeros(width + 1, np.int32)
         self.pixels_seen = 0
         self.decoded_bytes = 0
 
@@ -196,7 +197,7 @@ class StatsAccumulator:
             px = (r1 - r0) * ww
             self._ensure(px)
             self.K.block_stats(
-                tile, r0, r1, ww, y0, x0, z, self.rowslot, self.starts, *self.local,
+                tile, r0, r1, ww, y0, x0, z, self.rowslot, self.starts, self.rj, *self.local,
                 self.gid, self.gcnt, self.gsx, self.gsy, self.gsz, self.gbb, self.gzr,
                 self.hidx, self.hbits, self.scramble, self.bcnt, self.bsx, self.bsy, self.bsz,
                 self.meta, self.big_at, self.is3d)
@@ -210,7 +211,7 @@ class StatsAccumulator:
         meta = self.meta
         n = int(meta[0])
         self.hidx = None
-        self.local = self.rowslot = self.starts = None
+        self.local = self.rowslot = self.starts = self.rj = None
         ids = self.gid[:n]
         order = None if n < 2 or bool(np.all(ids[1:] > ids[:-1])) else np.argsort(ids, kind="stable")
 

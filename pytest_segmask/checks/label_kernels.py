@@ -132,7 +132,7 @@ def _flush(lkeys, lslot, lcnt, lsx, lsy, lminx, lminy, lmaxx, lmaxy, nloc, z,
 
 
 @njit(cache=True, nogil=True)
-def block_stats(tile, r0, r1, w, y0, x0, z, rowslot, starts,
+def block_stats(tile, r0, r1, w, y0, x0, z, rowslot, starts, rj,
                 lkeys, lslot, lcnt, lsx, lsy, lminx, lminy, lmaxx, lmaxy,
                 gid, gcnt, gsx, gsy, gsz, gbb, gzr, hidx, hbits, scramble, bcnt, bsx, bsy, bsz, meta, big_at, is3d):
     """Rows ``r0:r1`` (first ``w`` columns) of a decoded segment whose pixel (0, 0) is image
@@ -143,9 +143,34 @@ def block_stats(tile, r0, r1, w, y0, x0, z, rowslot, starts,
     background = 0
     negative = 0
     objpx = 0
+    prev_ok = False  # the previous row's runs (starts, rj) are valid slots of the local table
+    pns = 0
     for r in range(r0, r1):
         y = y0 + r
         row = tile[r]
+        if prev_ok:
+            # a row equal to the previous one (background, large objects, blocky masks) reuses its
+            # runs: no run search, no lookups
+            prow = tile[r - 1]
+            diff = 0
+            for x in range(w):
+                diff |= row[x] ^ prow[x]
+            if diff == 0:
+                for i in range(pns):
+                    x = starts[i]
+                    length = starts[i + 1] - x
+                    j = rj[i]
+                    if j == -1:
+                        background += length
+                    elif j == -2:
+                        negative += length
+                    else:
+                        objpx += length
+                        lcnt[j] += length
+                        lsx[j] += (length * (2 * (x0 + x) + length - 1)) // 2
+                        lsy[j] += length * y
+                        lmaxy[j] = y
+                continue
         # run starts, branch-free (one store per pixel, the count advances on a change)
         ns = 1
         starts[0] = 0
@@ -153,6 +178,8 @@ def block_stats(tile, r0, r1, w, y0, x0, z, rowslot, starts,
             starts[ns] = x
             ns += row[x] != row[x - 1]
         starts[ns] = w
+        prev_ok = True
+        pns = ns
         for i in range(ns):
             x = starts[i]
             e = starts[i + 1]
@@ -160,8 +187,10 @@ def block_stats(tile, r0, r1, w, y0, x0, z, rowslot, starts,
             length = e - x
             if v == 0:
                 background += length
+                rj[i] = -1
             elif v < 0:
                 negative += length
+                rj[i] = -2
                 if meta[4] < 0 or (z < meta[4]) or (z == meta[4] and (y < meta[5] or (y == meta[5] and x0 + x < meta[6]))):
                     meta[4] = z
                     meta[5] = y
@@ -202,6 +231,7 @@ def block_stats(tile, r0, r1, w, y0, x0, z, rowslot, starts,
                             break
                         h = (h + 1) & lmask
                 rowslot[x] = j  # run starts: the next row's run starting at the same x finds it
+                rj[i] = j
                 lcnt[j] += length
                 # sum of x over the run: length * (first + last) / 2
                 lsx[j] += (length * (2 * (x0 + x) + length - 1)) // 2
@@ -211,6 +241,7 @@ def block_stats(tile, r0, r1, w, y0, x0, z, rowslot, starts,
                            gid, gcnt, gsx, gsy, gsz, gbb, gzr, hidx, hbits, scramble, bcnt, bsx, bsy, bsz, meta, big_at, is3d)
                     lslot[:] = -1
                     nloc = 0
+                    prev_ok = False  # this row's slots are gone
     if nloc:
         _flush(lkeys, lslot, lcnt, lsx, lsy, lminx, lminy, lmaxx, lmaxy, nloc, z,
                gid, gcnt, gsx, gsy, gsz, gbb, gzr, hidx, hbits, scramble, bcnt, bsx, bsy, bsz, meta, big_at, is3d)
