@@ -336,3 +336,26 @@ def write_companions(spec: DatasetSpec, mask: MaskSpec, labels: list[np.ndarray]
         folder.mkdir(exist_ok=True)
         for name in spec.transformations:
             (folder / name).write_text("1 0 0\n0 1 0\n0 0 1\n", encoding="utf-8")
+
+
+def write_source_image(mask: MaskSpec, path: Path, *, width: int | None = None, height: int | None = None,
+                       size_z: int | None = None, physical_size: float | None = ...,
+                       unit: str = "µm") -> Path:
+    """A source (parent) OME-TIFF for ``--segmask-source-image``: by default it matches the
+    mask's SizeX/Y/Z and PhysicalSizeX/Y(/Z) exactly; pass a field to make it differ."""
+    width, height = width or mask.width, height or mask.height
+    size_z = size_z or mask.size_z
+    size = mask.physical_size if physical_size is ... else physical_size
+    ome = tifffile.OmeXml()
+    kwargs = {}
+    if size is not None:
+        kwargs = dict(PhysicalSizeX=size, PhysicalSizeXUnit=unit, PhysicalSizeY=size, PhysicalSizeYUnit=unit)
+        if size_z > 1:
+            kwargs.update(PhysicalSizeZ=2 * size, PhysicalSizeZUnit=unit)
+    ome.addimage(np.uint8, (size_z, height, width), (size_z, 1, 1, height, width, 1), axes="ZYX",
+                 Channel={"Name": ["DAPI"]}, **kwargs)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tifffile.TiffWriter(path, ome=False) as tif:
+        tif.write(np.zeros((size_z, height, width), np.uint8), description=ome.tostring().encode("utf-8"),
+                  photometric="minisblack", metadata=None, tile=(64, 64) if min(width, height) >= 64 else None)
+    return path

@@ -326,3 +326,15 @@ def test_repeated_rows_across_local_flushes():
     acc = StatsAccumulator(*signed.shape)
     acc.add(np.ascontiguousarray(signed), *signed.shape, 0, 0)
     assert_stats_equal(acc.finish(), stats_reference([signed]))
+
+
+def test_generated_source_images_match_or_not(tmp_path):
+    from fixtures_generator.writer import write_source_image
+
+    mask = MaskSpec(size_z=2)
+    write_mask(mask, tmp_path / mask.file_name)
+    info = open_mask(tmp_path / mask.file_name)
+    assert check_source_image(info, open_mask(write_source_image(mask, tmp_path / "a.ome.tiff"))).findings == []
+    for changes in (dict(width=301), dict(size_z=3), dict(physical_size=0.25), dict(physical_size=None)):
+        source = open_mask(write_source_image(mask, tmp_path / "b.ome.tiff", **changes))
+        assert [f.code for f in check_source_image(info, source).findings] == ["SOURCE-IMAGE"], changes
