@@ -226,23 +226,27 @@ class StatsAccumulator:
         side = self.gsx[promoted].astype(np.int64) if len(promoted) else None
         big_counts = self.bcnt[side] if side is not None else None
         wide = big_counts is not None and len(big_counts) and int(big_counts.max()) >= (1 << 32)
-        counts = cnt.astype(np.int64) if wide else cnt.copy()
+        if wide:
+            counts = cnt.astype(np.int64)
+        else:  # in place: the uint32 column becomes the counts
+            counts = cnt
         if side is not None:
             counts[promoted] = big_counts
         cents = []
+        step = 1 << 20
         for name, bname in (("gsx", "bsx"), ("gsy", "bsy")) + ((("gsz", "bsz"),) if self.is3d else ()):
             sums = getattr(self, name)[:n]
-            out = np.empty(n, np.float32)
-            step = 1 << 20
+            out = sums.view(np.float32)  # in place: each uint32 sum becomes its float32 mean
             for a in range(0, n, step):
                 b = min(n, a + step)
-                out[a:b] = sums[a:b] / np.maximum(counts[a:b], 1)
+                out[a:b] = sums[a:b] / np.maximum(counts[a:b], 1)  # the chunk is read before written
             if side is not None:
                 out[promoted] = getattr(self, bname)[side] / np.maximum(big_counts, 1)
             setattr(self, name, None)
-            cents.append(out[order] if order is not None else out)
+            cents.append(out[order] if order is not None else out.copy())
+            del out, sums
         self.gcnt = None
-        counts = counts[order] if order is not None else counts
+        counts = counts[order] if order is not None else counts.copy()
         bbox = take(self.gbb)
         self.gbb = None
         zr = take(self.gzr) if self.is3d else None
