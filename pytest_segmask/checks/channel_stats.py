@@ -143,7 +143,7 @@ class StatsAccumulator:
     def _grow_rows(self, need: int) -> None:
         n = int(self.meta[0])
         total = self.height * self.width * self.planes
-        if self.pixels_seen * 20 > total:  # 5 % seen: extrapolate the object density
+        if self.pixels_seen * 50 > total:  # 2 % seen: extrapolate the object density
             new = int(n * total / self.pixels_seen * 1.03) + 4096
             new = min(max(new, int(self.cap * 1.05)), 2 * self.cap + 4096)
         else:
