@@ -112,17 +112,18 @@ CATALOGUE: tuple[Defect, ...] = (
     ),
     Defect(
         "mask-name-near-miss",
-        lambda spec: {DIRSCHEMA + "required:mask-image": "DIR-REQUIRED"},
+        lambda spec: _near_miss_items(spec),
         mutate_files=_rename_mask(".segmentations_crop.ome.tiff"),
     ),
     Defect(
         "mask-upper-case-ending",
-        lambda spec: {DIRSCHEMA + "required:mask-image": "DIR-REQUIRED"},
+        lambda spec: _near_miss_items(spec),
         mutate_files=_rename_mask(".segmentations.OME.TIFF"),
     ),
     Defect(
         "objects-tables-missing",
-        lambda spec: {DIRSCHEMA + "required:objects-table": "DIR-REQUIRED"},
+        lambda spec: {DIRSCHEMA + "required:objects-table": "DIR-REQUIRED",
+                      DIRSCHEMA + "xlsx-tables": "TABLE-XLSX-PRESENT"},
         mutate_files=_remove_tables,
         # a channel without a table is a warning
         warn_items=lambda spec: {_channel_item(spec, c.name, "objects-table"): "TABLE-PAIRING"
@@ -147,11 +148,23 @@ CATALOGUE: tuple[Defect, ...] = (
     ),
     Defect(
         "tsv-table-where-xlsx-required",
-        lambda spec: {DIRSCHEMA + "required:objects-table": "DIR-REQUIRED"},
+        lambda spec: {DIRSCHEMA + "required:objects-table": "DIR-REQUIRED",
+                      DIRSCHEMA + "xlsx-tables": "TABLE-XLSX-PRESENT"},
         mutate_spec=lambda spec: replace(spec, table_format="tsv"),
         applies=lambda spec: spec.version in ("2.4", "2.5", "2.6"),
     ),
 )
+
+
+def _near_miss_items(spec: DatasetSpec) -> dict[str, str]:
+    """A misnamed mask is still checked as the mask: the naming fails, and every Source file
+    that names the mask's proper name now names no existing mask image."""
+    items = {DIRSCHEMA + "required:mask-image": "DIR-REQUIRED"}
+    items.update({_seg_item(table_name(spec, c.name), "mask-agreement"): "TABLE-MASK-AGREEMENT"
+                  for c in spec.masks[0].channels})
+    if spec.segmentation_masks_csv:
+        items[_seg_item("segmentation-masks.csv", "rows")] = "CSV-ROWS"
+    return items
 
 
 def _mask(spec: DatasetSpec, **changes) -> DatasetSpec:
@@ -283,7 +296,9 @@ MASK_DEFECTS: tuple[Defect, ...] = (
            mutate_spec=lambda spec: _mask(spec, tile=48, compression="zlib")),
     Defect("zstd", lambda spec: {_mask_item(spec, "layout"): "TIFF-COMPRESSION"},
            mutate_spec=lambda spec: _mask(spec, compression="zstd", tile=64)),
-    Defect("empty-channel", lambda spec: {_channel_item(spec, spec.masks[0].channels[0].name, "labels"): "LABELS-EMPTY"},
+    # an empty channel's table has no data rows, which CEDAR rejects (it follows from the channel)
+    Defect("empty-channel", lambda spec: {_channel_item(spec, spec.masks[0].channels[0].name, "labels"): "LABELS-EMPTY",
+                                          _seg_item(_table_rel(spec), "layout"): "TABLE-LAYOUT"},
            mutate_spec=lambda spec: _mask(spec, channels=(replace(spec.masks[0].channels[0], n_objects=0),)
                                           + spec.masks[0].channels[1:])),
     Defect("sparse-ids", lambda spec: {_channel_item(spec, spec.masks[0].channels[0].name, "labels"): "LABELS-SPARSE"},

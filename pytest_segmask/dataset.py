@@ -111,6 +111,8 @@ class DatasetModel:
         except Exception as exc:  # noqa: BLE001 - a checker bug becomes a finding
             result = CheckResult(findings=[checker_error(exc, plan, node)])
         result.notes[:0] = notes
+        if node.kind == "table" and result.findings and "table" in plan.inputs:
+            self._table_cause(node)  # e.g. an empty channel leaves its table without data rows
         causes = [self.causes[(name, node.key())] for name in plan.inputs if (name, node.key()) in self.causes]
         if causes and result.findings:
             from dataclasses import replace
@@ -345,11 +347,19 @@ class DatasetModel:
     def input_table_suffixes(self, node: Node):
         return TABLE_SUFFIXES
 
+    def _misnamed_mask_cause(self, name: str, node: Node) -> None:
+        if self.mask_paths() and not self.choice.verdict.matches.get("mask-image"):
+            self._cause(name, node, self.dataset_item("required:mask-image"),
+                        "the mask image is not named `<name>.segmentations.ome.tiff`, so names that "
+                        "refer to the proper name find no mask image")
+
     def input_mask_files(self, node: Node):
+        self._misnamed_mask_cause("mask_files", node)
         return [self.file_name(rel) for rel in self.mask_paths()]
 
     def input_mask_channel_names(self, node: Node):
         self.resolve("channels", node)
+        self._misnamed_mask_cause("mask_channel_names", node)
         return {self.file_name(rel): self.mask_info(rel).channel_names for rel in self.mask_paths()}
 
     # objects tables
@@ -365,6 +375,16 @@ class DatasetModel:
         from .checks.objects_table import table_prefix
 
         return self.channels().get(table_prefix(self.file_name(node.rel)))
+
+    def _table_cause(self, node: Node) -> None:
+        """A table's own findings may follow from its channel (empty, undecodable)."""
+        if ("table", node.key()) in self.causes or self.channels_unknown() is not None:
+            return
+        from .checks.objects_table import table_prefix
+
+        owner = self.channels().get(table_prefix(self.file_name(node.rel)))
+        if owner is not None:
+            self._channel_cause("table", node, owner)
 
     def input_table_channel(self, node: Node):
         owner = self._table_owner(node)

@@ -30,7 +30,7 @@ def test_github_actions_commands_run(tmp_path):
     check, merge = [c for c in commands if not c.startswith("pip install")]
     repo = tmp_path / "data-repo"
     write_dataset(DatasetSpec(), repo / "datasets" / "one")
-    write_dataset(DatasetSpec(version="2.3", table_format="tsv"), repo / "datasets" / "two")
+    write_dataset(DatasetSpec(version="2.3"), repo / "datasets" / "two")  # TSV-only: ingest rejects it
     write_dataset(DatasetSpec(version="2.5"), repo / "datasets" / "three")
     assert check.startswith("segmask ") and "${{ matrix.shard }}" in check
     for shard in (1, 2, 3, 4):  # the matrix
