@@ -97,6 +97,20 @@ class ChannelStats:
 
 
 CHUNK_PIXELS = 1 << 18  # pixels per kernel call (bounds the room reserved per call)
+MMAP_BYTES = 4 << 20  # accumulator arrays from this size get their own anonymous mapping
+
+
+def _empty(shape, dtype) -> np.ndarray:
+    """An uninitialised array; large ones in their own anonymous mapping, so freeing them returns
+    the memory to the OS at once (glibc would otherwise serve arrays of a few MB from its heap
+    after large frees, and the process keeps them: RSS grew channel after channel)."""
+    dtype = np.dtype(dtype)
+    count = int(np.prod(shape))
+    if count * dtype.itemsize < MMAP_BYTES:
+        return np.empty(shape, dtype)
+    import mmap
+
+    return np.frombuffer(mmap.mmap(-1, count * dtype.itemsize), dtype, count).reshape(shape)
 _GROW = 1.25
 
 
@@ -151,7 +165,7 @@ class StatsAccumulator:
         new = max(need, new)
 
         def grown(arr, shape_tail=()):
-            out = np.empty((new, *shape_tail), arr.dtype)
+            out = _empty((new, *shape_tail), arr.dtype)
             out[:n] = arr[:n]
             return out
 
@@ -174,7 +188,7 @@ class StatsAccumulator:
             while (n + pixels) * 10 > 7 * (1 << bits):
                 bits += 1
             self.hbits = bits
-            self.hidx = np.full(1 << bits, -1, np.int32)
+            self.hidx = _empty(1 << bits, np.int32)  # rehash() fills it
             self.K.rehash(self.gid, n, self.hidx, bits, self.scramble)
         need_b = (self.pixels_seen + pixels) // self.big_at + 1
         if need_b > len(self.bcnt):
@@ -213,7 +227,7 @@ class StatsAccumulator:
         self.hidx = None
         self.local = self.rowslot = self.starts = self.rj = None
         ids = self.gid[:n]
-        order = None if n < 2 or bool(np.all(ids[1:] > ids[:-1])) else np.argsort(ids, kind="stable")
+        order = None if n < 2 or bool(np.all(ids[1:] > ids[:-1])) else np.argsort(ids)  # ids are unique: no stable (merge) sort and its temporary
 
         def take(arr):
             arr = arr[:n]
