@@ -169,7 +169,13 @@ class _LogCapture(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         if len(self.messages) < 100:
-            self.messages.append(record.getMessage()[:500])
+            import re
+
+            # words, not reprs: drop tifffile's "<tifffile.TiffPages @8>" object prefixes and
+            # "raised ValueError(...)"-style exception quotes
+            text = re.sub(r"<tifffile\.\w+ @\d+>\s*", "", record.getMessage()[:500])
+            text = re.sub(r"\braised (\w+)\((.*)\)$", r"(\2)", text)
+            self.messages.append(text)
 
 
 def capture_tifffile_log():
