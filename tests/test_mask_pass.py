@@ -338,3 +338,23 @@ def test_generated_source_images_match_or_not(tmp_path):
     for changes in (dict(width=301), dict(size_z=3), dict(physical_size=0.25), dict(physical_size=None)):
         source = open_mask(write_source_image(mask, tmp_path / "b.ome.tiff", **changes))
         assert [f.code for f in check_source_image(info, source).findings] == ["SOURCE-IMAGE"], changes
+
+
+def test_channels_in_parallel_equal_serial(tmp_path):
+    mask = MaskSpec(width=200, height=150, tile=32, size_z=2,
+                    channels=tuple(ChannelSpec(f"c{i}", 10 + i, sparse_ids=bool(i % 2)) for i in range(4)))
+    path = tmp_path / mask.file_name
+    write_mask(mask, path)
+    info = open_mask(path)
+    reader = MaskReader(info)
+    try:
+        parallel = reader.channel_passes([0, 1, 2, 3], workers=2)
+        for index in range(4):
+            serial = reader.channel_pass(index)
+            assert_stats_equal(parallel[index].stats, serial.stats)
+            assert [(lv.tested, lv.bad) for lv in parallel[index].pyramid.levels] == \
+                [(lv.tested, lv.bad) for lv in serial.pyramid.levels]
+        middle = reader.planes(1, middle=True)
+        assert middle[0].z == 1 and len(middle) == mask.pyramid_levels
+    finally:
+        reader.close()
