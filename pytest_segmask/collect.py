@@ -37,6 +37,7 @@ class Settings:
     waivers: dict[str, str] = field(default_factory=dict)
     shard: tuple[int, int] | None = None  # (K, N): this run checks the K-th of N shares
     dist: str = "dataset"  # under xdist: whole datasets per worker, or xdist's own "items"
+    source_image: Path | None = None  # the OME-TIFF the masks were derived from
 
 
 def dataset_node_id(root: Path, rootpath: Path) -> str:
@@ -90,7 +91,7 @@ class SegmaskPlugin:
             )
             self._states[root] = DatasetModel(
                 root, dataset_node_id(root, self.config.rootpath), listing, choice,
-                self.settings.ignore_globs,
+                self.settings.ignore_globs, source_image=self.settings.source_image,
             )
         return self._states[root]
 
@@ -126,8 +127,8 @@ class SegmaskPlugin:
         if report.when != "call":
             return
         props = dict(report.user_properties)
-        if report.passed and props.get("segmask_outcome") == "warned":
-            self._warned.append((report.nodeid, props.get("findings", "[]")))
+        if report.passed and props.get("findings"):
+            self._warned.append((report.nodeid, props["findings"]))
         for name, value in report.user_properties:
             outcome = {"failed_rules": "failed", "warned_rules": "warned", "waived_rules": "waived"}.get(name)
             if outcome:
@@ -141,13 +142,19 @@ class SegmaskPlugin:
 
             terminalreporter.section("segmask warnings (these items pass)", sep="_")
             for nodeid, findings in self._warned:
-                terminalreporter.write_line(f"WARNED {nodeid}", yellow=True, bold=True)
-                for f in json.loads(findings):
-                    if f["outcome"] != "warn":
+                findings = json.loads(findings)
+                warned = any(f["outcome"] == "warn" for f in findings)
+                terminalreporter.write_line(f"{'WARNED' if warned else 'WAIVED'} {nodeid}", yellow=True, bold=True)
+                for f in findings:
+                    if f["outcome"] == "waived":
+                        reason = self.settings.waivers.get(f["code"], "")
+                        terminalreporter.write_line(f"  waived {f['code']} ({reason}): {f['message']}")
                         continue
                     terminalreporter.write_line(f"  {f['code']} ({f['severity']}, {f['authority']}): {f['message']}")
                     if f["fix"]:
                         terminalreporter.write_line(f"    fix: {f['fix']}")
+                    if f["follows_from"]:
+                        terminalreporter.write_line(f"    follows from: {f['follows_from']}")
         if not self._tally:
             return
         terminalreporter.section("segmask rules")

@@ -42,7 +42,7 @@ class Unavailable(Exception):
         self.see = see
 
     def skip_reason(self) -> str:
-        return f"{self.reason} (see {self.see})"
+        return f"{self.reason} (see {self.see})" if self.see else self.reason
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,7 @@ class DatasetModel:
     listing: dirschema.Listing
     choice: dirschema.SchemaChoice
     ignore_globs: list[str]
+    source_image: Path | None = None  # --segmask-source-image
     cache: dict = field(default_factory=dict)
     unavailable: dict = field(default_factory=dict)  # (input, node key) -> Unavailable
     causes: dict = field(default_factory=dict)  # (input, node key) -> "node id: why" (root causes)
@@ -220,8 +221,9 @@ class DatasetModel:
         return self.resolve("mask_reader", Node("mask", rel))
 
     def planes(self, rel: str, channel_index: int):
+        """One plane of the channel at every level (the middle plane of a 3D mask), for thumbnails."""
         info = self.mask_info(rel)
-        return self.mask_reader(rel).planes(channel_index, info.channel_names[channel_index])
+        return self.mask_reader(rel).planes(channel_index, info.channel_names[channel_index], middle=True)
 
     def channels(self) -> dict[str, tuple[str, int]]:
         """Channel name -> (mask path, channel index), over all readable masks (first wins)."""
@@ -242,8 +244,11 @@ class DatasetModel:
             if not info.readable:
                 return Unavailable(f"channels unknown: the mask image {rel} could not be read",
                                    self.file_item(rel, "tiff"))
+            if info.ome_problem:
+                return Unavailable(f"channels unknown: the OME metadata of {rel} cannot be used to find "
+                                   "the channels' planes", self.file_item(rel, "ome-xml"))
             names = info.ome_channel_names
-            if len(names) != info.planes or not all(names) or len(set(names)) != len(names):
+            if len(names) != len(info.plane_map) or not all(names) or len(set(names)) != len(names):
                 return Unavailable(
                     f"channels unknown: the mask image {rel} has no complete, unique OME channel names",
                     self.file_item(rel, "ome-xml"))
@@ -303,32 +308,41 @@ class DatasetModel:
         return node.channel
 
     def _decodable(self, node: Node) -> None:
-        """Channel pixels need a label type and a safe segment layout; else skip, pointing at why."""
-        from .checks.mask_image import UNSIGNED
+        """Channel pixels need a readable label image whose OME metadata maps the planes;
+        otherwise skip, pointing at the file item that says why."""
+        problem = self.mask_info(node.rel).channels_problem()
+        if problem is not None:
+            raise Unavailable(problem[0], self.file_item(node.rel, problem[1]))
 
-        info = self.mask_info(node.rel)
-        if info.dtype not in UNSIGNED:
-            raise Unavailable(f"pixel type {info.dtype} is not a label type",
-                              self.file_item(node.rel, "pixel-type"))
-        if info.segment_error:
-            raise Unavailable("the pixel layout cannot be decoded safely", self.file_item(node.rel, "tiff"))
-
-    def input_planes(self, node: Node):
-        """The channel's plane at every level; a MaskDecodeError is raised into the item
-        (pyramid-labels reports it as its finding)."""
+    def input_channel_pass(self, node: Node):
+        """The channel's one streaming pass (statistics over all planes and the pyramid block
+        test), or the MaskDecodeError that stopped it. The first request decodes every channel
+        of the mask, two at a time (both cores busy); each result is kept for its items."""
         self._decodable(node)
-        return self.planes(node.rel, node.channel_index)
+        info = self.mask_info(node.rel)
+        key = ("channel_pass_all", node.rel)
+        if key not in self.cache:
+            self.cache[key] = self.mask_reader(node.rel).channel_passes(list(range(len(info.channel_names))))
+        return self.cache[key].get(node.channel_index)
 
     def input_channel_stats(self, node: Node):
         """ChannelStats, or the MaskDecodeError that stopped the pass (labels reports it)."""
-        from .checks.channel_stats import compute_channel_stats
-        from .checks.tiff_stream import MaskDecodeError
+        passed = self.resolve("channel_pass", node)
+        return passed if isinstance(passed, Exception) else passed.stats
 
-        self._decodable(node)
-        try:
-            return compute_channel_stats(self.planes(node.rel, node.channel_index)[0])
-        except MaskDecodeError as exc:  # planes() raises it too, for damaged IFDs
-            return exc
+    def input_channel_pyramid(self, node: Node):
+        """The block-test result, or the MaskDecodeError (pyramid-labels reports it)."""
+        passed = self.resolve("channel_pass", node)
+        return passed if isinstance(passed, Exception) else passed.pyramid
+
+    def input_source_info(self, node: Node):
+        """Metadata of the source image given with --segmask-source-image."""
+        if self.source_image is None:
+            raise Unavailable("no source image given: pass --segmask-source-image=PATH (the OME-TIFF the "
+                              "mask was derived from) to compare their sizes as HuBMAP's ingest does", "")
+        from .checks.mask_image import open_mask
+
+        return open_mask(self.source_image, str(self.source_image))
 
     def input_channels(self, node: Node):
         """The names of every channel of the dataset's masks."""

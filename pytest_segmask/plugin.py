@@ -77,6 +77,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="check only the K-th of N shares of the datasets (whole datasets; for N parallel CI jobs)",
     )
     group.addoption(
+        "--segmask-source-image",
+        default=None,
+        metavar="PATH",
+        dest="segmask_source_image",
+        help="the source OME-TIFF the mask was derived from: its sizes and physical sizes must equal "
+        "the mask's, as HuBMAP's ingest requires (metadata only)",
+    )
+    group.addoption(
         "--segmask-ignore",
         action="append",
         default=[],
@@ -96,6 +104,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "segmask_ignore", "waived rules, one 'CODE: reason' per line", type="linelist", default=[]
     )
     parser.addini("segmask_profile", PROFILE_HELP, default="hubmap")
+    parser.addini("segmask_source_image", "the source OME-TIFF of the masks (relative to the rootdir)", default="")
     parser.addini("segmask_dist", "under xdist: dataset (default) or items", default="dataset")
     parser.addini("segmask_strict", "the same as segmask_profile = strict", type="bool", default=False)
 
@@ -154,8 +163,22 @@ def pytest_configure(config: pytest.Config) -> None:
     settings.datasets = [path for path in datasets if ids[path] in members]
     settings.shard = shard
     settings.dist = config.option.segmask_dist or config.getini("segmask_dist")
+    settings.source_image = source_image_path(config)
     _collect_datasets_instead_of_default_args(config, settings.datasets)
     config.pluginmanager.register(SegmaskPlugin(config, settings), "segmask-collector")
+
+
+def source_image_path(config: pytest.Config) -> Path | None:
+    """--segmask-source-image (relative to the invocation dir) or the ini value (to the rootdir)."""
+    if config.option.segmask_source_image:
+        path = Path(os.path.normpath(config.invocation_params.dir / config.option.segmask_source_image))
+    elif config.getini("segmask_source_image"):
+        path = Path(os.path.normpath(config.rootpath / config.getini("segmask_source_image")))
+    else:
+        return None
+    if not path.is_file():
+        raise pytest.UsageError(f"--segmask-source-image: {path} is not a file")
+    return path
 
 
 def chosen_profile(config: pytest.Config):

@@ -1,7 +1,8 @@
 """Shared test helpers.
 
-numpy and hypothesis are imported once here: in-process pytester runs would otherwise
-re-import them, and numpy refuses to load twice (SPEC §8).
+numpy, hypothesis, numba and the plugin's compiled kernels are imported once here: in-process
+pytester runs would otherwise re-import them, and numpy refuses to load twice while numba
+refuses to register its types twice ("cannot augment Function").
 """
 
 from __future__ import annotations
@@ -11,8 +12,37 @@ import zipfile
 from pathlib import Path
 
 import hypothesis  # noqa: F401
+import numba  # noqa: F401
 import numpy  # noqa: F401
 import pytest
+
+import pytest_segmask.checks.label_kernels  # noqa: F401
+import pytest_segmask.checks.table_scan  # noqa: F401
+
+
+def _warm_up_compiled_kernels() -> None:
+    """Compile the numba kernels once, before any in-process pytester run: numba imports parts
+    of itself on its first compilation, and pytester drops modules first imported during a run,
+    after which numba fails to register its types again ("duplicate registration")."""
+    import tempfile
+
+    from fixtures_generator import ChannelSpec, DatasetSpec, MaskSpec, write_dataset
+    from pytest_segmask.checks.mask_image import MaskReader, open_mask
+    from pytest_segmask.checks.objects_table import read_objects_table
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for dtype, table_format in (("uint16", "xlsx"), ("uint8", "tsv"), ("uint32", "xlsx"), ("int32", "xlsx")):
+            root = write_dataset(DatasetSpec(table_format=table_format, masks=(MaskSpec(
+                width=40, height=30, dtype=dtype, channels=(ChannelSpec("cells", 3),)),)), Path(tmp) / dtype)
+            seg = root / "derived" / "segmentation_masks"
+            info = open_mask(seg / "sample.segmentations.ome.tiff", "mask")
+            reader = MaskReader(info)
+            reader.channel_passes([0])
+            reader.close()
+            read_objects_table(seg / f"cells-objects.{table_format}", "table")
+
+
+_warm_up_compiled_kernels()
 
 hypothesis.settings.register_profile("ci", derandomize=True, deadline=None, max_examples=15)
 hypothesis.settings.register_profile("thorough", deadline=None, max_examples=300)

@@ -18,7 +18,7 @@ VALID = ["extras/", "derived/extras/", M + "s.segmentations.ome.tiff", M + "cell
 SMALL = DatasetSpec(masks=(MaskSpec(width=40, height=30, channels=(ChannelSpec("cells", 3),), pyramid_levels=2),))
 # items of SMALL: 11 directory-schema (4 optional skip), 7 mask-file, 3 channel, 7 objects-table,
 # 2 segmentation-masks.csv
-ITEMS, PASS, SKIP = 30, 26, 4
+ITEMS, PASS, SKIP = 33, 28, 5
 
 
 def make_valid(root: Path, extra: list[str] = ()) -> Path:
@@ -69,7 +69,7 @@ def test_usage_errors(pytester, dataset, args, message):
 def test_valid_dataset_passes_with_header(pytester, dataset):
     result = pytester.runpytest("--segmask-dataset=ds", "-v")
     result.assert_outcomes(passed=PASS, skipped=SKIP)
-    result.stdout.fnmatch_lines(["segmask: ds validates as segmentation-mask-v2.7"])
+    result.stdout.fnmatch_lines(["segmask: ds: the directory layout conforms to segmentation-mask-v2.7*"])
     result.stdout.fnmatch_lines(["*ds::dirschema::optional:mesh SKIPPED (optional, absent)*"])
 
 
@@ -79,20 +79,22 @@ def test_collect_only_node_ids(pytester, dataset):
     mask = "ds/derived/segmentation_masks/sample.segmentations.ome.tiff"
     table = "ds/derived/segmentation_masks/cells-objects.xlsx"
     csv = "ds/derived/segmentation_masks/segmentation-masks.csv"
-    assert ids[11:] == [
+    assert ids[13:] == [
         f"{mask}::{check}" for check in
-        ("tiff", "ome-xml", "ome-consistency", "pixel-type", "physical-size", "pyramid", "layout")
+        ("tiff", "ome-xml", "ome-consistency", "pixel-type", "physical-size", "pyramid", "layout", "source-image")
     ] + [f"{mask}::channel:cells::{check}" for check in ("labels", "pyramid-labels", "objects-table")] + [
         f"{table}::{check}" for check in
         ("layout", "columns", "values", "ids", "channel", "mask-agreement", "centroids")
     ] + [f"{csv}::rows", f"{csv}::num-objects"]
-    assert ids[:11] == [
+    assert ids[:13] == [
         "ds::dirschema::required:extras-folder",
         "ds::dirschema::required:derived-folder",
         "ds::dirschema::required:derived-extras-folder",
         "ds::dirschema::required:segmentation-masks-folder",
         "ds::dirschema::required:mask-image",
         "ds::dirschema::required:objects-table",
+        "ds::dirschema::one-mask-image",
+        "ds::dirschema::xlsx-tables",
         "ds::dirschema::not-allowed",
         "ds::dirschema::optional:centroid-adjacency",
         "ds::dirschema::optional:linkage-adjacency",
@@ -141,7 +143,7 @@ def test_ini_options(pytester):
     )
     result = pytester.runpytest("-v")
     result.assert_outcomes(passed=PASS, skipped=SKIP)
-    result.stdout.fnmatch_lines(["segmask: ds validates as segmentation-mask-v2.3"])
+    result.stdout.fnmatch_lines(["segmask: ds: the directory layout conforms to segmentation-mask-v2.3*"])
 
 
 def test_ignore_glob_option_adds_to_default(pytester):
@@ -155,7 +157,7 @@ def test_ignore_glob_option_adds_to_default(pytester):
 def test_failure_report_is_a_finding_not_a_traceback(pytester):
     make_tree(pytester.path / "ds", VALID[:2] + [M + "s.segmentations_crop512.ome.tiff", M + "c-objects.xlsx"])
     result = pytester.runpytest("--segmask-dataset=ds", "-rf", "-k", "dirschema")
-    result.assert_outcomes(failed=1, passed=6, skipped=4)
+    result.assert_outcomes(failed=1, passed=8, skipped=4)
     out = result.stdout.str()
     assert "Traceback" not in out and "def runtest" not in out
     result.stdout.fnmatch_lines(
@@ -178,7 +180,7 @@ def test_fixed_version_reported(pytester, dataset):
 
 
 def test_k_selects(pytester, dataset):
-    result = pytester.runpytest("--segmask-dataset=ds", "-k", "mask-image or not-allowed", "-q")
+    result = pytester.runpytest("--segmask-dataset=ds", "-k", "required:mask-image or not-allowed", "-q")
     result.assert_outcomes(passed=2)
 
 
@@ -215,7 +217,9 @@ def test_xdist_same_outcomes_as_serial(pytester):
     assert parallel.ret == serial.ret == 1  # no INTERNALERROR: warnings cross xdist intact
     counts = {k: v for k, v in serial.parseoutcomes().items() if k in ("failed", "passed", "skipped")}
     assert counts == {k: v for k, v in parallel.parseoutcomes().items() if k in ("failed", "passed", "skipped")}
-    assert counts["failed"] == 3  # not-allowed, and pyramid-labels of the two non-empty channels
+    # not-allowed, pyramid-labels of the two non-empty channels, and the empty channel's table
+    # (no data rows: CEDAR rejects it)
+    assert counts["failed"] == 4
     assert _outcome_lines(serial) == _outcome_lines(parallel)
 
 
@@ -289,7 +293,7 @@ def test_waiver_with_reason(pytester):
     result.stdout.fnmatch_lines(
         [
             "segmask: waived DIR-NOT-ALLOWED: stray.txt is removed on upload",
-            "waived DIR-NOT-ALLOWED (stray.txt is removed on upload): 1 path(s) not allowed*",
+            "*waived DIR-NOT-ALLOWED (stray.txt is removed on upload): 1 path(s) not allowed*",
             "DIR-NOT-ALLOWED: 1 item(s) waived (waived: stray.txt is removed on upload)",
         ]
     )
@@ -330,21 +334,21 @@ def test_html_report_thumbnails_and_overlay(pytester):
 
 
 def test_stats_computed_once_per_channel(pytester, monkeypatch):
-    from pytest_segmask.checks import channel_stats
+    from pytest_segmask.checks.mask_image import MaskReader
 
     calls = []
-    real = channel_stats.compute_channel_stats
+    real = MaskReader.channel_pass
 
-    def counting(plane, workers=2):
-        calls.append(plane.channel)
-        return real(plane, workers)
+    def counting(self, channel_index, workers=2):
+        calls.append(self.info.channel_names[channel_index])
+        return real(self, channel_index, workers)
 
-    monkeypatch.setattr(channel_stats, "compute_channel_stats", counting)
+    monkeypatch.setattr(MaskReader, "channel_pass", counting)
     spec = DatasetSpec(masks=(MaskSpec(channels=(ChannelSpec("cells"), ChannelSpec("nuclei"), ChannelSpec("vessels"))),))
     write_dataset(spec, pytester.path / "ds")
     reprec = pytester.inline_run("--segmask-dataset=ds", "-p", "no:cacheprovider")
     assert not reprec.getfailures()
-    # labels, mask-agreement, centroids and num-objects all use the statistics
+    # labels, pyramid-labels, mask-agreement, centroids and num-objects all use the one pass
     assert sorted(calls) == ["cells", "nuclei", "vessels"]
 
 
@@ -363,7 +367,7 @@ def test_example_dataset_conforms(pytester):
     example = PROJECT / "examples" / "kidney-demo"
     result = pytester.runpytest(f"--segmask-dataset={example}", "-rfEs")
     assert result.ret == 0, result.stdout.str()
-    result.stdout.fnmatch_lines(["segmask: *kidney-demo validates as segmentation-mask-v2.7"])
+    result.stdout.fnmatch_lines(["segmask: *kidney-demo: the directory layout conforms to segmentation-mask-v2.7*"])
     assert "failed" not in result.stdout.lines[-1]
 
 
@@ -396,7 +400,9 @@ def test_warnings_pass_unless_strict(pytester):
     write_dataset(spec, pytester.path / "ds")
     relaxed = pytester.runpytest("--segmask-dataset=ds", "-p", "no:cacheprovider")
     assert relaxed.ret == 0
-    relaxed.stdout.fnmatch_lines(["*SegmaskWarning*TIFF-LAYOUT (warning, practice)*stored in strips*"])
+    relaxed.stdout.fnmatch_lines(["*segmask warnings (these items pass)*", "WARNED ds/*::layout",
+                                  "  TIFF-LAYOUT (warning, practice): *stored in strips*"])
+    assert "items.py" not in relaxed.stdout.str()  # no plugin source lines
     strict = pytester.runpytest("--segmask-dataset=ds", "--segmask-strict", "-p", "no:cacheprovider")
     strict.assert_outcomes(failed=1, passed=PASS - 1, skipped=SKIP)
     strict.stdout.fnmatch_lines(["*(warnings fail because the profile is strict**"])
