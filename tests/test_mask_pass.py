@@ -358,3 +358,30 @@ def test_channels_in_parallel_equal_serial(tmp_path):
         assert middle[0].z == 1 and len(middle) == mask.pyramid_levels
     finally:
         reader.close()
+
+
+def test_tiffdata_maps_channels_out_of_order(tmp_path):
+    """TiffData FirstC/IFD decide which IFD holds which channel (here stored in reverse)."""
+    import tifffile
+
+    path = tmp_path / "rev.segmentations.ome.tiff"
+    planes = np.zeros((3, 16, 16), np.uint16)
+    for ifd in range(3):
+        planes[ifd, 4:8, 4:8] = 100 + ifd  # IFD k holds id 100 + k
+    channels = "".join(f'<Channel ID="Channel:0:{c}" Name="ch{c}" SamplesPerPixel="1"/>' for c in range(3))
+    tiffdata = "".join(f'<TiffData FirstC="{c}" IFD="{2 - c}" PlaneCount="1"/>' for c in range(3))
+    xml = ('<?xml version="1.0" encoding="UTF-8"?><OME xmlns="http://www.openmicroscopy.org/Schemas/OME/2016-06">'
+           '<Image ID="Image:0"><Pixels ID="Pixels:0" DimensionOrder="XYZCT" Type="uint16" SizeX="16" SizeY="16" '
+           f'SizeZ="1" SizeC="3" SizeT="1" PhysicalSizeX="1" PhysicalSizeY="1">{channels}{tiffdata}</Pixels></Image></OME>')
+    with tifffile.TiffWriter(path, ome=False) as tif:
+        for ifd in range(3):
+            tif.write(planes[ifd], description=xml.encode() if ifd == 0 else None, photometric="minisblack",
+                      metadata=None)
+    info = open_mask(path)
+    assert info.plane_map == [[2], [1], [0]]
+    assert FILE_CHECKS["ome-consistency"][1](info).findings == []
+    reader = MaskReader(info)
+    try:
+        assert [int(reader.channel_pass(c).stats.ids[0]) for c in range(3)] == [102, 101, 100]
+    finally:
+        reader.close()
