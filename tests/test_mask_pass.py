@@ -385,3 +385,30 @@ def test_tiffdata_maps_channels_out_of_order(tmp_path):
         assert [int(reader.channel_pass(c).stats.ids[0]) for c in range(3)] == [102, 101, 100]
     finally:
         reader.close()
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from fixtures_generator.strategies import mask_specs  # noqa: E402
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+@given(mask=mask_specs(max_side=120), tile=st.sampled_from([None, 16, 32, 48, 64]))
+def test_pass_equals_reference_on_drawn_masks(tmp_path_factory, mask, tile):
+    mask = replace(mask, tile=tile, compression=mask.compression if tile else "zlib")
+    path = tmp_path_factory.mktemp("drawn") / mask.file_name
+    labels = write_mask(mask, path)
+    info = open_mask(path)
+    assert info.channels_problem() is None
+    reader = MaskReader(info)
+    try:
+        for index in range(len(mask.channels)):
+            result = reader.channel_pass(index)
+            planes = list(labels[index]) if mask.size_z > 1 else [labels[index]]
+            assert_stats_equal(result.stats, stats_reference(planes))
+            if result.pyramid is not None:
+                assert result.pyramid.bad_pixels == 0
+                assert not check_pyramid_labels(info, result.pyramid, "c").findings
+    finally:
+        reader.close()
