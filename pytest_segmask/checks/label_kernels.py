@@ -145,31 +145,40 @@ def block_stats(tile, r0, r1, w, y0, x0, z, rowslot, starts, rj,
     objpx = 0
     prev_ok = False  # the previous row's runs (starts, rj) are valid slots of the local table
     pns = 0
-    for r in range(r0, r1):
+    r = r0
+    while r < r1:
         y = y0 + r
         row = tile[r]
         if prev_ok:
-            # a row equal to the previous one (background, large objects, blocky masks) reuses its
-            # runs: no run search, no lookups
+            # rows equal to the previous one (background, large objects, blocky masks) reuse its
+            # runs: k equal rows cost one update per run, no run search, no lookups
             prow = tile[r - 1]
-            diff = 0
-            for x in range(w):
-                diff |= row[x] ^ prow[x]
-            if diff == 0:
+            k = 0
+            while r + k < r1:
+                cand = tile[r + k]
+                diff = 0
+                for x in range(w):
+                    diff |= cand[x] ^ prow[x]
+                if diff != 0:
+                    break
+                k += 1
+            if k:
+                ysum = k * y + (k * (k - 1)) // 2
                 for i in range(pns):
                     x = starts[i]
                     length = starts[i + 1] - x
                     j = rj[i]
                     if j == -1:
-                        background += length
+                        background += length * k
                     elif j == -2:
-                        negative += length
+                        negative += length * k
                     else:
-                        objpx += length
-                        lcnt[j] += length
-                        lsx[j] += (length * (2 * (x0 + x) + length - 1)) // 2
-                        lsy[j] += length * y
-                        lmaxy[j] = y
+                        objpx += length * k
+                        lcnt[j] += length * k
+                        lsx[j] += k * ((length * (2 * (x0 + x) + length - 1)) // 2)
+                        lsy[j] += length * ysum
+                        lmaxy[j] = y + k - 1
+                r += k
                 continue
         # run starts, branch-free (one store per pixel, the count advances on a change)
         ns = 1
@@ -242,6 +251,7 @@ def block_stats(tile, r0, r1, w, y0, x0, z, rowslot, starts, rj,
                     lslot[:] = -1
                     nloc = 0
                     prev_ok = False  # this row's slots are gone
+        r += 1
     if nloc:
         _flush(lkeys, lslot, lcnt, lsx, lsy, lminx, lminy, lmaxx, lmaxy, nloc, z,
                gid, gcnt, gsx, gsy, gsz, gbb, gzr, hidx, hbits, scramble, bcnt, bsx, bsy, bsz, meta, big_at, is3d)
