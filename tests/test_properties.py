@@ -44,13 +44,13 @@ def run_plugin(pytester, spec, defect=None, profile="hubmap"):
 
 
 # Pinned counterexamples: cases that once broke a checker or an expectation.
-# - an 8×8 image with a single empty channel and no pyramid (a missing pyramid on a small image
-#   is a warning, not an error; the empty channel warns too — neither may fail);
+# - an 8×8 image with a single one-object channel and no pyramid (a missing pyramid on a small
+#   image is a warning, not an error);
 # - one-row strips on an odd-sized uint8 image with sparse ids (segment grid and edge strips);
 # - duplicate-looking names are impossible here, but channel names with '-' and '_' must keep
 #   their own items and tables.
 PINNED = [
-    DatasetSpec(masks=(MaskSpec(width=8, height=8, channels=(ChannelSpec("cells", 0),), pyramid_levels=1),)),
+    DatasetSpec(masks=(MaskSpec(width=8, height=8, channels=(ChannelSpec("cells", 1),), pyramid_levels=1),)),
     DatasetSpec(version="2.3", table_format="tsv", masks=(MaskSpec(
         width=33, height=17, dtype="uint8", tile=None, rows_per_strip=1,
         channels=(ChannelSpec("nuclei", 7, sparse_ids=True),), pyramid_levels=3),)),
