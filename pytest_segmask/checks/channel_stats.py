@@ -158,8 +158,8 @@ class StatsAccumulator:
         n = int(self.meta[0])
         total = self.height * self.width * self.planes
         if self.pixels_seen * 50 > total:  # 2 % seen: extrapolate the object density
-            new = int(n * total / self.pixels_seen * 1.03) + 4096
-            new = min(max(new, int(self.cap * 1.05)), 2 * self.cap + 4096)
+            new = int(n * total / self.pixels_seen * 1.03) + CHUNK_PIXELS  # room for a last call
+            new = min(max(new, int(self.cap * 1.05)), 4 * self.cap + CHUNK_PIXELS)
         else:
             new = 2 * self.cap + 4096 if self.cap < (1 << 20) else int(self.cap * _GROW)
         new = max(need, new)
@@ -206,9 +206,17 @@ class StatsAccumulator:
         """Valid rect (hh, ww) of a decoded segment at image (y0, x0) of plane z."""
         rows_per_call = max(1, CHUNK_PIXELS // max(ww, 1))
         self.decoded_bytes += tile.nbytes
-        for r0 in range(0, hh, rows_per_call):
-            r1 = min(hh, r0 + rows_per_call)
-            px = (r1 - r0) * ww
+        r0 = 0
+        while r0 < hh:
+            rows = min(rows_per_call, hh - r0)
+            # every pixel of a call may be a new object, so a call needs that many free rows;
+            # near the end of the pass use the room there is rather than grow for a worst case
+            fit = (self.cap - int(self.meta[0])) // max(ww, 1)
+            late = self.pixels_seen * 50 > self.height * self.width * self.planes  # sized by prediction
+            if late and rows // 4 <= fit < rows and fit >= 1:
+                rows = fit
+            r1 = r0 + rows
+            px = rows * ww
             self._ensure(px)
             self.K.block_stats(
                 tile, r0, r1, ww, y0, x0, z, self.rowslot, self.starts, self.rj, *self.local,
@@ -216,6 +224,7 @@ class StatsAccumulator:
                 self.hidx, self.hbits, self.scramble, self.bcnt, self.bsx, self.bsy, self.bsz,
                 self.meta, self.big_at, self.is3d)
             self.pixels_seen += px
+            r0 = r1
             if not self.scramble and self.meta[8] > self.K.SCRAMBLE_AT:
                 self.scramble = True  # ids in a pattern that defeats identity hashing
                 self.K.rehash(self.gid, int(self.meta[0]), self.hidx, self.hbits, True)
@@ -227,7 +236,7 @@ class StatsAccumulator:
         self.hidx = None
         self.local = self.rowslot = self.starts = self.rj = None
         ids = self.gid[:n]
-        order = None if n < 2 or bool(np.all(ids[1:] > ids[:-1])) else np.argsort(ids)  # ids are unique: no stable (merge) sort and its temporary
+        order = None if n < 2 or bool(np.all(ids[1:] > ids[:-1])) else np.argsort(ids, kind="stable")  # timsort: the ids come in long sorted runs
 
         def take(arr):
             arr = arr[:n]
