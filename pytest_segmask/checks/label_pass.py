@@ -21,7 +21,7 @@ import numpy as np
 
 from .channel_stats import ChannelStats, StatsAccumulator
 from .pyramid_labels import LevelResult, PyramidResult
-from .tiff_stream import Layout, MaskDecodeError, Plane, _checked_layout, decode_segment
+from .tiff_stream import MaskDecodeError, Plane, _checked_layout, decode_segment
 
 
 @dataclass
