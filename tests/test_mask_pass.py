@@ -412,3 +412,15 @@ def test_pass_equals_reference_on_drawn_masks(tmp_path_factory, mask, tile):
                 assert not check_pyramid_labels(info, result.pyramid, "c").findings
     finally:
         reader.close()
+
+
+def test_iter_channel_passes_in_order(tmp_path):
+    mask = MaskSpec(channels=tuple(ChannelSpec(f"c{i}", 3 + i) for i in range(5)))
+    path = tmp_path / mask.file_name
+    write_mask(mask, path)
+    reader = MaskReader(open_mask(path))
+    try:
+        got = [(index, result.stats.n_objects) for index, result in reader.iter_channel_passes([4, 0, 2, 1, 3])]
+    finally:
+        reader.close()
+    assert got == [(4, 7), (0, 3), (2, 5), (1, 4), (3, 6)]

@@ -912,7 +912,13 @@ class MaskReader:
     def channel_passes(self, indices: list[int], workers: int = 2) -> dict:
         """Several channels' passes, ``workers`` channels at a time (each consumer thread runs its
         kernels without the GIL): index -> ChannelPass, or the MaskDecodeError that stopped it.
-        Memory: the pass state of ``workers`` channels at once."""
+        Every result is kept until returned; see ``iter_channel_passes`` to free as you go."""
+        return dict(self.iter_channel_passes(indices, workers))
+
+    def iter_channel_passes(self, indices: list[int], workers: int = 2):
+        """(index, ChannelPass or MaskDecodeError) in the order of ``indices``, computing at most
+        ``workers`` channels at a time and holding no result the caller has already taken: drop
+        each one when its items are done and memory stays at ``workers`` channels."""
         from concurrent.futures import ThreadPoolExecutor
 
         def one(index):
@@ -923,8 +929,18 @@ class MaskReader:
 
         with self._lock:
             self._file()
+        todo = list(indices)
         with ThreadPoolExecutor(max(1, workers)) as pool:
-            return dict(zip(indices, pool.map(one, indices)))
+            running = [(i, pool.submit(one, i)) for i in todo[:workers]]
+            nxt = workers
+            while running:
+                index, future = running.pop(0)
+                result = future.result()
+                if nxt < len(todo):
+                    running.append((todo[nxt], pool.submit(one, todo[nxt])))
+                    nxt += 1
+                yield index, result
+                del result
 
     def close(self) -> None:
         if self._tif is not None:
