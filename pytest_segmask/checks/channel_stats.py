@@ -178,18 +178,22 @@ class StatsAccumulator:
             self.gsz = grown(self.gsz)
             self.gzr = grown(self.gzr, (2,))
         self.cap = new
+        self._size_hash(new)  # the hash for the capacity at once: one rehash, not one per doubling
+
+    def _size_hash(self, entries: int) -> None:
+        bits = self.hbits
+        while entries * 10 > 7 * (1 << bits):
+            bits += 1
+        if bits != self.hbits:
+            self.hbits = bits
+            self.hidx = _empty(1 << bits, np.int32)  # rehash() fills it
+            self.K.rehash(self.gid, int(self.meta[0]), self.hidx, bits, self.scramble)
 
     def _ensure(self, pixels: int) -> None:
         n = int(self.meta[0])
         if self.cap - n < pixels:
             self._grow_rows(n + pixels)
-        if (n + pixels) * 10 > 7 * len(self.hidx):
-            bits = self.hbits
-            while (n + pixels) * 10 > 7 * (1 << bits):
-                bits += 1
-            self.hbits = bits
-            self.hidx = _empty(1 << bits, np.int32)  # rehash() fills it
-            self.K.rehash(self.gid, n, self.hidx, bits, self.scramble)
+        self._size_hash(n + pixels)
         need_b = (self.pixels_seen + pixels) // self.big_at + 1
         if need_b > len(self.bcnt):
             nb = int(self.meta[1])
@@ -211,10 +215,14 @@ class StatsAccumulator:
             rows = min(rows_per_call, hh - r0)
             # every pixel of a call may be a new object, so a call needs that many free rows;
             # near the end of the pass use the room there is rather than grow for a worst case
-            fit = (self.cap - int(self.meta[0])) // max(ww, 1)
-            late = self.pixels_seen * 50 > self.height * self.width * self.planes  # sized by prediction
-            if late and rows // 4 <= fit < rows and fit >= 1:
-                rows = fit
+            n = int(self.meta[0])
+            fit = (self.cap - n) // max(ww, 1)
+            if rows // 4 <= fit < rows and fit >= 1:
+                total = self.height * self.width * self.planes
+                # the capacity already covers the predicted end of the pass: use the room left
+                # rather than grow for a worst case that does not come
+                if self.pixels_seen * 50 > total and n * total / self.pixels_seen * 1.03 <= self.cap:
+                    rows = fit
             r1 = r0 + rows
             px = rows * ww
             self._ensure(px)
