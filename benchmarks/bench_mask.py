@@ -12,9 +12,12 @@ a thousand kept. Generated tile by tile (bounded memory), cached in the temp fol
 Every measurement runs in a FRESH process started here (a forked child would report its
 parent's peak RSS). Printed per mask:
 
-* ours   — ``MaskReader.channel_pass`` + ``check_labels`` + ``check_pyramid_labels`` for every
-  channel, every channel's statistics kept to the end (as the plugin keeps them for the tables);
-  wall s, CPU s (user + sys of the process), cores used (CPU / wall), peak RSS.
+* ours   — open_mask + the channel passes + ``check_labels`` + ``check_pyramid_labels`` for
+  every channel; modes: serial (``channel_pass`` per channel, 2 decode threads), channels
+  (``channel_passes``: two channels at a time), serial-free (statistics dropped after each
+  channel's items). Wall s, CPU s (user + sys of the process after imports), cores used
+  (CPU / wall), peak RSS of the process (VmHWM: interpreter, numpy, numba and the kernels
+  included); the numba kernel load (once per process) is measured before and printed apart.
 * floor  — single-thread decode of every level-0 tile with tifffile's codec (libdeflate), CPU s
   (best of three); also every level (what the pass must decode).
 * naive  — ``tifffile.TiffFile.pages[c].asarray()`` + ``np.unique(return_counts=True)`` per
