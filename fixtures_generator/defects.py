@@ -38,6 +38,11 @@ class Defect:
     # items (relative ids, as in ``items``) whose finding is a warning while the defect's others are
     # errors: they fail only under the strict profile
     warn_items: Callable[[DatasetSpec], dict[str, str]] = lambda spec: {}
+    # items whose finding carries another authority than its rule (e.g. a level-0 decode
+    # failure inside LABELS is ingest: HuBMAP's ingest decodes every page)
+    authorities: Callable[[DatasetSpec], dict[str, str]] = lambda spec: {}
+    # extra command-line options the run needs (e.g. --segmask-source-image=…)
+    options: Callable[[Path, DatasetSpec], list[str]] = lambda out, spec: []
 
     def apply(self, spec: DatasetSpec) -> DatasetSpec:
         return self.mutate_spec(spec) if self.mutate_spec else spec
@@ -246,10 +251,15 @@ MASK_DEFECTS: tuple[Defect, ...] = (
     Defect("mask-not-a-tiff", lambda spec: {_mask_item(spec, "tiff"): "TIFF-READ"},
            mutate_files=_not_a_tiff),
     Defect("garbage-first-tile", _first_channel_decode_items, mutate_files=_garbage_first_tile,
+           authorities=lambda spec: {_channel_item(spec, spec.masks[0].channels[0].name, "labels"): "ingest"},
            applies=lambda spec: spec.masks[0].compression == "zlib"),
     Defect("signed-container", **_file_item("PIXEL-SIGNED", "pixel-type", dtype="int32")),
+    # the generated table lists the negative value as an object, and the csv counts it
     Defect("negative-pixel", lambda spec: {_mask_item(spec, "pixel-type"): "PIXEL-SIGNED",
-                                           _channel_item(spec, spec.masks[0].channels[0].name, "labels"): "LABELS-NEGATIVE"},
+                                           _channel_item(spec, spec.masks[0].channels[0].name, "labels"): "LABELS-NEGATIVE",
+                                           _seg_item(_table_rel(spec), "ids"): "TABLE-IDS",
+                                           **({_seg_item("segmentation-masks.csv", "num-objects"): "CSV-NUM-OBJECTS"}
+                                              if spec.segmentation_masks_csv else {})},
            mutate_spec=lambda spec: _mask(spec, dtype="int16", channels=(
                replace(spec.masks[0].channels[0], negative_at=(0, 1, 1)),) + spec.masks[0].channels[1:])),
     Defect("tile-width-zero", lambda spec: {_mask_item(spec, "tiff"): "TIFF-READ"},
@@ -637,7 +647,93 @@ TABLE_DEFECTS: tuple[Defect, ...] = (
     Defect("csv-num-objects-wrong", _csv_item("num-objects", "CSV-NUM-OBJECTS"), mutate_files=_edit_csv(_csv_wrong_count)),
     Defect("csv-header-reordered", _csv_item("rows", "CSV-HEADER"), mutate_files=_edit_csv(_csv_reorder_header)),
 )
-CATALOGUE = CATALOGUE + MASK_DEFECTS + COMPANION_DEFECTS + TABLE_DEFECTS
+
+
+def _insert_schema_row(label: str, values: dict[str, object]) -> Callable[[list[list], int], None]:
+    """A schema row (e.g. `Max value`) above the separator, values by column name."""
+    def edit(rows, header):
+        row = [label] + [None] * (len(rows[header]) - 1)
+        for column, value in values.items():
+            row[_col(rows, header, column)] = value
+        rows.insert(header - 1, row)  # header - 1 is the separator row
+
+    return edit
+
+
+def _set_type(column: str, kind: str) -> Callable[[list[list], int], None]:
+    def edit(rows, header):
+        type_row = next(i for i, r in enumerate(rows[:header]) if r and r[0] == "Type")
+        rows[type_row][_col(rows, header, column)] = kind
+
+    return edit
+
+
+def _cell_beyond_last_column(out: Path, spec: DatasetSpec) -> None:
+    """A cell in column XFE (16,385), one past Excel's last column, in the first data row."""
+    import re
+    import zipfile
+
+    path = _seg(out) / _table_rel(spec)
+    with zipfile.ZipFile(path) as zf:
+        members = {info: zf.read(info.filename) for info in zf.infolist()}
+    for info, data in members.items():
+        if info.filename.startswith("xl/worksheets/sheet"):
+            rows = re.findall(rb'<row r="(\d+)"', data)
+            last = rows[-1].decode()
+            members[info] = re.sub(rb'(<row r="%s"[^>]*>.*?)(</row>)' % last.encode(),
+                                   rb'\1<c r="XFE%s"><v>1</v></c>\2' % last.encode(), data, count=1, flags=re.S)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for info, data in members.items():
+            zf.writestr(info, data)
+
+
+def _second_mask(out: Path, spec: DatasetSpec) -> None:
+    mask = _mask_path(out, spec)
+    shutil.copyfile(mask, mask.with_name("copy" + spec.masks[0].suffix))
+
+
+def _source_image_elsewhere(out: Path) -> Path:
+    return out.parent / f"{out.name}-source.ome.tiff"  # beside the dataset, not in it
+
+
+def _write_differing_source(out: Path, spec: DatasetSpec) -> None:
+    from .writer import write_source_image
+
+    write_source_image(spec.masks[0], _source_image_elsewhere(out), width=spec.masks[0].width + 1)
+
+
+MORE_DEFECTS: tuple[Defect, ...] = (
+    Defect("two-mask-images",
+           lambda spec: {DIRSCHEMA + "one-mask-image": "DIR-ONE-MASK-IMAGE",
+                         **({_seg_item("segmentation-masks.csv", "rows"): "CSV-ROWS"} if spec.segmentation_masks_csv else {})},
+           mutate_files=_second_mask),
+    Defect("source-image-differs", lambda spec: {_mask_item(spec, "source-image"): "SOURCE-IMAGE"},
+           mutate_files=_write_differing_source,
+           options=lambda out, spec: [f"--segmask-source-image={_source_image_elsewhere(out)}"]),
+    Defect("table-non-ascii-text",
+           lambda spec: {_seg_item(_table_rel(spec), "values"): "TABLE-ENCODING",
+                         _seg_item(_table_rel(spec), "mask-agreement"): "TABLE-MASK-AGREEMENT"},
+           mutate_spec=_with_objects, applies=_XLSX_TEMPLATE,
+           mutate_files=_edit_table(lambda rows, header: _set_cell("Source file", "caf\u00e9.segmentations.ome.tiff")(rows, header))),
+    Defect("table-integer-fraction", _table_items("values", "TABLE-INTEGER-FRACTION"), mutate_spec=_with_objects,
+           mutate_files=_edit_table(_set_cell("Area", 12.5)), applies=_HAS_TEMPLATE),
+    Defect("table-max-value-exceeded", _table_items("values", "TABLE-RANGE"), mutate_spec=_with_objects,
+           mutate_files=_edit_table(_insert_schema_row("Max value", {"Area": 0})), applies=_XLSX_TEMPLATE),
+    Defect("table-url-column",
+           lambda spec: {_seg_item(_table_rel(spec), "values"): "TABLE-URL",
+                         _seg_item(_table_rel(spec), "layout"): "TABLE-VOCABULARY"},
+           mutate_spec=_with_objects, mutate_files=_edit_table(_set_type("Annotation tool", "url")),
+           applies=_XLSX_TEMPLATE),
+    Defect("table-cell-beyond-excel-columns", _table_items("layout", "TABLE-LIMIT"), mutate_spec=_with_objects,
+           mutate_files=_cell_beyond_last_column, applies=_XLSX_TEMPLATE),
+    Defect("table-plain-tsv",
+           lambda spec: {**{_seg_item(table_name(spec, c.name), "layout"): "TABLE-LAYOUT-PLAIN"
+                            for m in spec.masks for c in m.channels},
+                         DIRSCHEMA + "xlsx-tables": "TABLE-XLSX-PRESENT"},
+           mutate_spec=lambda spec: replace(spec, template="plain", table_format="tsv"),
+           applies=lambda spec: spec.version in ("2.0", "2.1", "2.2", "2.3", "2.7")),
+)
+CATALOGUE = CATALOGUE + MASK_DEFECTS + COMPANION_DEFECTS + TABLE_DEFECTS + MORE_DEFECTS
 
 
 def by_name(name: str) -> Defect:

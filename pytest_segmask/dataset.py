@@ -310,9 +310,19 @@ class DatasetModel:
     def _decodable(self, node: Node) -> None:
         """Channel pixels need a readable label image whose OME metadata maps the planes;
         otherwise skip, pointing at the file item that says why."""
-        problem = self.mask_info(node.rel).channels_problem()
+        info = self.mask_info(node.rel)
+        problem = info.channels_problem()
         if problem is not None:
             raise Unavailable(problem[0], self.file_item(node.rel, problem[1]))
+        if node.channel_index is not None:
+            # a channel whose planes the OME-XML places in other files (a multi-file member),
+            # or that has no plane at all: a consequence of the OME items' findings
+            missing = info.channel_problem(node.channel_index)
+            if missing is None and any(ifd is None for ifd in info.plane_map[node.channel_index]):
+                missing = f"channel {info.channel_names[node.channel_index]!r} lacks planes in {info.display}"
+            if missing is not None:
+                elsewhere = any(c == node.channel_index for c, _ in info.other_files)
+                raise Unavailable(missing, self.file_item(node.rel, "ome-xml" if elsewhere else "ome-consistency"))
 
     def input_channel_pass(self, node: Node):
         """The channel's one streaming pass (statistics over all planes and the pyramid block

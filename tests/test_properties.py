@@ -29,9 +29,10 @@ def run_plugin(pytester, spec, defect=None, profile="hubmap"):
     write_dataset(spec, out)
     if defect and defect.mutate_files:
         defect.mutate_files(out, spec)
+    options = defect.options(out, spec) if defect else []
     reprec = pytester.inline_run(
         f"--segmask-dataset={name}", f"--segmask-schema-version={spec.version}",
-        f"--segmask-profile={profile}", "-p", "no:cacheprovider",
+        f"--segmask-profile={profile}", "-p", "no:cacheprovider", *options,
     )
     outcomes, codes = {}, {}
     for report in reprec.getreports("pytest_runtest_logreport"):
@@ -71,14 +72,17 @@ def test_valid_dataset_passes_every_item(pytester, spec):
     assert not failed, failed
 
 
-def fails_under(profile: str, item: str, code: str, defect, warning: bool = False) -> bool:
+def fails_under(profile: str, item: str, code: str, defect, spec, warning: bool = False) -> bool:
     """Whether the defect's finding of rule ``code`` fails ``item`` under ``profile``: from the
     rule's severity and authority, so demoting or re-attributing a rule fails this test.
     HuBMAP's validators never see `.tsv` tables: there, ingest rules are schema."""
     rule = all_rules()[code]
     severity = Severity.WARNING if (defect.warns or warning) else rule.severity
     authority = rule.authority
-    if authority is Authority.INGEST and "-objects.tsv::" in item:
+    override = defect.authorities(spec).get(item)
+    if override:
+        authority = Authority(override)
+    elif authority is Authority.INGEST and "-objects.tsv::" in item:
         authority = Authority.SCHEMA
     return Profile(profile).fails(Finding(code, severity, "", authority=authority))
 
@@ -88,8 +92,8 @@ def check_defect(pytester, spec, defect, profile="hubmap"):
     declared = defect.items(spec)
     warned = defect.warn_items(spec)
     failed = sorted(k for k, v in outcomes.items() if v == "failed")
-    must_fail = sorted({k for k, code in declared.items() if fails_under(profile, k, code, defect)}
-                       | {k for k, code in warned.items() if fails_under(profile, k, code, defect, warning=True)})
+    must_fail = sorted({k for k, code in declared.items() if fails_under(profile, k, code, defect, spec)}
+                       | {k for k, code in warned.items() if fails_under(profile, k, code, defect, spec, warning=True)})
     assert failed == must_fail, (defect.name, profile, failed)
     declared = {**declared, **warned}
     for item, code in declared.items():
