@@ -136,7 +136,7 @@ def ome_xml_edit(data: st.DataObject, root: Path) -> str:
         xml = xml.replace('Name="cells"', 'Name="c\xe9lls"')
     else:
         xml = xml.replace('SizeX="96"', 'SizeX="2147483648"')
-    comment = xml.encode("latin-1") if kind == "latin1" else xml
+    comment = xml.encode("latin-1", "replace") if kind == "latin1" else xml.encode("utf-8")
     tifffile.tiffcomment(path, comment)
     return f"ome {kind}"
 

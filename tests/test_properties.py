@@ -52,7 +52,7 @@ def run_plugin(pytester, spec, defect=None, profile="hubmap"):
 #   their own items and tables.
 PINNED = [
     DatasetSpec(masks=(MaskSpec(width=8, height=8, channels=(ChannelSpec("cells", 1),), pyramid_levels=1),)),
-    DatasetSpec(version="2.3", table_format="tsv", masks=(MaskSpec(
+    DatasetSpec(version="2.3", masks=(MaskSpec(
         width=33, height=17, dtype="uint8", tile=None, rows_per_strip=1,
         channels=(ChannelSpec("nuclei", 7, sparse_ids=True),), pyramid_levels=3),)),
     DatasetSpec(masks=(MaskSpec(channels=(ChannelSpec("arteries-arterioles", 3),
