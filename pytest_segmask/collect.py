@@ -70,6 +70,19 @@ class SegmaskPlugin:
         if self.settings.shard and not self.settings.datasets and session.exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
             session.exitstatus = pytest.ExitCode.OK  # an empty shard is not an error
 
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        """Run each objects table's items right after the items of the channel it describes, so
+        that channel's full statistics can be released early (memory stays at two channels)."""
+        items[:] = tables_after_their_channels(items)
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """Count, per channel, the items that use its full statistics (released after the last)."""
+        for item in session.items:
+            if isinstance(item, SegmaskItem):
+                for key in item.model.pass_keys(item.plan, item.node):
+                    item.model.consumers[key] = item.model.consumers.get(key, 0) + 1
+
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_make_scheduler(self, config: pytest.Config, log):
         """Whole datasets per worker, unless the user chose another --dist or --segmask-dist=items."""
@@ -181,6 +194,33 @@ def layout_header(model: DatasetModel) -> str:
         return (f"segmask: {model.node_id}: the directory layout conforms to segmentation-mask-v{choice.version}"
                 f" (checked against v{choice.version}; the file items below check the contents)")
     return choice.header(model.node_id)
+
+
+def tables_after_their_channels(items: list) -> list:
+    """``items`` with every objects table's items moved right after the last item of the
+    channel the table describes (tables naming no channel stay where they are)."""
+    last: dict[tuple, pytest.Item] = {}
+    for item in items:
+        if isinstance(item, SegmaskItem) and item.node.kind == "channel":
+            last[(id(item.model), item.node.rel, item.node.channel_index)] = item
+    moved: dict[tuple, list] = {}
+    for item in items:
+        if isinstance(item, SegmaskItem) and item.node.kind == "table":
+            owner = item.model.table_owner(item.node.rel)
+            key = (id(item.model), *owner) if owner else None
+            if key in last:
+                moved.setdefault(key, []).append(item)
+    if not moved:
+        return items
+    moving = {id(item) for group in moved.values() for item in group}
+    after = {id(last[key]): group for key, group in moved.items()}
+    out = []
+    for item in items:
+        if id(item) in moving:
+            continue
+        out.append(item)
+        out.extend(after.get(id(item), ()))
+    return out
 
 
 def area_of(node: Node) -> str:

@@ -46,6 +46,15 @@ class Unavailable(Exception):
 
 
 @dataclass(frozen=True)
+class ChannelSummary:
+    """What later items need of a channel once its full statistics are released."""
+
+    n_objects: int
+    max_id: int
+    ids: object  # sorted object ids (numpy array)
+
+
+@dataclass(frozen=True)
 class Node:
     """What identifies a node's inputs: its kind, file (dataset-relative) and channel."""
 
@@ -73,6 +82,12 @@ class DatasetModel:
     cache: dict = field(default_factory=dict)
     unavailable: dict = field(default_factory=dict)  # (input, node key) -> Unavailable
     causes: dict = field(default_factory=dict)  # (input, node key) -> "node id: why" (root causes)
+    # the label pass, channel by channel: full results while items still need them, then only
+    # a summary (object count, max id, ids) — memory stays at two channels' statistics
+    consumers: dict = field(default_factory=dict)  # (mask, channel index) -> items still to run
+    passes: dict = field(default_factory=dict)  # (mask, channel index) -> ChannelPass or MaskDecodeError
+    summaries: dict = field(default_factory=dict)  # (mask, channel index) -> ChannelSummary or error
+    _pass_iters: dict = field(default_factory=dict)
 
     # --- resolving ---------------------------------------------------------------------
 
@@ -112,6 +127,7 @@ class DatasetModel:
         except Exception as exc:  # noqa: BLE001 - a checker bug becomes a finding
             result = CheckResult(findings=[checker_error(exc, plan, node)])
         result.notes[:0] = notes
+        self.release_after(plan, node)
         if node.kind == "table" and result.findings and "table" in plan.inputs:
             self._table_cause(node)  # e.g. an empty channel leaves its table without data rows
         causes = [self.causes[(name, node.key())] for name in plan.inputs if (name, node.key()) in self.causes]
@@ -128,6 +144,9 @@ class DatasetModel:
             value.close()
 
     def close(self) -> None:
+        for iterator in self._pass_iters.values():
+            iterator.close()
+        self._pass_iters.clear()
         for (name, _), value in list(self.cache.items()):
             if name == "mask_reader":
                 value.close()
@@ -153,14 +172,14 @@ class DatasetModel:
         """An empty or undecodable channel explains the findings of items comparing against it."""
         channel = self.mask_info(owner[0]).channel_names[owner[1]]
         try:
-            stats = self.resolve("channel_stats", Node("channel", owner[0], owner[1], channel))
+            summary = self.channel_summary(*owner)
         except Unavailable as why:
             self._cause(name, node, why.see, why.reason)
             return
         labels = self.channel_item(owner[0], channel, "labels")
-        if isinstance(stats, Exception):
+        if isinstance(summary, Exception):
             self._cause(name, node, labels, "the channel's pixel data could not be decoded")
-        elif stats.n_objects == 0:
+        elif summary.n_objects == 0:
             self._cause(name, node, labels, "the channel holds no objects")
 
     def dataset_item(self, item: str) -> str:
@@ -265,6 +284,84 @@ class DatasetModel:
             return None
         return None if isinstance(stats, Exception) else stats
 
+    # --- the label pass, channel by channel -----------------------------------------------
+
+    def channel_pass(self, rel: str, index: int):
+        """ChannelPass (or the MaskDecodeError that stopped it) of one channel. Channels are
+        decoded in order, two at a time (both cores busy); each result is kept until the last
+        item that needs it has run (``release_after``)."""
+        key = (rel, index)
+        if key in self.passes:
+            return self.passes[key]
+        iterator = self._pass_iters.get(rel)
+        if iterator is None:
+            count = len(self.mask_info(rel).channel_names)
+            wanted = [i for i in range(count) if (rel, i) not in self.summaries
+                      and (not self.consumers or self.consumers.get((rel, i), 0) > 0 or i == index)]
+            iterator = self._pass_iters[rel] = self.mask_reader(rel).iter_channel_passes(wanted)
+        for done, result in iterator:
+            self._keep(rel, done, result)
+            if done == index:
+                return result
+        self._pass_iters.pop(rel, None)  # exhausted: a channel asked for again after its release
+        from .checks.tiff_stream import MaskDecodeError
+
+        try:
+            result = self.mask_reader(rel).channel_pass(index)
+        except MaskDecodeError as exc:
+            result = exc
+        self._keep(rel, index, result)
+        return result
+
+    def _keep(self, rel: str, index: int, result) -> None:
+        self.passes[(rel, index)] = result
+        self.summaries[(rel, index)] = result if isinstance(result, Exception) else ChannelSummary(
+            result.stats.n_objects, result.stats.max_id, result.stats.ids)
+
+    def channel_summary(self, rel: str, index: int):
+        """Object count, max id and ids of a channel (or the error), kept after the full
+        statistics are released; raises Unavailable when the channel cannot be decoded."""
+        self._decodable(Node("channel", rel, index))
+        if (rel, index) not in self.summaries:
+            self.channel_pass(rel, index)
+        return self.summaries[(rel, index)]
+
+    def table_owner(self, rel: str) -> tuple[str, int] | None:
+        """(mask path, channel index) of the channel a table's prefix names, when known."""
+        if self.channels_unknown() is not None:
+            return None
+        from .checks.objects_table import table_prefix
+
+        return self.channels().get(table_prefix(self.file_name(rel)))
+
+    def pass_keys(self, plan, node: Node) -> list[tuple[str, int]]:
+        """The channels whose full pass results an item uses (for counting consumers)."""
+        names = set(plan.inputs)
+        if node.kind == "channel" and names & {"channel_stats", "channel_pyramid", "channel_pass"}:
+            return [(node.rel, node.channel_index)]
+        if node.kind == "table" and "table_stats" in names:
+            owner = self.table_owner(node.rel)
+            return [owner] if owner else []
+        return []
+
+    def release_after(self, plan, node: Node) -> None:
+        """The item ran: drop the full results of channels no later item needs."""
+        for key in self.pass_keys(plan, node):
+            if key not in self.consumers:
+                continue
+            self.consumers[key] -= 1
+            if self.consumers[key] <= 0:
+                rel = key[0]
+                if all(n <= 0 for (r, _), n in self.consumers.items() if r == rel):
+                    iterator = self._pass_iters.pop(rel, None)
+                    if iterator is not None:
+                        iterator.close()
+                result = self.passes.pop(key, None)
+                if result is not None and not isinstance(result, Exception):
+                    held = (result, result.stats, result.pyramid)
+                    for cache_key in [k for k, v in self.cache.items() if any(v is h for h in held)]:
+                        del self.cache[cache_key]
+
     # --- input producers: input_<name>(node) -------------------------------------------------
 
     def input_listing(self, node: Node):
@@ -329,11 +426,7 @@ class DatasetModel:
         test), or the MaskDecodeError that stopped it. The first request decodes every channel
         of the mask, two at a time (both cores busy); each result is kept for its items."""
         self._decodable(node)
-        info = self.mask_info(node.rel)
-        key = ("channel_pass_all", node.rel)
-        if key not in self.cache:
-            self.cache[key] = self.mask_reader(node.rel).channel_passes(list(range(len(info.channel_names))))
-        return self.cache[key].get(node.channel_index)
+        return self.channel_pass(node.rel, node.channel_index)
 
     def input_channel_stats(self, node: Node):
         """ChannelStats, or the MaskDecodeError that stopped the pass (labels reports it)."""
@@ -449,10 +542,15 @@ class DatasetModel:
         self.resolve("channels", node)
         out = {}
         for rel in self.mask_paths():
-            for name in self.mask_info(rel).channel_names:
-                stats = self.decoded_stats(name)
-                if stats is not None and self.channels().get(name, (None,))[0] == rel:
-                    out[(self.file_name(rel), name)] = (stats.n_objects, stats.max_id)
+            for index, name in enumerate(self.mask_info(rel).channel_names):
+                if self.channels().get(name, (None,))[0] != rel:
+                    continue
+                try:
+                    summary = self.channel_summary(rel, index)
+                except Unavailable:
+                    continue
+                if not isinstance(summary, Exception):
+                    out[(self.file_name(rel), name)] = (summary.n_objects, summary.max_id)
         return out
 
     # companions
@@ -477,12 +575,12 @@ class DatasetModel:
         owner = self.channels().get(prefix)
         if owner is None:
             raise Unavailable(f"prefix {prefix!r} names no channel", self.file_item(node.rel, "channel"))
-        stats = self.resolve("channel_stats", Node("channel", owner[0], owner[1]))
-        if isinstance(stats, Exception):
+        summary = self.channel_summary(*owner)
+        if isinstance(summary, Exception):
             raise Unavailable(f"channel {prefix!r} could not be decoded",
                               self.channel_item(owner[0], prefix, "labels"))
         self._channel_cause("companion_channel_ids", node, owner)
-        return stats.ids
+        return summary.ids
 
     def input_transformations_listing(self, node: Node):
         return self.matches("transformations")

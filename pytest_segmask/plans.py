@@ -67,7 +67,6 @@ PLANS: dict[str, NodePlan] = {plan.kind: plan for plan in (
     ),
     NodePlan(
         "mask", "a mask image `<name>.segmentations.ome.tiff`",
-        release=("mask_reader",),
         items=(
             _mask_file_item("tiff", "readable TIFF", ("TIFF-READ",), "check_tiff"),
             _mask_file_item("ome-xml", "embedded, valid, self-contained OME-XML",

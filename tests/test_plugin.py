@@ -419,3 +419,28 @@ def test_last_failed_outside_rootdir(pytester, tmp_path_factory):
     first.assert_outcomes(failed=1, passed=PASS - 1, skipped=SKIP)
     again = pytester.runpytest(f"--segmask-dataset={outside}", "--lf")
     again.assert_outcomes(failed=1, deselected=ITEMS - 1)
+
+
+def test_channel_statistics_released_after_their_last_item(pytester, monkeypatch):
+    """Each table runs right after its channel, and a channel's full statistics are dropped
+    once its last item ran: at most two channels' passes are held at any time."""
+    from pytest_segmask.dataset import DatasetModel
+
+    held, real = [], DatasetModel.release_after
+
+    def recording(self, plan, node):
+        real(self, plan, node)
+        held.append(len(self.passes))
+
+    monkeypatch.setattr(DatasetModel, "release_after", recording)
+    names = ("cells", "nuclei", "vessels", "tubules")
+    spec = DatasetSpec(masks=(MaskSpec(channels=tuple(ChannelSpec(n, 5) for n in names)),))
+    write_dataset(spec, pytester.path / "ds")
+    reprec = pytester.inline_run("--segmask-dataset=ds", "-p", "no:cacheprovider")
+    assert not reprec.getfailures()
+    assert max(held) <= 2 and held[-1] == 0
+    order = [r.nodeid for r in reprec.getreports("pytest_runtest_logreport") if r.when == "call"]
+    for name in names:  # the table's items follow the channel's
+        channel_last = max(i for i, n in enumerate(order) if f"::channel:{name}::" in n)
+        table = [i for i, n in enumerate(order) if f"/{name}-objects.xlsx::" in n]
+        assert table == list(range(channel_last + 1, channel_last + 1 + len(table)))
