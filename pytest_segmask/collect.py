@@ -193,7 +193,11 @@ def layout_header(model: DatasetModel) -> str:
     if choice.validates:
         return (f"segmask: {model.node_id}: the directory layout conforms to segmentation-mask-v{choice.version}"
                 f" (checked against v{choice.version}; the file items below check the contents)")
-    return choice.header(model.node_id)
+    if choice.requested == "auto":
+        return (f"segmask: {model.node_id}: the directory layout conforms to no schema version; "
+                f"checked against v{choice.version} (see the dirschema items)")
+    return (f"segmask: {model.node_id}: the directory layout does not conform to "
+            f"segmentation-mask-v{choice.version} (see the dirschema items)")
 
 
 def tables_after_their_channels(items: list) -> list:

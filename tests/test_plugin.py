@@ -169,12 +169,12 @@ def test_failure_report_is_a_finding_not_a_traceback(pytester):
             "FAILED ds::dirschema::required:mask-image - DIR-REQUIRED (error, ingest): req*",
         ]
     )
-    result.stdout.fnmatch_lines(["segmask: ds fails every version; checked against v2.7"])
+    result.stdout.fnmatch_lines(["segmask: ds: the directory layout conforms to no schema version; checked against v2.7*"])
 
 
 def test_fixed_version_reported(pytester, dataset):
     result = pytester.runpytest("--segmask-dataset=ds", "--segmask-schema-version=2.0")
-    result.stdout.fnmatch_lines(["segmask: ds does not validate as segmentation-mask-v2.0"])
+    result.stdout.fnmatch_lines(["segmask: ds: the directory layout does not conform to segmentation-mask-v2.0*"])
     # extras/ is not part of 2.0
     result.assert_outcomes(failed=1, passed=PASS - 2, skipped=SKIP)
 
@@ -444,3 +444,26 @@ def test_channel_statistics_released_after_their_last_item(pytester, monkeypatch
         channel_last = max(i for i, n in enumerate(order) if f"::channel:{name}::" in n)
         table = [i for i, n in enumerate(order) if f"/{name}-objects.xlsx::" in n]
         assert table == list(range(channel_last + 1, channel_last + 1 + len(table)))
+
+
+def test_3d_factor_3_int32_mask_passes(pytester):
+    """A 3D mask (SizeZ 3), pyramid factor 3, int32 labels without negatives — as producers
+    write them — passes every item; only the signed container warns (practice)."""
+    spec = DatasetSpec(masks=(MaskSpec(width=200, height=150, size_z=3, pyramid_factor=3, dtype="int32",
+                                       channels=(ChannelSpec("cells", 8), ChannelSpec("nuclei", 5))),))
+    write_dataset(spec, pytester.path / "ds")
+    reprec = pytester.inline_run("--segmask-dataset=ds", "-p", "no:cacheprovider")
+    assert not reprec.getfailures()
+    warned = {r.nodeid.split("::", 1)[1]: dict(r.user_properties).get("warned_rules")
+              for r in reprec.getreports("pytest_runtest_logreport")
+              if r.when == "call" and dict(r.user_properties).get("warned_rules")}
+    assert warned == {"pixel-type": "PIXEL-SIGNED"}
+
+
+def test_table_node_ids_stay_in_k_alphabet(pytester):
+    spec = DatasetSpec(masks=(MaskSpec(channels=(ChannelSpec("blood vessels", 3),)),))
+    write_dataset(spec, pytester.path / "ds")
+    result = pytester.runpytest("--segmask-dataset=ds", "--co", "-q")
+    ids = [line for line in result.stdout.lines if "::" in line]
+    assert "ds/derived/segmentation_masks/blood_vessels-objects.xlsx::layout" in ids
+    assert not [i for i in ids if " " in i]
