@@ -48,6 +48,10 @@ def _mask_file_item(name: str, description: str, rules: tuple[str, ...], check: 
     return ItemPlan(name, description, rules, ("mask_info",), _CHECKS + "mask_image:" + check)
 
 
+# an adjacency CSV's or mesh's prefix names a channel
+_COMPANION_CHANNEL = ItemPlan("channel", "prefix names a mask channel", ("COMPANION-CHANNEL",),
+                              ("display", "companion_prefix", "channels"), _CHECKS + "adjacency:check_companion_channel")
+
 PLANS: dict[str, NodePlan] = {plan.kind: plan for plan in (
     NodePlan(
         "dataset", "the directory layout (`<dataset>::dirschema::<check>`)",
@@ -139,8 +143,7 @@ PLANS: dict[str, NodePlan] = {plan.kind: plan for plan in (
     NodePlan(
         "adjacency", "an adjacency CSV `<channel>-centroid-adjacency.csv` or `-linkage-adjacency.csv`",
         items=(
-            ItemPlan("channel", "prefix names a mask channel", ("COMPANION-CHANNEL",),
-                     ("display", "companion_prefix", "channels"), _CHECKS + "adjacency:check_companion_channel"),
+            _COMPANION_CHANNEL,
             ItemPlan("structure", "edge list or symmetric matrix",
                      ("ADJ-FORM", "ADJ-SELF-LOOP", "ADJ-DUPLICATE", "ADJ-SYMMETRIC", "ADJ-WEIGHTS"),
                      ("adjacency",), _CHECKS + "adjacency:check_adjacency_structure"),
@@ -152,8 +155,7 @@ PLANS: dict[str, NodePlan] = {plan.kind: plan for plan in (
     NodePlan(
         "mesh", "a mesh `<channel>-mesh.glb`",
         items=(
-            ItemPlan("channel", "prefix names a mask channel", ("COMPANION-CHANNEL",),
-                     ("display", "companion_prefix", "channels"), _CHECKS + "adjacency:check_companion_channel"),
+            _COMPANION_CHANNEL,
             ItemPlan("glb", "glTF 2.0 binary structure", ("GLB-CONTAINER", "GLB-JSON", "GLB-BOUNDS", "GLB-MESH"),
                      ("path", "display"), _CHECKS + "glb:check_glb"),
         ),
