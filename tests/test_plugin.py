@@ -467,3 +467,40 @@ def test_table_node_ids_stay_in_k_alphabet(pytester):
     ids = [line for line in result.stdout.lines if "::" in line]
     assert "ds/derived/segmentation_masks/blood_vessels-objects.xlsx::layout" in ids
     assert not [i for i in ids if " " in i]
+
+
+def test_a_checker_bug_is_a_checker_error_finding(pytester, monkeypatch):
+    """An unexpected exception inside a check fails its item with CHECKER-ERROR (file, check,
+    exception type, innermost frame of the package, "please report") — never a traceback —
+    and fails in every profile."""
+    from pytest_segmask.checks import mask_image
+
+    def broken(info):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(mask_image, "check_layout", broken)
+    write_dataset(SMALL, pytester.path / "ds")
+    for profile in ("ingest", "hubmap", "strict"):
+        result = pytester.runpytest("--segmask-dataset=ds", "-p", "no:cacheprovider", f"--segmask-profile={profile}")
+        result.assert_outcomes(failed=1, passed=PASS - 1, skipped=SKIP)
+        result.stdout.fnmatch_lines([
+            "*CHECKER-ERROR (error, practice): the check 'layout' stopped on an unexpected ZeroDivisionError*",
+            "*please report this to pytest-segmask*",
+        ])
+        assert "Traceback" not in result.stdout.str()
+
+
+def test_file_name_that_is_not_utf8_keeps_reports_valid(pytester):
+    import os
+
+    root = write_dataset(SMALL, pytester.path / "ds")
+    with open(os.path.join(os.fsencode(root / "derived" / "extras"), b"caf\xe9.txt"), "wb") as f:
+        f.write(b"x")
+    result = pytester.runpytest("--segmask-dataset=ds", "-p", "no:cacheprovider",
+                                "--junitxml=report.xml", "--html=report.html", "--self-contained-html")
+    assert result.ret == 0, result.stdout.str()  # DIR-NAME-ENCODING is practice: a warning here
+    result.stdout.fnmatch_lines(["*DIR-NAME-ENCODING (error, practice): 1 name(s) are not UTF-8 text*caf\\xe9.txt*"])
+    assert "INTERNALERROR" not in result.stdout.str()
+    ET.parse(pytester.path / "report.xml")  # valid XML
+    page = (pytester.path / "report.html").read_bytes().decode("utf-8")
+    assert "caf\\xe9.txt" in page
