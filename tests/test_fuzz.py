@@ -9,7 +9,7 @@ with a finding, or skipped — no INTERNALERROR, no traceback, no CHECKER-ERROR,
 its time budget, no write into the dataset.
 
 Profiles: the default `ci` profile runs a few examples; `HYPOTHESIS_PROFILE=thorough` runs
-hundreds (nightly).
+hundreds with fresh seeds (nightly); `SEGMASK_FUZZ_EXAMPLES=N` sets the number.
 """
 
 from __future__ import annotations
@@ -267,7 +267,12 @@ def run_damaged(helper: Path, work: Path) -> list:
     return json.loads(out.read_text())
 
 
-@settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow], deadline=None)
+# SEGMASK_FUZZ_EXAMPLES=N overrides the profile's number of examples (e.g. a nightly campaign)
+_EXAMPLES = {"max_examples": int(os.environ["SEGMASK_FUZZ_EXAMPLES"])} if os.environ.get("SEGMASK_FUZZ_EXAMPLES") else {}
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow], deadline=None,
+          **_EXAMPLES)
 @given(data=st.data())
 def test_damaged_dataset_ends_in_findings(base, tmp_path_factory, data):
     work = tmp_path_factory.mktemp(f"fuzz{next(_counter)}")
