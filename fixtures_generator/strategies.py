@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 from .spec import ChannelSpec, DatasetSpec, MaskSpec
 
 VERSIONS = ("2.7", "2.6", "2.5", "2.4", "2.3", "2.2", "2.1", "2.0")  # shrink to the newest
-TSV_VERSIONS = {"2.0", "2.1", "2.2", "2.3", "2.7"}
 CHANNEL_NAMES = ("cells", "nuclei", "tubules", "glomeruli", "arteries-arterioles", "cortical_interstitium")
 
 

@@ -268,11 +268,6 @@ class PlanCollector(pytest.Collector):
         self.model = model
         self.node = node
 
-    def teardown(self) -> None:
-        # e.g. close a mask's file handle once its items ran (later users reopen lazily)
-        for name in PLANS[self.node.kind].release:
-            self.model.release(name, self.node)
-
     def collect(self):
         model, node = self.model, self.node
         plan = PLANS[node.kind]

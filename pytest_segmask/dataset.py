@@ -353,9 +353,12 @@ class DatasetModel:
             if self.consumers[key] <= 0:
                 rel = key[0]
                 if all(n <= 0 for (r, _), n in self.consumers.items() if r == rel):
+                    # the mask's last pass is done: stop its decoder and close its file (a later
+                    # user, e.g. a thumbnail, reopens it lazily)
                     iterator = self._pass_iters.pop(rel, None)
                     if iterator is not None:
                         iterator.close()
+                    self.release("mask_reader", Node("mask", rel))
                 result = self.passes.pop(key, None)
                 if result is not None and not isinstance(result, Exception):
                     held = (result, result.stats, result.pyramid)

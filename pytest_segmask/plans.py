@@ -37,7 +37,6 @@ class NodePlan:
     what: str  # the node, in words (README)
     items: tuple[ItemPlan, ...]
     notes: tuple[str, ...] = ()  # inputs whose text leads every item's notes
-    release: tuple[str, ...] = ()  # inputs released when the node's items have run
 
 
 _CHECKS = "pytest_segmask.checks."

@@ -426,11 +426,12 @@ def test_channel_statistics_released_after_their_last_item(pytester, monkeypatch
     once its last item ran: at most two channels' passes are held at any time."""
     from pytest_segmask.dataset import DatasetModel
 
-    held, real = [], DatasetModel.release_after
+    held, open_files, real = [], [], DatasetModel.release_after
 
     def recording(self, plan, node):
         real(self, plan, node)
         held.append(len(self.passes))
+        open_files.append(any(name == "mask_reader" for name, _ in self.cache))
 
     monkeypatch.setattr(DatasetModel, "release_after", recording)
     names = ("cells", "nuclei", "vessels", "tubules")
@@ -439,6 +440,7 @@ def test_channel_statistics_released_after_their_last_item(pytester, monkeypatch
     reprec = pytester.inline_run("--segmask-dataset=ds", "-p", "no:cacheprovider")
     assert not reprec.getfailures()
     assert max(held) <= 2 and held[-1] == 0
+    assert open_files[-1] is False  # the mask's file closed with its last pass
     order = [r.nodeid for r in reprec.getreports("pytest_runtest_logreport") if r.when == "call"]
     for name in names:  # the table's items follow the channel's
         channel_last = max(i for i, n in enumerate(order) if f"::channel:{name}::" in n)
