@@ -24,6 +24,7 @@ import glob
 import json
 import os
 import random
+import re
 import shlex
 import shutil
 import signal
@@ -61,8 +62,10 @@ class Mutant:
     line: int
     before: str
     after: str
-    outcome: str = "pending"  # killed | survived | timeout | invalid
+    outcome: str = "pending"  # killed | survived | timeout | invalid | equivalent
     seconds: float = 0.0
+    equivalent: str | None = None  # the reason given by a `# mutation: equivalent` pragma
+    stage: str | None = None  # which stage killed it: "first" or "full" (None: not killed)
 
     def describe(self) -> str:
         return f"{self.module}:{self.line}  [{self.kind}]  `{self.before}` -> `{self.after}`"
@@ -188,16 +191,43 @@ def mutation_points(source: str):
     return tree, points
 
 
+PRAGMA = re.compile(r"#\s*mutation:\s*equivalent\b\s*(?:[\u2014\u2013:]|-+)?\s*(?P<reason>.*?)\s*$")
+
+
+def equivalence_pragmas(source: str) -> dict[int, str]:
+    """Line number -> reason of every `# mutation: equivalent — <reason>` comment.
+
+    The comment must be a real comment (not inside a string); `—`, `–`, `-`, `--` or `:` may
+    separate the reason, which may be empty (then it is recorded as "(no reason given)").
+    """
+    import io
+    import tokenize
+
+    found = {}
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return found
+    for tok in tokens:
+        if tok.type == tokenize.COMMENT:
+            match = PRAGMA.search(tok.string)
+            if match:
+                found[tok.start[0]] = match.group("reason") or "(no reason given)"
+    return found
+
+
 def list_mutants(module: str, source: str) -> list[Mutant]:
     _, points = mutation_points(source)
+    pragmas = equivalence_pragmas(source)
     out = []
     for index, (_, node, kind, apply) in enumerate(points):
         before = ast.get_source_segment(source, node) or ast.unparse(node)
         after = ast.unparse(apply(copy.deepcopy(node)))
         if isinstance(node, (ast.If, ast.While)):  # show the condition, not the block
             before, after = ast.unparse(node.test), ast.unparse(apply(copy.deepcopy(node)).test)
-        out.append(Mutant(module, index, kind, getattr(node, "lineno", 0),
-                          _one_line(before), _one_line(after)))
+        line = getattr(node, "lineno", 0)
+        out.append(Mutant(module, index, kind, line, _one_line(before), _one_line(after),
+                          equivalent=pragmas.get(line)))
     return out
 
 
@@ -233,7 +263,8 @@ def copy_repo(dest: Path, source: str) -> None:
                     ignore=lambda d, names: [n for n in names if n in SKIP_COPY or n.endswith(".pyc")])
 
 
-def run_tests(workdir: Path, command: list[str], timeout: float) -> tuple[str, float]:
+def run_command(workdir: Path, command: list[str], timeout: float) -> tuple[int | None, float]:
+    """(exit code, or None on timeout; seconds) of `command` run in the copy."""
     env = dict(os.environ, PYTHONPATH=str(workdir) + os.pathsep + os.environ.get("PYTHONPATH", ""),
                PYTHONDONTWRITEBYTECODE="1")
     start = time.monotonic()
@@ -244,16 +275,166 @@ def run_tests(workdir: Path, command: list[str], timeout: float) -> tuple[str, f
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-        return "timeout", time.monotonic() - start
-    seconds = time.monotonic() - start
-    if code == 0:
-        return "survived", seconds
-    if code in (2, 3, 4):  # interrupted, internal error, usage error: mutant broke import/collection
-        return "killed", seconds
-    return "killed", seconds
+        return None, time.monotonic() - start
+    return code, time.monotonic() - start
+
+
+def run_tests(workdir: Path, command: list[str], timeout: float) -> tuple[str, float]:
+    """"survived" (exit 0), "timeout" or "killed" (any other exit: a failing test, or a mutant
+    that broke import or collection)."""
+    code, seconds = run_command(workdir, command, timeout)
+    if code is None:
+        return "timeout", seconds
+    return ("survived" if code == 0 else "killed"), seconds
+
+
+def run_stages(workdir: Path, stages: list[tuple[str, list[str]]], timeout: float,
+               runner=run_tests) -> tuple[str, float, str | None]:
+    """Run the stages in order until one does not pass: (outcome, seconds, killing stage).
+
+    A mutant is killed (or timed out) by the first stage that fails; it survives only if every
+    stage passes. The first stage runs a subset of the full command's tests, so this is the
+    outcome of the full command alone, reached sooner for most mutants.
+    """
+    total = 0.0
+    for name, command in stages:
+        outcome, seconds = runner(workdir, command, timeout)
+        total += seconds
+        if outcome != "survived":
+            return outcome, total, name
+    return "survived", total, None
+
+
+# --- the first stage: a mutated module's own tests before the full command -----------------------
+
+# module -> its most relevant fast test files (from `grep -l <module> tests/*.py`, without the
+# slow pytester/subprocess suites). Test files that import a module are added to its entry
+# automatically (see first_test_files), so new unit-test files join without editing this table.
+DEFAULT_FIRST_TESTS = {
+    "pytest_segmask/checks/adjacency.py": ("tests/test_checks_adjacency.py", "tests/test_robust_companions.py"),
+    "pytest_segmask/checks/channel_stats.py": ("tests/test_mask_pass.py", "tests/test_checks_mask_image.py",
+                                               "tests/test_mask_robustness.py"),
+    "pytest_segmask/checks/glb.py": ("tests/test_checks_glb.py", "tests/test_robust_companions.py"),
+    "pytest_segmask/checks/label_kernels.py": ("tests/test_mask_pass.py", "tests/test_checks_mask_image.py",
+                                               "tests/test_mask_robustness.py"),
+    "pytest_segmask/checks/label_pass.py": ("tests/test_mask_pass.py", "tests/test_checks_mask_image.py",
+                                            "tests/test_mask_robustness.py"),
+    "pytest_segmask/checks/mask_image.py": ("tests/test_checks_mask_image.py", "tests/test_mask_pass.py",
+                                            "tests/test_mask_robustness.py"),
+    "pytest_segmask/checks/objects_table.py": ("tests/test_checks_objects_table.py", "tests/test_tables_bounds.py"),
+    "pytest_segmask/checks/pyramid_labels.py": ("tests/test_checks_mask_image.py", "tests/test_mask_pass.py"),
+    "pytest_segmask/checks/segmentation_masks_csv.py": ("tests/test_checks_segmentation_masks_csv.py",
+                                                        "tests/test_robust_companions.py"),
+    "pytest_segmask/checks/table_reader.py": ("tests/test_tables_bounds.py", "tests/test_checks_objects_table.py"),
+    "pytest_segmask/checks/table_scan.py": ("tests/test_tables_bounds.py", "tests/test_checks_objects_table.py"),
+    "pytest_segmask/checks/tiff_stream.py": ("tests/test_checks_mask_image.py", "tests/test_mask_pass.py",
+                                             "tests/test_mask_robustness.py"),
+    "pytest_segmask/checks/transformations.py": ("tests/test_checks_transformations.py",
+                                                 "tests/test_robust_companions.py"),
+    "pytest_segmask/dirschema.py": ("tests/test_dirschema.py", "tests/test_checks_transformations.py",
+                                    "tests/test_robust_companions.py"),
+}
+# whole-plugin suites (pytester, subprocesses, browsers): never part of a first stage
+SLOW_TESTS = ("test_browser.py", "test_ci_recipes.py", "test_fuzz.py", "test_distribute.py", "test_plugin.py",
+              "test_properties.py", "test_html_report.py", "test_real_verdicts.py", "test_item_golden.py",
+              "test_corruption.py", "test_mutation_tool.py")
+FIRST_BASE = "{python} -m pytest -x -q -p no:cacheprovider -p no:xdist"
+
+
+def first_test_files(module: str, repo: Path = REPO, table: dict | None = None) -> list[str]:
+    """The table's files for `module` plus every fast test file that imports it."""
+    table = DEFAULT_FIRST_TESTS if table is None else table
+    files = list(table.get(module, ()))
+    dotted = module[:-3].replace("/", ".")
+    package, _, name = dotted.rpartition(".")
+    imports = re.compile(rf"\b{re.escape(dotted)}\b|from\s+{re.escape(package)}\s+import\s[^\n]*\b{name}\b")
+    for path in sorted((repo / "tests").glob("test_*.py")):
+        rel = f"tests/{path.name}"
+        if rel in files or path.name in SLOW_TESTS:
+            continue
+        try:
+            if imports.search(path.read_text(encoding="utf-8", errors="replace")):
+                files.append(rel)
+        except OSError:
+            continue
+    return [f for f in files if (repo / f).is_file()]
+
+
+# pytest options of the full command that take a value (to tell values from test paths)
+_VALUE_OPTIONS = {"-k", "-m", "-p", "-n", "-c", "-o", "-W", "--deselect", "--ignore", "--ignore-glob",
+                  "--rootdir", "--confcutdir", "--timeout", "--maxfail", "--tb", "--durations", "--basetemp",
+                  "--dist", "--numprocesses", "--import-mode", "-r"}
+# ... and those carried over to the first stage, so that it runs no test the full command skips
+_CARRIED_OPTIONS = {"-k", "-m", "-o", "-W", "-c", "--deselect", "--rootdir", "--confcutdir", "--import-mode"}
+
+
+def first_stage_command(full: list[str], files: list[str], python: str) -> list[str] | None:
+    """The first-stage command for `files`: pytest, stop at the first failure, no xdist, only
+    those of `files` that the full command runs (its paths and --ignore), with its -k, -m,
+    --deselect. None when the full command is not a pytest run or runs none of the files."""
+    at = [i for i, a in enumerate(full) if a == "pytest" or a.endswith("/pytest")]
+    if not at:
+        return None
+    args = full[at[0] + 1:]
+    paths, ignores, carried = [], [], []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        name, eq, value = arg.partition("=")
+        if arg.startswith("-") and name in _VALUE_OPTIONS:
+            if not eq:
+                i += 1
+                value = args[i] if i < len(args) else ""
+            if name == "--ignore":
+                ignores.append(value.rstrip("/"))
+            elif name in _CARRIED_OPTIONS:
+                carried += [name, value]
+        elif not arg.startswith("-"):
+            paths.append(arg.rstrip("/"))
+        i += 1
+
+    def under(f: str, p: str) -> bool:
+        return f == p or f.startswith(p + "/") or p in (".", "")
+
+    chosen = []
+    for f in files:
+        if any(under(f, ig) for ig in ignores):
+            continue
+        if not paths:  # pytest's own testpaths: assume the file is among them
+            chosen.append(f)
+            continue
+        for p in paths:
+            if "::" in p:
+                if p.split("::", 1)[0] == f:
+                    chosen.append(p)  # the full command runs only these tests of the file
+            elif under(f, p):
+                chosen.append(f)
+                break
+    if not chosen:
+        return None
+    return shlex.split(FIRST_BASE.format(python=shlex.quote(python))) + list(dict.fromkeys(chosen)) + carried
+
+
+def parse_first_tests(specs: list[str] | None, modules: list[str]) -> dict[str, list[str]] | None:
+    """--first-tests [MODULE=FILE[,FILE…] …] -> module -> first-stage files (None: one stage)."""
+    if specs is None:
+        return None
+    table = dict(DEFAULT_FIRST_TESTS)
+    for spec in specs:
+        module, eq, files = spec.partition("=")
+        if not eq:
+            raise ValueError(f"--first-tests {spec!r}: expected MODULE=FILE[,FILE…]")
+        table[module.strip()] = tuple(f.strip() for f in files.split(",") if f.strip())
+    explicit = {spec.partition("=")[0].strip() for spec in specs}
+    return {m: (list(table[m]) if m in explicit else first_test_files(m, table=table)) for m in modules}
+
+
+# --- report ------------------------------------------------------------------------------------
 
 
 def score_lines(mutants: list[Mutant]) -> list[str]:
+    """Per module and in total: killed / run (declared-equivalent and invalid mutants are not
+    run), the percentage of the run, and how many declared-equivalent mutants were skipped."""
     lines = []
     by_module: dict[str, list[Mutant]] = {}
     for m in mutants:
@@ -261,13 +442,28 @@ def score_lines(mutants: list[Mutant]) -> list[str]:
     width = max((len(k) for k in by_module), default=10)
     for module in sorted(by_module) + ["TOTAL"]:
         ms = mutants if module == "TOTAL" else by_module[module]
-        valid = [m for m in ms if m.outcome != "invalid"]
-        killed = sum(m.outcome in ("killed", "timeout") for m in valid)
-        timeouts = sum(m.outcome == "timeout" for m in valid)
-        pct = f"{100 * killed / len(valid):5.1f} %" if valid else "    - "
-        lines.append(f"{module:<{width}}  {killed:>3}/{len(valid):<3} killed  {pct}"
-                     + (f"  ({timeouts} by timeout)" if timeouts else ""))
+        run = [m for m in ms if m.outcome not in ("invalid", "equivalent")]
+        killed = sum(m.outcome in ("killed", "timeout") for m in run)
+        timeouts = sum(m.outcome == "timeout" for m in run)
+        equivalent = sum(m.outcome == "equivalent" for m in ms)
+        pct = f"{100 * killed / len(run):5.1f} %" if run else "    - "
+        lines.append(f"{module:<{width}}  {killed:>3}/{len(run):<3} killed  {pct}"
+                     + (f"  ({timeouts} by timeout)" if timeouts else "")
+                     + (f"  + {equivalent} declared equivalent, skipped" if equivalent else ""))
     return lines
+
+
+def report(chosen: list[Mutant]) -> list[str]:
+    out = ["", "score (killed / run, non-equivalent mutants, per module):"]
+    out += ["  " + line for line in score_lines(chosen)]
+    survivors = [m for m in chosen if m.outcome == "survived"]
+    out.append(f"\nsurvivors ({len(survivors)}):" if survivors else "\nno survivors")
+    out += ["  " + m.describe() for m in survivors]
+    equivalent = [m for m in chosen if m.outcome == "equivalent"]
+    if equivalent:
+        out.append(f"\ndeclared equivalent, not run ({len(equivalent)}):")
+        out += [f"  {m.describe()}  — {m.equivalent}" for m in equivalent]
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -287,13 +483,17 @@ def main(argv: list[str] | None = None) -> int:
                         "(default: %(default)s)")
     parser.add_argument("--deselect", action="append", default=[],
                         help="a test node id to deselect (repeatable; appended as --deselect)")
+    parser.add_argument("--first-tests", nargs="*", default=None, metavar="MODULE=FILE[,FILE…]",
+                        help="two stages: first the mutated module's own test files (-x, no xdist), the "
+                        "full --test-cmd only if the mutant survives them. Without values: the built-in "
+                        "table; MODULE=FILES overrides it for a module")
     parser.add_argument("--timeout", type=float, default=0,
-                        help="seconds per mutant (default: 5 × the unmutated run, at least 30)")
+                        help="seconds per mutant and stage (default: 5 × the unmutated run, at least 30)")
     parser.add_argument("--jobs", type=int, default=1, help="mutants run in parallel (one copy each)")
     parser.add_argument("--source", choices=("worktree", "head"), default="worktree",
                         help="copy the working tree as it is, or the last commit")
     parser.add_argument("--list", action="store_true", help="list the sampled mutants, run nothing")
-    parser.add_argument("--json", type=Path, help="write every mutant and its outcome here")
+    parser.add_argument("--json", type=Path, help="write every mutant, its outcome and killing stage here")
     args = parser.parse_args(argv)
 
     modules = sorted({str(Path(p).relative_to(REPO)) for pattern in args.modules
@@ -301,6 +501,10 @@ def main(argv: list[str] | None = None) -> int:
                       if p.endswith(".py") and not p.endswith("__init__.py")})
     if not modules:
         parser.error(f"no module matches {args.modules}")
+    try:
+        first_files = parse_first_tests(args.first_tests, modules)
+    except ValueError as exc:
+        parser.error(str(exc))
     sources = {m: (REPO / m).read_text(encoding="utf-8") for m in modules}
     everything = {m: [x for x in list_mutants(m, sources[m]) if not args.kinds or x.kind in args.kinds]
                   for m in modules}
@@ -311,33 +515,61 @@ def main(argv: list[str] | None = None) -> int:
         pool = [x for m in modules for x in everything[m]]
         chosen = pool if not args.sample or args.sample >= len(pool) else rng.sample(pool, args.sample)
     chosen.sort(key=lambda x: (x.module, x.index))
+    for m in chosen:
+        if m.equivalent is not None:
+            m.outcome = "equivalent"
     total = sum(len(v) for v in everything.values())
     print(f"{len(chosen)} of {total} mutants over {len(modules)} module(s), seed {args.seed}")
     if args.list:
         for m in chosen:
-            print("  " + m.describe())
+            print("  " + m.describe() + (f"  [declared equivalent — {m.equivalent}]" if m.equivalent else ""))
         return 0
 
     command = shlex.split(args.test_cmd.format(python=shlex.quote(sys.executable)))
     for node_id in args.deselect:
         command += ["--deselect", node_id]
+    stages_of: dict[str, list[tuple[str, list[str]]]] = {m: [("full", command)] for m in modules}
+    if first_files is not None:
+        for m in modules:
+            first = first_stage_command(command, first_files[m], sys.executable)
+            if first:
+                stages_of[m] = [("first", first), ("full", command)]
+    to_run = [m for m in chosen if m.outcome == "pending"]
     tmp = Path(tempfile.mkdtemp(prefix="segmask-mutation-"))
     try:
         copies = []
-        for j in range(max(1, args.jobs)):
+        for j in range(max(1, min(args.jobs, len(to_run) or 1))):
             copy_repo(tmp / f"w{j}", args.source)
             copies.append(tmp / f"w{j}")
-        outcome, baseline = run_tests(copies[0], command, timeout=3600)
-        if outcome != "survived":
+        code, baseline = run_command(copies[0], command, timeout=3600)
+        if code != 0:
             print(f"the unmutated copy fails the test command ({' '.join(command)}): fix or "
                   "--deselect the failing tests first", file=sys.stderr)
             return 2
         timeout = args.timeout or max(30.0, 5 * baseline)
         print(f"unmutated run: {baseline:.1f} s; timeout per mutant {timeout:.0f} s; "
               f"command: {' '.join(command)}")
+        # every first stage must pass on the unmutated copy too, or it would kill every mutant
+        checked: dict[tuple, int | None] = {}
+        for m in sorted({x.module for x in to_run}):
+            if len(stages_of[m]) < 2:
+                continue
+            key = tuple(stages_of[m][0][1])
+            if key not in checked:
+                checked[key], seconds = run_command(copies[0], list(key), timeout=3600)
+                if checked[key] == 0:
+                    print(f"unmutated first stage: {seconds:.1f} s: {' '.join(key[1:])}")
+            if checked[key] == 5:  # it selects no test: no first stage for this module
+                stages_of[m] = stages_of[m][1:]
+            elif checked[key] != 0:
+                print(f"the unmutated copy fails the first stage of {m} ({' '.join(key)}): fix it or "
+                      "give that module other --first-tests", file=sys.stderr)
+                return 2
         free = list(copies)
 
         def run_one(mutant: Mutant) -> Mutant:
+            if mutant.outcome == "equivalent":
+                return mutant
             workdir = free.pop()
             target = workdir / mutant.module
             try:
@@ -348,7 +580,8 @@ def main(argv: list[str] | None = None) -> int:
                     mutant.outcome = "invalid"
                     return mutant
                 target.write_text(text, encoding="utf-8")
-                mutant.outcome, mutant.seconds = run_tests(workdir, command, timeout)
+                mutant.outcome, mutant.seconds, mutant.stage = run_stages(
+                    workdir, stages_of[mutant.module], timeout)
                 return mutant
             finally:
                 target.write_text(sources[mutant.module], encoding="utf-8")
@@ -357,18 +590,15 @@ def main(argv: list[str] | None = None) -> int:
         done = 0
         with ThreadPoolExecutor(max_workers=len(copies)) as pool:
             for mutant in pool.map(run_one, chosen):
+                if mutant.outcome == "equivalent":
+                    continue
                 done += 1
-                print(f"  [{done}/{len(chosen)}] {mutant.outcome:<8} {mutant.describe()}", flush=True)
+                print(f"  [{done}/{len(to_run)}] {mutant.outcome:<8} {mutant.describe()}", flush=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
-    print("\nscore (killed / run, per module):")
-    for line in score_lines(chosen):
-        print("  " + line)
-    survivors = [m for m in chosen if m.outcome == "survived"]
-    print(f"\nsurvivors ({len(survivors)}):" if survivors else "\nno survivors")
-    for m in survivors:
-        print("  " + m.describe())
+    for line in report(chosen):
+        print(line)
     if args.json:
         args.json.write_text(json.dumps([asdict(m) for m in chosen], indent=1), encoding="utf-8")
     return 0
