@@ -1,0 +1,134 @@
+"""Companion checks at their boundaries (exactly at a cap, one over it, whitespace rows, cells
+past the header, a last line without a newline) with whole messages."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+
+from fixtures_generator.companions import edge_list_csv
+from pytest_segmask.checks import adjacency
+from pytest_segmask.checks.adjacency import (
+    BoundedLines, CsvLimitError, check_adjacency_ids, check_adjacency_structure, read_adjacency,
+)
+
+IDS = np.array([1, 2, 3, 5, 8], dtype=np.int64)
+NAME = "cells-centroid-adjacency.csv"
+
+
+def run(tmp_path, text, channel_ids=IDS):
+    path = tmp_path / NAME
+    path.write_text(text, encoding="utf-8", newline="")
+    adj = read_adjacency(path, NAME)
+    return adj, check_adjacency_structure(adj), check_adjacency_ids(adj, "cells", channel_ids)
+
+
+def messages(result):
+    return [(f.code, f.message) for f in result.findings]
+
+
+# --- bounded lines ------------------------------------------------------------------------------
+
+
+def test_bounded_lines_limit_and_last_line():
+    assert list(BoundedLines(io.StringIO("abcd\nxy"), 4)) == ["abcd\n", "xy"]
+    assert list(BoundedLines(io.StringIO("abcd"), 4)) == ["abcd"]
+    lines = BoundedLines(io.StringIO("ab\nabcde\n"), 4, "LIMIT")
+    assert next(lines) == "ab\n"
+    with pytest.raises(CsvLimitError) as err:
+        next(lines)
+    assert str(err.value) == ("line 2 is longer than 4 characters (limit LIMIT); a line this long is not CSV text")
+
+
+def test_edge_list_without_final_newline(tmp_path):
+    adj, structure, ids = run(tmp_path, "a,b\n1,2\n2,3")
+    assert structure.findings == [] and adj.n_edges == 2
+    assert structure.notes == [f"{NAME}: edge list, 3 object ids, 2 edge(s)"]
+
+
+def test_field_limits_named(monkeypatch):
+    rows = adjacency.csv_rows(io.StringIO("a,bbbbbb\n"), max_line=100, max_field=5, limit_names=("L", "F"))
+    with pytest.raises(CsvLimitError) as err:
+        next(rows)
+    assert str(err.value) == "line 1 holds a field of 6 characters, longer than 5 (limit F)"
+    assert list(adjacency.csv_rows(io.StringIO("a,bbbbb\n"), max_line=100, max_field=5)) == [(1, ["a", "bbbbb"])]
+
+
+# --- edge lists -----------------------------------------------------------------------------------
+
+
+def test_whitespace_rows_are_skipped(tmp_path):
+    adj, structure, _ = run(tmp_path, "a,b\n1,2\n , \n\n2,3\n")
+    assert structure.findings == [] and adj.n_edges == 2
+    adj, structure, _ = run(tmp_path, "\n".join([",1,2,3,5", "1,0,1,0,0", " , , , , ", "2,1,0,0,0",
+                                                 "3,0,0,0,0", "5,0,0,0,0"]) + "\n")
+    assert adj.form == "matrix" and structure.findings == [] and adj.n_edges == 2
+
+
+def test_weight_past_the_header_is_named_by_column_number(tmp_path):
+    _, structure, _ = run(tmp_path, "a,b,w\n1,2,3,-1\n2,3,-2\n")
+    assert messages(structure) == [("ADJ-WEIGHTS", f"{NAME}: 2 weight(s) not finite and non-negative: "
+                                    "row 2 column 4 = `-1`; row 3 w = `-2`")]
+
+
+def test_row_problems_whole(tmp_path):
+    _, structure, _ = run(tmp_path, "a,b\n7\n0,2\nx,1.5\n3,3\n")
+    assert messages(structure) == [
+        ("ADJ-FORM", f"{NAME}: 3 row(s) without two positive integer ids: row 2: `7` has one cell, not two ids; "
+         "row 3: `0` is 0 is the background, not an object; row 4: `x` is not a whole number, `1.5` is not a "
+         "whole number"),
+        ("ADJ-SELF-LOOP", f"{NAME}: 1 self-loop(s): row 5: 3–3"),
+    ]
+
+
+@pytest.mark.parametrize("n, tail", [(5, ""), (6, " … (+1 more)")])
+def test_unknown_ids_at_the_cap(tmp_path, n, tail):
+    edges = [(1, 100 + i) for i in range(n)]
+    _, _, ids = run(tmp_path, edge_list_csv(edges))
+    shown = ", ".join(f"{100 + i} (row {2 + i})" for i in range(5))
+    assert messages(ids) == [("ADJ-IDS", f"{NAME}: {n} of {n + 1} object id(s) do not exist in mask channel "
+                              f"'cells' (which holds 5 objects): {shown}{tail}")]
+
+
+def test_unknown_ids_beyond_the_row_table(tmp_path, monkeypatch):
+    adj, _, _ = run(tmp_path, edge_list_csv([(1, 100)]))
+    adj.id_rows = {1: 2}
+    assert messages(check_adjacency_ids(adj, "cells", IDS))[0][1].endswith("holds 5 objects): 100")
+
+
+@pytest.mark.parametrize("n, tail", [(5, ""), (6, " … (+1 more)")])
+def test_duplicates_at_the_cap(tmp_path, n, tail):
+    edges = [(1, k) for k in range(2, 2 + n)] * 2
+    _, structure, _ = run(tmp_path, edge_list_csv(edges))
+    shown = ", ".join(f"1–{k} (first at row {k}, 2×)" for k in range(2, 7))
+    assert messages(structure) == [("ADJ-DUPLICATE", f"{NAME}: {n} edge(s) listed more than once: {shown}{tail}")]
+
+
+@pytest.mark.parametrize("n, tail", [(5, ""), (6, " … (+1 more)")])
+def test_asymmetric_at_the_cap(tmp_path, n, tail):
+    ids = list(range(1, n + 2))
+    rows = ["," + ",".join(map(str, ids))]
+    for i in ids:
+        rows.append(",".join([str(i)] + ["2" if j == i + 1 else "0" for j in ids]))
+    _, structure, _ = run(tmp_path, "\n".join(rows) + "\n")
+    shown = "; ".join(f"{i}–{i + 1} = 2 but {i + 1}–{i} = 0" for i in range(1, 6))
+    assert messages(structure) == [("ADJ-SYMMETRIC", f"{NAME}: {n} asymmetric entr(ies): {shown}{tail}")]
+
+
+def test_matrix_messages_whole(tmp_path):
+    text = "\n".join([",1,2,3,5", "1,0,1,0,0", "2,1,4,0", "x,0,0,0,0", "3,0,0,-1,0", "5,0,0,0,inf"]) + "\n"
+    _, structure, _ = run(tmp_path, text)
+    assert messages(structure) == [
+        ("ADJ-FORM", f"{NAME}: a 4-column matrix needs an id and 4 values per row: row 3 has 4 cells; "
+         "row 4 starts with `x`, which is not a whole number"),
+        ("ADJ-WEIGHTS", f"{NAME}: 2 value(s) not finite and non-negative: row 5 column 3 = `-1`; "
+         "row 6 column 5 = `inf`"),
+        ("ADJ-SYMMETRIC", f"{NAME}: the first column ids (1, 3, 5) differ from the first row ids (1, 2, 3, 5)"),
+    ]
+    _, structure, _ = run(tmp_path, ",1,2,3,5\n1,0,0,0,0\n2,0,2,0,0\n3,0,0,0,0\n5,0,0,0,0\n")
+    assert messages(structure) == [("ADJ-SELF-LOOP", f"{NAME}: 1 non-zero diagonal value(s): row 3: 2–2 = 2")]
+    _, structure, _ = run(tmp_path, ",1,0,x,5\n")
+    assert messages(structure) == [("ADJ-FORM", f"{NAME}: the first row of the matrix must hold object ids; "
+                                    "found `0` (0 is the background, not an object), `x` (not a whole number)")]
