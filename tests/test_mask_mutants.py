@@ -446,6 +446,7 @@ def test_pyramid_labels_caps_and_messages():
         ("PYRAMID-LABELS", "m.tiff: channel 'c' level 2: 2 more segment(s) do not decode", 2),
     ]
     assert result.findings[0].location.pixel == (0, 1)
+    assert {(f.severity, f.authority) for f in result.findings} == {(Severity.ERROR, Authority.SCHEMA)}
     assert result.findings[0].fix.startswith("build pyramid levels by nearest-neighbour subsampling (e.g. labels[::3, ::3])")
     assert result.notes == ["n0", "level 3: all 4 pixels come from their 3×3 block in level 2"]
     assert result.data == {"bad_pixels": {1: [(0, 1), (0, 7), (1, 2), (3, 3), (5, 5)]}}

@@ -50,7 +50,7 @@ class PyramidResult:
         return sum(lv.bad for lv in self.levels)
 
 
-def check_pyramid_labels(info: MaskInfo, result, channel: str, workers: int = 2) -> CheckResult:
+def check_pyramid_labels(info: MaskInfo, result, channel: str, workers: int = 2) -> CheckResult:  # mutation: equivalent — decoding threads only; the pass gives the same result with any number
     """``result``: the channel pass's PyramidResult, or the MaskDecodeError that stopped it.
     (A list of Planes — the old interface — is accepted and runs a pass over them.)"""
     if isinstance(result, list):
