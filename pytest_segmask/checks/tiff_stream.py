@@ -16,15 +16,14 @@ import numpy as np
 
 # --- limits: a declared structure beyond one of these is a finding, never an allocation ----
 MAX_SEGMENT_BYTES = 512 * 1024 * 1024  # one decoded tile or strip
-MAX_IMAGE_SIDE = 1 << 20  # ImageWidth / ImageLength of any IFD or SubIFD (px)
-MAX_PLANE_PIXELS = 1 << 40  # ImageWidth × ImageLength of any IFD or SubIFD
+MAX_IMAGE_SIDE = 1 << 20  # ImageWidth / ImageLength of any IFD or SubIFD (px; so at most 2^40 px)
 MAX_SEGMENTS = 1 << 22  # tiles or strips of one IFD
 MAX_IFDS = 65_536  # top-level IFDs of a mask
 MAX_SUBIFDS = 32  # pyramid levels under one IFD
 
 LIMITS = {
     "MAX_SEGMENT_BYTES": MAX_SEGMENT_BYTES, "MAX_IMAGE_SIDE": MAX_IMAGE_SIDE,
-    "MAX_PLANE_PIXELS": MAX_PLANE_PIXELS, "MAX_SEGMENTS": MAX_SEGMENTS, "MAX_IFDS": MAX_IFDS,
+    "MAX_SEGMENTS": MAX_SEGMENTS, "MAX_IFDS": MAX_IFDS,
     "MAX_SUBIFDS": MAX_SUBIFDS,
 }
 
@@ -78,9 +77,8 @@ def segment_layout(page) -> Layout:
     w = _int_tag(page, "imagewidth", "ImageWidth")
     if h < 1 or w < 1:
         raise MaskDecodeError(f"it declares an empty image ({w} × {h} px)")
-    if max(h, w) > MAX_IMAGE_SIDE or h * w > MAX_PLANE_PIXELS:
-        limit = "MAX_IMAGE_SIDE" if max(h, w) > MAX_IMAGE_SIDE else "MAX_PLANE_PIXELS"
-        raise MaskDecodeError(f"it declares {w:,} × {h:,} px, beyond {limit_text(limit)}")
+    if max(h, w) > MAX_IMAGE_SIDE:
+        raise MaskDecodeError(f"it declares {w:,} × {h:,} px, beyond {limit_text('MAX_IMAGE_SIDE')}")
     bits = _int_tag(page, "bitspersample", "BitsPerSample")
     spp = _int_tag(page, "samplesperpixel", "SamplesPerPixel")
     itemsize = max(1, bits // 8)
@@ -96,11 +94,11 @@ def segment_layout(page) -> Layout:
         if rps < 1:
             raise MaskDecodeError(f"its RowsPerStrip is {rps} (must be positive)")
         sh, sw = min(rps, h), w
-    segment = min(sh, h if not tiled else sh) * sw * itemsize * max(1, spp)
+    segment = sh * sw * itemsize * max(1, spp)  # (strips: sh is already at most h)
     if segment > MAX_SEGMENT_BYTES:
         kind = "tile" if tiled else "strip"
         raise MaskDecodeError(
-            f"one {kind} would decode to {segment:,} bytes ({sw} × {min(sh, h) if not tiled else sh} px), "
+            f"one {kind} would decode to {segment:,} bytes ({sw} × {sh} px), "
             f"beyond {limit_text('MAX_SEGMENT_BYTES')}")
     rows, cols = -(-h // sh), -(-w // sw)
     if rows * cols > MAX_SEGMENTS:
