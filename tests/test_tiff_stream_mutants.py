@@ -223,3 +223,16 @@ def test_checked_layout_names_plane_and_level(small_tiff):
                 _checked_layout(Plane(bad, "d.tiff", "c", 2, z=z))
             assert str(exc.value) == f"d.tiff: channel 'c'{where} level 2: it declares 6 segments but lists 5 offsets"
         assert _checked_layout(Plane(tif.pages[0], "t.tiff", "c", 0)).n_segments == 6
+
+
+@pytest.mark.parametrize("compression", [None, "zlib"])
+def test_big_endian_segments_decode_to_native_values(tmp_path, compression):
+    data = np.arange(40 * 50, dtype=np.uint16).reshape(40, 50)
+    path = tmp_path / "be.tiff"
+    tifffile.imwrite(path, data, byteorder=">", tile=(32, 32), compression=compression)
+    with tifffile.TiffFile(path) as tif:
+        p = Plane(tif.pages[0], "be.tiff", "c", 0)
+        seg = decode_segment(p, _checked_layout(p), 3, threading.Lock())
+        assert seg.dtype.isnative and seg.flags.c_contiguous
+        np.testing.assert_array_equal(seg[:8, :18], data[32:40, 32:50])
+        np.testing.assert_array_equal(read_region(p, 0, 40, 0, 50), data)

@@ -204,7 +204,7 @@ def decode_segment(plane: Plane, layout: Layout, index: int, lock: threading.Loc
     if decoded.ndim != 2 or decoded.shape[0] < hh or decoded.shape[1] < ww:
         raise MaskDecodeError(f"{plane.display}: {plane.where(index)} decoded to {decoded.shape} pixels, "
                               f"fewer than the {ww} × {hh} it covers")
-    if not decoded.dtype.isnative:
+    if not decoded.dtype.isnative:  # mutation: equivalent — defensive: tifffile's decode returns native byte order (big-endian files tested)
         decoded = decoded.astype(decoded.dtype.newbyteorder("="))
     return np.ascontiguousarray(decoded)
 
