@@ -468,3 +468,39 @@ def test_pyramid_labels_planes_and_skips():
     assert check_pyramid_labels(info, mi.ChannelNotInFile("gone"), "c").skip == "gone (see the channel's labels item)"
     result = check_pyramid_labels(info, MaskDecodeError("broken tile"), "c")
     assert [(f.code, f.message, f.location.channel) for f in result.findings] == [("PYRAMID-LABELS", "broken tile", "c")]
+
+
+def test_xsd_resolver_answers_xml_xsd_locally(monkeypatch):
+    from lxml import etree
+
+    made = []
+
+    class Spy(etree.Resolver):
+        def __init__(self):
+            super().__init__()
+            made.append(self)
+
+    mi.ome_schema.cache_clear()
+    monkeypatch.setattr(etree, "Resolver", Spy)
+    try:
+        assert mi.ome_schema() is not None
+    finally:
+        monkeypatch.undo()
+        mi.ome_schema.cache_clear()
+    [resolver] = made
+    assert resolver.resolve("http://www.w3.org/2001/xml.xsd", None, None) is not None
+    assert resolver.resolve("http://example.org/other.xsd", None, None) is None
+
+
+def test_level_of_one_pixel_names_the_factor_found():
+    result = FILE_CHECKS["pyramid"][1](_info(levels=_levels((64, 48), (32, 24), (1, 12))))
+    assert result.findings[0].message.endswith("the factor between levels 1 and 2 is about 32, not 2")
+    result = FILE_CHECKS["pyramid"][1](_info(levels=_levels((64, 48), (32, 24), (16, 1))))
+    assert result.findings[0].message.endswith("the factor between levels 1 and 2 is about 24, not 2")
+
+
+def test_physical_size_values_cut_at_20_characters():
+    long = "-" + "1" * 29
+    result = FILE_CHECKS["physical-size"][1](_info(ome={"PhysicalSizeX": long, "PhysicalSizeY": "1" * 25 + "x"}))
+    assert one(result)[2] == (f"m.tiff: PhysicalSizeX={long[:20]!r} and PhysicalSizeY={'1' * 20!r} "
+                              "is not a positive number")
