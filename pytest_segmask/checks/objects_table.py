@@ -393,7 +393,7 @@ class _SeparatorSearch:
                 self.stopped = True
             else:
                 self.found.append(int(prev_rows[i]) + 1)
-            if self.stopped or len(self.found) > 3:
+            if self.stopped or len(self.found) > 4:  # five are enough to say "rows a, b, c, d …"
                 break
         self.prev, self.prev_empty = int(rows[-1]), not bool(nonempty[-1])
 
@@ -539,8 +539,8 @@ class _Reader:
             if "Type" in labels_props and "Type" not in labels_schema:
                 self.layout_error(
                     f"row {seps[1]} is empty and the row below it holds data: CEDAR takes it for a second "
-                    "separator row, reads the rows above it as the schema and the rows from "
-                    f"{seps[0]} on as a properties block, so the table cannot be validated",
+                    f"separator row, reads the rows above row {seps[0]} as a properties block and rows "
+                    f"{seps[0] + 1}–{seps[1] - 1} as the schema, so the table cannot be validated",
                     "delete the empty row between the data rows", row=seps[1])
                 return None
             for i in props:
@@ -667,7 +667,9 @@ class _Reader:
             for label in ("Min value", "Max value"):
                 value = t.schema.get(label, {}).get(c)
                 kind = kinds.get(label, {}).get(c)
-                if value is not None and kind != ts.K_NUMBER:
+                if value is not None and kind != ts.K_NUMBER and not t.is_xlsx and _NUMBER_TEXT.match(str(value)):
+                    value = float(value)  # a TSV holds only text: a bound that parses is that number
+                elif value is not None and kind != ts.K_NUMBER:
                     self.layout_error(
                         f"the {label} of column '{name}' ({col_letter(c)}{t.schema_rows[label]}) is not a number: "
                         "CEDAR cannot read it", f"write the {label} as a number", row=t.schema_rows[label])
@@ -1008,7 +1010,8 @@ class _Reader:
                 continue
             texts, inverse = self.texts(blk, idx[sel], cc)
             _, first = np.unique(inverse, return_index=True)
-            for u, f in enumerate(first.tolist()):
+            for u in np.argsort(first).tolist():  # in row order: the first distinct values are kept
+                f = int(first[u])
                 value = texts[u].strip()
                 if value and value not in seen and len(seen) < MAX_DISTINCT:
                     seen[value] = int(rows[sel[f]])
