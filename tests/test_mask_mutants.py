@@ -504,3 +504,91 @@ def test_physical_size_values_cut_at_20_characters():
     result = FILE_CHECKS["physical-size"][1](_info(ome={"PhysicalSizeX": long, "PhysicalSizeY": "1" * 25 + "x"}))
     assert one(result)[2] == (f"m.tiff: PhysicalSizeX={long[:20]!r} and PhysicalSizeY={'1' * 20!r} "
                               "is not a positive number")
+
+
+# --- OME sizes and the plane map -----------------------------------------------------------------
+
+
+def _mapped(attrs="", tiffdata="", ifds=2, channels=2, order="XYZCT", sizes=None):
+    sizes = dict(dict(SizeZ="1", SizeC="2", SizeT="1"), **(sizes or {}))
+    size_attrs = " ".join(f'{k}="{v}"' for k, v in sizes.items())
+    chans = "".join(f'<Channel ID="Channel:0:{i}" Name="c{i}"/>' for i in range(channels))
+    xml = (f'<OME xmlns="http://www.openmicroscopy.org/Schemas/OME/2016-06" UUID="urn:uuid:me"><Image ID="Image:0">'
+           f'<Pixels ID="Pixels:0" DimensionOrder="{order}" Type="uint16" SizeX="4" SizeY="4" {size_attrs} {attrs}>'
+           f"{chans}{tiffdata}</Pixels></Image></OME>")
+    info = _info(description=xml, ifd_count=ifds, full_ifds=list(range(ifds)))
+    mi._parse_ome(info)
+    mi._map_planes(info)
+    return info
+
+
+def test_ome_too_big():
+    assert mi._ome_too_big(_info(ome={"SizeC": "65536"})) is None
+    assert mi._ome_too_big(_info(ome={"SizeZ": "65537"})) == (
+        "OME SizeZ='65537' is beyond the limit MAX_OME_SIZE = 65,536")
+    assert mi._ome_too_big(_info(ome={"SizeT": "9" * 30})) == (
+        f"OME SizeT={'9' * 20!r} is beyond the limit MAX_OME_SIZE = 65,536")
+    assert mi._ome_too_big(_info(ome={"SizeC": "256", "SizeZ": "256"})) is None
+    assert mi._ome_too_big(_info(ome={"SizeC": "256", "SizeZ": "257"})) == (
+        "OME SizeC × SizeZ × SizeT = 65,792 planes, beyond the limit MAX_OME_PLANES = 65,536")
+    assert mi._ome_too_big(_info(ome={"SizeC": "x", "SizeZ": "65536", "SizeT": "2"})) is None
+    assert mi._ome_too_big(_info(ome={})) is None
+
+
+def test_ome_problems():
+    assert mi._ome_problem(_info()) == "the file has no OME-XML"
+    assert mi._ome_problem(_info(description="<OME/>", xml_error="bad")) == "the OME-XML is not well-formed"
+    assert mi._ome_problem(_info(description="<OME><BinaryOnly/></OME>")) == (
+        "the OME-XML is a BinaryOnly stub pointing at another file")
+    assert mi._ome_problem(_info(description="<OME></OME>")) == "the OME-XML has no Image/Pixels element"
+    base = {"SizeC": "1", "SizeZ": "1", "SizeT": "1"}
+    assert mi._ome_problem(_info(description="<OME/>", ome=base)) is None
+    assert mi._ome_problem(_info(description="<OME/>", ome=dict(base, SizeZ="0"))) == (
+        "Pixels SizeZ='0' is not a positive integer")
+    assert mi._ome_problem(_info(description="<OME/>", ome=dict(base, SizeC="two"))) == (
+        "Pixels SizeC='two' is not a positive integer")
+    assert mi._ome_problem(_info(description="<OME/>", ome=dict(base, SizeC="70000"))) == (
+        "OME SizeC='70000' is beyond the limit MAX_OME_SIZE = 65,536")
+    assert mi._ome_problem(_info(description="<OME/>", ome={"SizeC": "1"})) is None  # Z and T default to 1
+
+
+def test_plane_map_from_tiffdata():
+    assert _mapped().plane_map == [[0], [1]]
+    assert _mapped(ifds=1).plane_map == [[0], [None]]
+    info = _mapped(tiffdata='<TiffData IFD="1" FirstC="0" PlaneCount="1"/><TiffData IFD="0" FirstC="1"/>')
+    assert info.plane_map == [[1], [0]] and info.ome_problem is None
+    # one TiffData without attributes: every plane from IFD 0 on
+    assert _mapped(tiffdata="<TiffData/>").plane_map == [[0], [1]]
+    # planes past the last IFD are not in the file
+    assert _mapped(tiffdata='<TiffData IFD="1" PlaneCount="2"/>').plane_map == [[1], [None]]
+    assert _mapped(tiffdata='<TiffData IFD="0" PlaneCount="2"/>', ifds=2).plane_map == [[0], [1]]
+    # 3D, channels z-major (XYCZT)
+    info = _mapped(sizes={"SizeZ": "2"}, order="XYCZT", ifds=4, tiffdata='<TiffData PlaneCount="4"/>')
+    assert info.plane_map == [[0, 2], [1, 3]] and info.size_z == 2
+    # other files
+    info = _mapped(tiffdata='<TiffData IFD="0" FirstC="0" PlaneCount="1"/>'
+                            '<TiffData IFD="0" FirstC="1" PlaneCount="1"><UUID FileName="b.tiff">urn:uuid:b</UUID></TiffData>')
+    assert info.plane_map == [[0], [None]] and info.other_files == {(1, 0): "b.tiff"}
+    info = _mapped(tiffdata='<TiffData IFD="0" FirstC="1" PlaneCount="1"><UUID>urn:uuid:me</UUID></TiffData>')
+    assert info.plane_map == [[None], [0]] and info.other_files == {}
+
+
+@pytest.mark.parametrize("tiffdata, order, problem", [
+    ("", "XYZCQ", "DimensionOrder 'XYZCQ' is not a permutation of XY + ZCT"),
+    ("", "XYZZT", "DimensionOrder 'XYZZT' is not a permutation of XY + ZCT"),
+    ('<TiffData IFD="one"/>', "XYZCT", "a TiffData element has a non-integer IFD/First*/PlaneCount"),
+    ('<TiffData IFD="-1"/>', "XYZCT", "a TiffData element points outside the image (IFD -1, 1 plane(s))"),
+    ('<TiffData IFD="0" PlaneCount="-1"/>', "XYZCT", "a TiffData element points outside the image (IFD 0, -1 plane(s))"),
+    ('<TiffData FirstC="2"/>', "XYZCT", "a TiffData element points outside the image (IFD 0, 1 plane(s))"),
+    ('<TiffData PlaneCount="65537"/>', "XYZCT",
+     "a TiffData element points outside the image (IFD 0, 65537 plane(s))"),
+    ('<TiffData IFD="5" PlaneCount="2"/>', "XYZCT", "no plane of the image is mapped to an IFD of this file"),
+])
+def test_plane_map_problems(tiffdata, order, problem):
+    info = _mapped(tiffdata=tiffdata, order=order)
+    assert info.ome_problem == problem
+    assert info.plane_map == [[0], [1]]  # one channel per IFD
+
+
+def test_plane_count_at_the_limit_is_not_a_problem():
+    assert _mapped(tiffdata='<TiffData PlaneCount="65536"/>').plane_map == [[0], [1]]
