@@ -132,3 +132,25 @@ def test_matrix_messages_whole(tmp_path):
     _, structure, _ = run(tmp_path, ",1,0,x,5\n")
     assert messages(structure) == [("ADJ-FORM", f"{NAME}: the first row of the matrix must hold object ids; "
                                     "found `0` (0 is the background, not an object), `x` (not a whole number)")]
+
+
+# --- transformations ------------------------------------------------------------------------------
+
+
+def test_transformations_findings_whole(tmp_path):
+    from pytest_segmask.checks.transformations import FOLDER, check_transformations
+    from pytest_segmask.findings import Severity
+
+    (tmp_path / FOLDER).mkdir(parents=True)
+    (tmp_path / FOLDER / "one.txt").write_bytes(b"x")
+    (tmp_path / FOLDER / "zero.txt").write_bytes(b"")
+    result = check_transformations(tmp_path, [FOLDER + "one.txt", FOLDER + "zero.txt", FOLDER + "sub/"])
+    [finding] = result.findings
+    assert (finding.code, finding.severity, finding.message) == (
+        "TRANSFORMATIONS-FILES", Severity.ERROR,
+        f"1 of 2 transformation file(s) unusable: `{FOLDER}zero.txt` is empty (0 bytes)")
+    assert result.notes == [f"2 file(s): {FOLDER}one.txt, {FOLDER}zero.txt"]
+    empty = check_transformations(tmp_path, [FOLDER + "sub/"])
+    assert [(f.code, f.severity, f.message) for f in empty.findings] == [
+        ("TRANSFORMATIONS-EMPTY", Severity.WARNING, f"`{FOLDER}` is present but holds no files")]
+    assert empty.notes == []
