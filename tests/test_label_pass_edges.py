@@ -1,0 +1,344 @@
+"""The streaming label pass against the numpy reference at its edges, through the public entry
+points only (``run_pass``, ``stats_of_planes``, ``check_labels``) on small crafted TIFFs: images
+past 65,536 px in one direction (uint32 coordinates, objects over the uint32-sum promotion
+threshold), ids near 2^32, ids that defeat identity hashing, more than 16,384 objects in one
+tile, repeated rows, negative pixels in several tiles, 3D; the pyramid block test with odd
+sizes, factors 3 and 4, edge tiles, undecodable tiles, examples capped at 5 and counts
+asserted; and check_labels' findings and notes whole."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tifffile
+
+from pytest_segmask.checks.channel_stats import ChannelStats, check_labels, stats_reference
+from pytest_segmask.checks.label_pass import run_pass, stats_of_planes
+from pytest_segmask.checks.mask_image import ChannelNotInFile, MaskInfo
+from pytest_segmask.checks.tiff_stream import MaskDecodeError, Plane
+from pytest_segmask.findings import Authority, Severity
+
+
+def assert_stats_equal(stats, ref):
+    np.testing.assert_array_equal(stats.ids, ref.ids)
+    np.testing.assert_array_equal(stats.counts, ref.counts)
+    np.testing.assert_allclose(stats.centroid_x, ref.centroid_x, rtol=1e-6)
+    np.testing.assert_allclose(stats.centroid_y, ref.centroid_y, rtol=1e-6)
+    np.testing.assert_array_equal(stats.bbox, ref.bbox)
+    assert (stats.n_pixels, stats.background_pixels, stats.negative_pixels, stats.first_negative, stats.planes) == (
+        ref.n_pixels, ref.background_pixels, ref.negative_pixels, ref.first_negative, ref.planes)
+    if ref.centroid_z is None:
+        assert stats.centroid_z is None and stats.z_range is None
+    else:
+        np.testing.assert_allclose(stats.centroid_z, ref.centroid_z, rtol=1e-6)
+        np.testing.assert_array_equal(stats.z_range, ref.z_range)
+
+
+def write(path, planes, **layout):
+    layout = {"compression": "zlib", **layout}
+    with tifffile.TiffWriter(path) as tif:
+        for plane in planes:
+            tif.write(plane, photometric="minisblack", metadata=None, **layout)
+    return path
+
+
+def streamed(path, workers):
+    with tifffile.TiffFile(path) as tif:
+        planes = [Plane(page, path.name, "c", 0, z) for z, page in enumerate(tif.pages)]
+        return stats_of_planes(planes, workers=workers)
+
+
+def check(path, planes, workers=(1, 2)):
+    ref = stats_reference(planes)
+    for w in workers:
+        assert_stats_equal(streamed(path, w), ref)
+    return ref
+
+
+# --- statistics ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape, layout", [
+    ((8, 70_000), dict(tile=(16, 4096))),
+    ((8, 70_000), dict(rowsperstrip=3)),
+    ((70_000, 8), dict(tile=(4096, 16))),
+])
+def test_past_65536_px_and_over_the_promotion_threshold(tmp_path, shape, layout):
+    """2^32 // 70,000 = 61,356 px: object 1 (280,000 px) is promoted to 64-bit sums, whose
+    x (or y) sum exceeds 2^32; boxes past 65,535 need 32-bit coordinates."""
+    plane = np.zeros(shape, np.uint32)
+    long_axis = int(np.argmax(shape))
+    if long_axis == 1:
+        plane[:4, :] = 1
+        plane[4:6, 65_530:65_545] = 2
+        plane[6:, 69_990:] = 0xFFFF_FFFF
+        plane[5, 100:61_500] = 3  # 61,400 px: just past the threshold
+        plane[7, 100:61_300] = 4  # 61,200 px: just below it
+    else:
+        plane[:, :4] = 1
+        plane[65_530:65_545, 4:6] = 2
+        plane[69_990:, 6:] = 0xFFFF_FFFF
+        plane[100:61_500, 5] = 3
+        plane[100:61_300, 7] = 4
+    path = write(tmp_path / "wide.tiff", [plane], **layout)
+    ref = check(path, [plane])
+    assert list(ref.ids) == [1, 2, 3, 4, 0xFFFF_FFFF]
+    assert int(ref.bbox[1].max()) > 65_535
+
+
+def test_more_than_16384_objects_in_one_tile_and_sparse_ids(tmp_path):
+    rng = np.random.default_rng(5)
+    dense = rng.integers(0, 30_000, (256, 256)).astype(np.uint32)  # ~26,000 ids in one 256² tile
+    sparse = (rng.integers(0, 40_000, (256, 256)).astype(np.uint32) * 100_003) % 0xFFFF_FFFF
+    for name, plane in (("dense", dense), ("sparse", sparse)):
+        path = write(tmp_path / f"{name}.tiff", [plane], tile=(256, 256))
+        assert check(path, [plane]).n_objects > 16_384
+        path = write(tmp_path / f"{name}-tiles.tiff", [plane], tile=(64, 64))
+        check(path, [plane])
+
+
+def test_ids_that_defeat_identity_hashing(tmp_path):
+    ids = ((np.arange(1, 4001, dtype=np.uint64) << np.uint64(20)) | np.uint64(1)).astype(np.uint32)
+    plane = np.repeat(ids, 4).reshape(80, 200)
+    check(write(tmp_path / "pattern.tiff", [plane], tile=(32, 64)), [plane])
+
+
+def test_repeated_rows_and_runs(tmp_path):
+    rng = np.random.default_rng(6)
+    rows = rng.integers(0, 5, (20, 96)).astype(np.uint16)
+    plane = np.repeat(np.repeat(rows, 4, axis=0), 2, axis=1)  # every row 4×, runs of 2
+    plane[40:44] = 0
+    plane[60:64] = 7  # whole rows of one id, equal to the row above
+    check(write(tmp_path / "rows.tiff", [plane], rowsperstrip=5), [plane])
+    check(write(tmp_path / "rows-t.tiff", [plane], tile=(16, 64)), [plane])
+
+
+def test_negative_pixels_first_in_reading_order(tmp_path):
+    plane = np.zeros((64, 64), np.int16)
+    plane[2:10, 2:10] = 3
+    plane[40, 5] = -1  # tile (1, 0)
+    plane[3, 60] = -7  # tile (0, 1): earlier in (y, x) order
+    plane[50, 50] = -2
+    ref = check(write(tmp_path / "neg.tiff", [plane], tile=(32, 32)), [plane])
+    assert ref.first_negative == (0, 3, 60) and ref.negative_pixels == 3
+    planes = [np.zeros((40, 48), np.int32) for _ in range(3)]
+    planes[0][5:20, 5:20] = 9
+    planes[1][5:25, 10:30] = 9
+    planes[2][30, 40] = 4
+    planes[2][1, 1] = -5
+    planes[1][39, 47] = -1
+    ref = check(write(tmp_path / "neg3d.tiff", planes, tile=(16, 16)), planes)
+    assert ref.first_negative == (1, 39, 47) and list(ref.ids) == [4, 9] and list(ref.z_range[1]) == [0, 1]
+
+
+def test_3d_objects_across_planes(tmp_path):
+    rng = np.random.default_rng(7)
+    planes = [rng.integers(0, 50, (50, 70)).astype(np.uint16) for _ in range(4)]
+    check(write(tmp_path / "vol.tiff", planes, tile=(16, 32)), planes)
+
+
+def test_empty_and_single_pixel_channels(tmp_path):
+    empty = np.zeros((20, 30), np.uint8)
+    ref = check(write(tmp_path / "empty.tiff", [empty]), [empty])
+    assert ref.n_objects == 0 and ref.max_id == 0 and ref.background_fraction == 1.0
+    one = empty.copy()
+    one[19, 29] = 255
+    ref = check(write(tmp_path / "one.tiff", [one], tile=(16, 16)), [one])
+    assert list(ref.bbox[0]) == [19, 29, 19, 29]
+
+
+# --- the pyramid block test ---------------------------------------------------------------------
+
+
+def block_reference(child, parent, f):
+    """(tested, bad, first five bad (y, x)) of level k = parent against level k − 1 = child."""
+    h, w = child.shape
+    bad = []
+    tested = 0
+    for y in range(parent.shape[0]):
+        for x in range(parent.shape[1]):
+            block = child[y * f:min(h, (y + 1) * f), x * f:min(w, (x + 1) * f)]
+            if block.size == 0:
+                continue
+            tested += 1
+            if parent[y, x] not in block:
+                bad.append((y, x))
+    return tested, len(bad), bad[:5]
+
+
+def write_pyramid(path, levels, tile):
+    with tifffile.TiffWriter(path) as tif:
+        layout = dict(photometric="minisblack", metadata=None, compression="zlib")
+        layout.update(dict(tile=tile) if tile else dict(rowsperstrip=7))
+        tif.write(levels[0], subifds=len(levels) - 1, **layout)
+        for level in levels[1:]:
+            tif.write(level, subfiletype=1, **layout)
+    return path
+
+
+def pyramid_pass(path, workers):
+    with tifffile.TiffFile(path) as tif:
+        page = tif.pages[0]
+        levels = [Plane(page, path.name, "c", 0)] + [Plane(p, path.name, "c", k)
+                                                     for k, p in enumerate(page.pages, start=1)]
+        h, w = levels[0].shape
+        return run_pass([levels], h, w, workers=workers)
+
+
+def averaged(labels, f):
+    """A level averaged over f × f blocks (invents ids), ceil-sized."""
+    h, w = labels.shape
+    out = np.zeros((-(-h // f), -(-w // f)), labels.dtype)
+    for y in range(out.shape[0]):
+        for x in range(out.shape[1]):
+            out[y, x] = labels[y * f:(y + 1) * f, x * f:(x + 1) * f].astype(np.float64).mean()
+    return out
+
+
+@pytest.mark.parametrize("f, shape, tile", [
+    (2, (77, 45), (16, 16)), (3, (100, 71), (16, 32)), (4, (67, 90), None), (3, (48, 48), (16, 16)),
+])
+def test_block_test_counts_match_numpy(tmp_path, f, shape, tile):
+    rng = np.random.default_rng(f)
+    labels = np.repeat(np.repeat(rng.integers(1, 60, (shape[0] // 5 + 1, shape[1] // 5 + 1)), 5, 0), 5, 1)
+    labels = labels[:shape[0], :shape[1]].astype(np.uint16)
+    level1 = averaged(labels, f)  # mostly bad
+    level2 = level1[::f, ::f].copy()  # nearest: every pixel good
+    level2[0, 0] = 60_000  # one bad pixel
+    path = write_pyramid(tmp_path / "p.tiff", [labels, level1, level2], tile)
+    for workers in (1, 2):
+        result = pyramid_pass(path, workers)
+        assert_stats_equal(result.stats, stats_reference([labels]))
+        lv1, lv2 = result.pyramid.levels
+        assert (lv1.level, lv1.factor, lv2.level, lv2.factor) == (1, f, 2, f)
+        tested, bad, first = block_reference(labels, level1, f)
+        assert (lv1.tested, lv1.bad, lv1.first) == (tested, bad, [(0, y, x) for y, x in first])
+        assert bad > 5 and len(lv1.first) == 5 and lv1.errors == []
+        tested, bad, first = block_reference(level1, level2, f)
+        assert (lv2.tested, lv2.bad, lv2.first) == (tested, 1, [(0, 0, 0)])
+
+
+def test_block_test_edge_blocks_are_partial(tmp_path):
+    """Level 1 of a 5 × 5 image with factor 2 is 3 × 3: its last row and column come from
+    1-pixel-wide blocks; a value from outside the block is bad, one from inside is good."""
+    labels = np.arange(1, 26, dtype=np.uint16).reshape(5, 5)
+    level1 = labels[::2, ::2].copy()
+    level1[2, 2] = labels[4, 4]  # the only pixel of its block
+    level1[2, 1] = labels[4, 3]  # inside its 1 × 2 block
+    level1[1, 2] = labels[3, 3]  # outside its 2 × 1 block (columns 4 only)
+    path = write_pyramid(tmp_path / "edge.tiff", [labels, level1], None)
+    lv = pyramid_pass(path, 1).pyramid.levels[0]
+    assert (lv.tested, lv.bad, lv.first) == (9, 1, [(0, 1, 2)])
+
+
+def test_undecodable_level_tile_is_excluded_and_named(tmp_path):
+    labels = np.repeat(np.repeat(np.arange(1, 65, dtype=np.uint16).reshape(8, 8), 8, 0), 8, 1)  # 64 × 64
+    level1 = labels[::2, ::2].copy()  # 32 × 32: 4 tiles of 16
+    level2 = level1[::2, ::2].copy()  # 16 × 16: 1 tile
+    path = write_pyramid(tmp_path / "bad.tiff", [labels, level1, level2], (16, 16))
+    with tifffile.TiffFile(path) as tif:
+        sub = tif.pages[0].pages[0]
+        offset, count = sub.dataoffsets[3], sub.databytecounts[3]
+    raw = bytearray(path.read_bytes())
+    raw[offset:offset + count] = b"\x13" * count
+    path.write_bytes(bytes(raw))
+    for workers in (1, 2):
+        result = pyramid_pass(path, workers)
+        lv1, lv2 = result.pyramid.levels
+        assert lv1.errors == [f"{path.name}: tile 3 (pixels y 16…, x 16…) of channel 'c', level 1 cannot be "
+                              "decoded: its compressed bytes are not valid for the declared compression"]
+        assert (lv1.tested, lv1.bad) == (32 * 32 - 16 * 16, 0)
+        assert (lv2.tested, lv2.bad, lv2.errors) == (16 * 16 - 8 * 8, 0, [])
+        assert_stats_equal(result.stats, stats_reference([labels]))
+
+
+def test_level_not_compared_notes(tmp_path):
+    labels = np.ones((32, 32), np.uint16)
+    path = write_pyramid(tmp_path / "same.tiff", [labels, labels.copy()], (16, 16))
+    result = pyramid_pass(path, 1)
+    assert result.pyramid.notes == ["level 1 not compared: it is not smaller than level 0 (see the pyramid item)"]
+    assert result.pyramid.levels == []
+    with tifffile.TiffWriter(tmp_path / "dtype.tiff") as tif:
+        tif.write(labels, subifds=1, tile=(16, 16), photometric="minisblack", metadata=None)
+        tif.write(labels[::2, ::2].astype(np.uint8), subfiletype=1, tile=(16, 16), photometric="minisblack")
+    result = pyramid_pass(tmp_path / "dtype.tiff", 1)
+    assert result.pyramid.notes == [
+        "level 1 not compared: its pixel type uint8 differs from level 0 (see the pyramid item)"]
+
+
+def test_undecodable_full_resolution_stops_the_pass(tmp_path):
+    labels = np.ones((32, 32), np.uint16)
+    path = write_pyramid(tmp_path / "l0.tiff", [labels, labels[::2, ::2].copy()], (16, 16))
+    with tifffile.TiffFile(path) as tif:
+        offset, count = tif.pages[0].dataoffsets[2], tif.pages[0].databytecounts[2]
+    raw = bytearray(path.read_bytes())
+    raw[offset:offset + count] = b"\x13" * count
+    path.write_bytes(bytes(raw))
+    for workers in (1, 2):
+        with pytest.raises(MaskDecodeError) as exc:
+            pyramid_pass(path, workers)
+        assert str(exc.value) == (f"{path.name}: tile 2 (pixels y 16…, x 0…) of channel 'c', level 0 cannot be "
+                                  "decoded: its compressed bytes are not valid for the declared compression")
+
+
+# --- check_labels: findings and notes whole -----------------------------------------------------
+
+
+INFO = MaskInfo(path=__import__("pathlib").Path("m.tiff"), display="m.tiff", readable=True)
+
+
+def labels_result(planes):
+    return check_labels(stats_reference(planes), INFO, "c")
+
+
+def test_check_labels_notes_and_sparse_boundary():
+    plane = np.zeros((4, 10), np.uint16)
+    plane[0, :3] = [1, 2, 30]  # max id 30 = 10 × 3 objects: not sparse
+    result = labels_result([plane])
+    assert result.findings == [] and result.data == {"objects": 3}
+    assert result.notes == ["channel 'c': 3 object(s), max id 30, background 92.5% of 40 px"]
+    plane[0, 0] = 31  # ids 2, 30, 31
+    [finding] = labels_result([plane]).findings
+    assert (finding.code, finding.severity, finding.authority, finding.message) == (
+        "LABELS-SPARSE", Severity.WARNING, Authority.PRACTICE,
+        "m.tiff: channel 'c' has max id 31 for only 3 object(s); ids need not be contiguous, but this looks "
+        "like unrelabelled or wrongly typed labels")
+    assert labels_result([plane, plane]).notes == [
+        "channel 'c': 3 object(s), max id 31, background 92.5% of 80 px over 2 planes"]
+
+
+def test_check_labels_empty_and_negative():
+    result = labels_result([np.zeros((2, 3), np.int8)])
+    assert [(f.code, f.severity, f.authority, f.message) for f in result.findings] == [
+        ("LABELS-EMPTY", Severity.WARNING, Authority.PRACTICE, "m.tiff: channel 'c' holds no objects (every pixel is 0)")]
+    assert result.notes == ["channel 'c': 0 object(s), max id 0, background 100.0% of 6 px"]
+    plane = np.array([[0, 2, -1], [-3, 0, 2]], np.int8)
+    result = labels_result([np.zeros((2, 3), np.int8), plane])
+    assert [(f.code, f.severity, f.authority, f.message, f.location.pixel) for f in result.findings] == [
+        ("LABELS-NEGATIVE", Severity.ERROR, Authority.SCHEMA,
+         "m.tiff: channel 'c' holds 2 negative pixel(s); the first is at plane 1, y 0, x 2 — object ids start at 1 "
+         "and 0 is background", (0, 2))]
+
+
+def test_check_labels_on_errors():
+    [finding] = check_labels(MaskDecodeError("tile 3 is broken"), INFO, "c").findings
+    assert (finding.code, finding.severity, finding.authority, finding.message, finding.location.channel) == (
+        "LABELS", Severity.ERROR, Authority.INGEST, "tile 3 is broken", "c")
+    [finding] = check_labels(ChannelNotInFile("channel 'c' has no plane in m.tiff"), INFO, "c").findings
+    assert (finding.code, finding.severity, finding.authority, finding.message) == (
+        "LABELS", Severity.ERROR, Authority.SCHEMA, "m.tiff: channel 'c' has no plane in m.tiff")
+
+
+def test_channel_stats_accessors():
+    plane = np.array([[0, 5, 5], [9, 0, 0]], np.uint16)
+    stats = stats_reference([plane])
+    np.testing.assert_array_equal(stats.index_of(np.array([9, 1, 5, 10])), [1, -1, 0, -1])
+    assert stats.max_id == 9 and stats.n_objects == 2 and stats.background_fraction == 0.5
+    assert stats.bbox.dtype == np.int64 and stats.z_range is None
+    empty = ChannelStats(ids=np.zeros(0, np.uint32), counts=np.zeros(0, np.uint32), centroid_x=np.zeros(0, np.float32),
+                         centroid_y=np.zeros(0, np.float32), bbox_compact=np.zeros((0, 4), np.uint16), n_pixels=0,
+                         background_pixels=0)
+    np.testing.assert_array_equal(empty.index_of(np.array([1, 2])), [-1, -1])
+    assert empty.max_id == 0 and empty.background_fraction == 1.0 and empty.nbytes == 0
+    assert stats.nbytes == sum(a.nbytes for a in (stats.ids, stats.counts, stats.centroid_x, stats.centroid_y,
+                                                  stats.bbox_compact))
