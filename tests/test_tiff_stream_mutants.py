@@ -236,3 +236,79 @@ def test_big_endian_segments_decode_to_native_values(tmp_path, compression):
         assert seg.dtype.isnative and seg.flags.c_contiguous
         np.testing.assert_array_equal(seg[:8, :18], data[32:40, 32:50])
         np.testing.assert_array_equal(read_region(p, 0, 40, 0, 50), data)
+
+
+def test_one_pixel_image_and_plane_is_a_value():
+    assert segment_layout(page(h=1, w=1)) == Layout(1, 1, 1, 1, 1, 1, False, 2)
+    p = Plane(page(), "x", "c", 0)
+    with pytest.raises(AttributeError):
+        p.z = 3  # frozen: planes are shared between threads
+
+
+class FakeFile:
+    def __init__(self, size):
+        self.size = size
+
+    def seek(self, offset):
+        pass
+
+    def read(self, count):
+        return b""
+
+
+def fake_plane(decoded, size=1 << 40, count=100):
+    def decode(data, index):
+        if isinstance(decoded, Exception):
+            raise decoded
+        return decoded, None, None
+
+    pg = page(h=20, w=30, tile=(16, 16), dataoffsets=[8] * 4, databytecounts=[count] * 4,
+              parent=SimpleNamespace(filehandle=FakeFile(size)), decode=decode)
+    return Plane(pg, "f.tiff", "c", 0)
+
+
+def _decode(plane, index=3):
+    return decode_segment(plane, segment_layout(plane.page), index, threading.Lock())
+
+
+def test_decoded_shapes():
+    tile = np.arange(256, dtype=np.uint16).reshape(16, 16)
+    np.testing.assert_array_equal(_decode(fake_plane(tile[:, :, None])), tile)
+    np.testing.assert_array_equal(_decode(fake_plane(tile[None, :, :, None])), tile)
+    rgb = np.stack([tile, tile + 1, tile + 2], axis=-1)[None]
+    np.testing.assert_array_equal(_decode(fake_plane(rgb)), tile)  # the first sample
+    # the last tile covers 4 × 14 px: a 16 × 16 buffer is enough, a smaller one is not
+    assert _decode(fake_plane(tile[:4, :14])).shape == (4, 14)
+    for short in (tile[:3, :16], tile[:16, :13], tile.ravel()):
+        with pytest.raises(MaskDecodeError) as exc:
+            _decode(fake_plane(short))
+        assert str(exc.value) == (f"f.tiff: tile 3 (pixels y 16…, x 16…) of channel 'c', level 0 decoded to "
+                                  f"{short.shape} pixels, fewer than the 14 × 4 it covers")
+    with pytest.raises(MaskDecodeError) as exc:
+        _decode(fake_plane(None))
+    assert str(exc.value) == "f.tiff: tile 3 (pixels y 16…, x 16…) of channel 'c', level 0 decoded to nothing"
+    with pytest.raises(MaskDecodeError) as exc:
+        _decode(fake_plane(KeyError(7)))
+    assert str(exc.value).endswith("cannot be decoded: it uses a compression this reader does not support")
+
+
+def test_segment_byte_count_limit():
+    limit = ts.MAX_SEGMENT_BYTES
+    with pytest.raises(MaskDecodeError) as exc:
+        _decode(fake_plane(None, count=2 * limit + 1))
+    assert str(exc.value) == (f"f.tiff: tile 3 (pixels y 16…, x 16…) of channel 'c', level 0 declares "
+                              f"{2 * limit + 1:,} bytes, beyond the limit MAX_SEGMENT_BYTES = {limit:,}")
+    with pytest.raises(MaskDecodeError) as exc:
+        _decode(fake_plane(None, count=2 * limit))
+    assert str(exc.value).endswith("decoded to nothing")  # read, not refused
+
+
+def test_read_region_past_the_image(small_tiff):
+    path, data = small_tiff
+    with tifffile.TiffFile(path) as tif:
+        p = Plane(tif.pages[0], "t.tiff", "c", 0)
+        out = read_region(p, 40, 50, 70, 80, workers=1)
+        assert out.shape == (10, 10) and out.dtype == np.uint16
+        np.testing.assert_array_equal(out[:5, :7], data[40:45, 70:77])
+        assert not out[5:].any() and not out[:, 7:].any()
+        np.testing.assert_array_equal(read_region(p, 46, 50, 0, 10, workers=1), np.zeros((4, 10), np.uint16))

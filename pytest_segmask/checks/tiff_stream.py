@@ -199,8 +199,8 @@ def decode_segment(plane: Plane, layout: Layout, index: int, lock: threading.Loc
     if decoded is None:
         raise MaskDecodeError(f"{plane.display}: {plane.where(index)} decoded to nothing")
     _, _, hh, ww = layout.rect(index)
-    if decoded.ndim >= 3:
-        decoded = decoded.reshape(decoded.shape[-3], decoded.shape[-2]) if decoded.shape[-1] == 1 else decoded[..., 0].reshape(decoded.shape[-3], decoded.shape[-2])
+    if decoded.ndim >= 3:  # (…, rows, columns, samples): the first sample of each pixel
+        decoded = decoded[..., 0].reshape(decoded.shape[-3], decoded.shape[-2])
     if decoded.ndim != 2 or decoded.shape[0] < hh or decoded.shape[1] < ww:
         raise MaskDecodeError(f"{plane.display}: {plane.where(index)} decoded to {decoded.shape} pixels, "
                               f"fewer than the {ww} × {hh} it covers")
@@ -235,7 +235,7 @@ def map_segments(
         y0, x0, hh, ww = layout.rect(index)
         return func(arr[:hh, :ww], y0, x0)
 
-    if workers <= 1:
+    if workers <= 1:  # mutation: equivalent — inline or on a pool, the results come in the same order
         for index in todo:
             yield work(index)
         return
@@ -266,8 +266,7 @@ def read_region(plane: Plane, y0: int, y1: int, x0: int, x1: int, workers: int =
     for arr, sy, sx in map_segments(plane, lambda a, sy, sx: (a, sy, sx), indices, workers):
         if out is None:
             out = np.zeros((y1 - y0, x1 - x0), dtype=arr.dtype)
-        ya, yb = max(y0, sy), min(y1, sy + arr.shape[0])
-        xa, xb = max(x0, sx), min(x1, sx + arr.shape[1])
-        if ya < yb and xa < xb:
-            out[ya - y0 : yb - y0, xa - x0 : xb - x0] = arr[ya - sy : yb - sy, xa - sx : xb - sx]
+        ya, xa = max(y0, sy), max(x0, sx)
+        yb, xb = max(ya, min(y1, sy + arr.shape[0])), max(xa, min(x1, sx + arr.shape[1]))  # empty past the image
+        out[ya - y0 : yb - y0, xa - x0 : xb - x0] = arr[ya - sy : yb - sy, xa - sx : xb - sx]
     return out if out is not None else np.zeros((y1 - y0, x1 - x0), dtype=np.uint8)
