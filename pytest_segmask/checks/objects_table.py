@@ -448,16 +448,15 @@ class _Reader:
     # the pass ----------------------------------------------------------------------------
     def run(self) -> None:
         t = self.t
-        head = self.src.read(HEAD_COLUMNS, HEAD_ROWS)
+        head = self.src.read(HEAD_COLUMNS, HEAD_ROWS, min_rows=HEAD_ROWS)
         if head is not None and self.src.widest > HEAD_COLUMNS:  # a wide table: read its head again
             widest = self.src.widest
             self.src.restart()
-            head = self.src.read(widest, HEAD_ROWS)
+            head = self.src.read(widest, HEAD_ROWS, min_rows=HEAD_ROWS)
         if head is None:
             self.layout_error("the sheet is empty" if t.is_xlsx else "the file is empty",
                               "fill in the HuBMAP object-by-feature template")
             return
-        widest = max(1, self.src.widest)
         head_rows = [(int(head.row_num[i]), bool(head.row_nonempty[i])) for i in range(head.n)]
         cells = [self.row_cells(head, i) for i in range(head.n)]
         self.search.feed(head.row_num, head.row_nonempty)
@@ -478,7 +477,7 @@ class _Reader:
                 break
             self.search.feed(blk.row_num, blk.row_nonempty)
             self.block(blk, ncols_view=ncols)
-        self.finish(widest)
+        self.finish()
 
     def decide_layout(self, head_rows, cells) -> int | None:
         """Separators, properties, schema rows and the header, as CEDAR reads them. Returns the
@@ -780,6 +779,7 @@ class _Reader:
         t.empty_count += len(empty_idx)
         if nonempty.any():
             t.last_nonempty = int(rows[np.flatnonzero(nonempty)[-1]])
+        self.resolve_complex(blk)
         kind = blk.kind
         # formulas without a cached value, number cells that are not numbers: CEDAR's reader fails
         for sink, code in ((self.nocache, ts.K_NOCACHE), (self.numbad, ts.K_NUMBAD)):
@@ -787,7 +787,6 @@ class _Reader:
             for r, c in bad[:MAX_EXAMPLES]:
                 sink.add(f"{col_letter(int(c))}{int(rows[r])}")
             sink.count += max(0, len(bad) - MAX_EXAMPLES)
-        self.resolve_complex(blk)
         live = nonempty
         for col in t.validated:
             if col.index < ncols_view:
@@ -1016,7 +1015,7 @@ class _Reader:
                 if value and value not in seen and len(seen) < MAX_DISTINCT:
                     seen[value] = int(rows[sel[f]])
 
-    def finish(self, widest: int) -> None:
+    def finish(self) -> None:
         t = self.t
         t.ids = np.concatenate(self.ids) if self.ids else np.zeros(0, np.int64)
         t.id_rows = np.concatenate(self.id_rows) if self.id_rows else np.zeros(0, np.int64)
@@ -1055,7 +1054,8 @@ class _Reader:
                 "per cell (MAX_CELL_CHARS); they were cut", self.loc, fix="shorten the text", authority=self.auth))
         if getattr(self.src, "bad_utf8", 0):
             t.read_error = TABLE_READ.finding(
-                f"{t.display} is not UTF-8 text ({self.src.bad_utf8} value(s) hold bytes that are not UTF-8)",
+                f"{t.display} is not UTF-8 text ({self.src.bad_utf8}{'+' if self.src.bad_utf8 >= 1000 else ''} "
+                "distinct value(s) hold bytes that are not UTF-8)",
                 self.loc, fix="save the table as UTF-8 tab-separated text", authority=Authority.SCHEMA)
 
 

@@ -133,13 +133,16 @@ class Source:
         self._rewind()
 
     # the window ------------------------------------------------------------------------
-    def _more(self) -> bool:
-        """Slide the window: keep the unscanned tail, append the next bytes (one buffer, reused)."""
+    def _more(self, row_start: int | None = None) -> bool:
+        """Slide the window: keep the unscanned tail, append the next bytes (one buffer, reused).
+        ``row_start``: where the unfinished row begins when the tail also holds complete rows."""
         if self.eof:
             return False
         tail = self.end - self.pos
-        if tail > MAX_ROW_BYTES:
+        if row_start is None and tail > MAX_ROW_BYTES:
             raise TableLimit("MAX_ROW_BYTES", self._row_too_long())
+        if row_start is not None and self.end - row_start > MAX_ROW_BYTES:
+            raise TableLimit("MAX_ROW_BYTES", self._row_too_long(int(self.out[3]) + 1))
         data = self._fill()
         if not data:
             self.eof = True
@@ -159,12 +162,10 @@ class Source:
     def widest(self) -> int:
         return int(self.out[5])
 
-    @property
-    def beyond(self) -> int:
-        return int(self.out[6])
-
-    def read(self, ncols: int, row_cap: int) -> Block | None:
-        """The next block of up to ``row_cap`` rows (cells of columns >= ncols are only counted)."""
+    def read(self, ncols: int, row_cap: int, min_rows: int = 1) -> Block | None:
+        """The next block of up to ``row_cap`` rows (cells of columns >= ncols are only counted).
+        The block holds at least ``min_rows`` rows unless the sheet ends first (the head: its rows
+        may span many windows)."""
         if self.done:
             return None
         arrays = self._arrays.get((ncols, row_cap))
@@ -176,6 +177,10 @@ class Source:
                 warnings.simplefilter("ignore")
                 self._scan(arrays, ncols, row_cap)
             status, n = int(self.out[0]), int(self.out[2])
+            if n and n < min_rows and status == ts.S_MORE and not self.eof:
+                # too few rows for the caller: scan the same rows again with more bytes
+                self._more(row_start=int(self.out[1]))
+                continue
             self.pos = int(self.out[1])
             if n:
                 self.last_row = int(self.out[3])
@@ -329,19 +334,23 @@ class XlsxSource(Source):
                      MAX_ROWS, MAX_COLUMNS, ts.pow10(), a["row_num"], a["row_nonempty"], a["kind"], a["num"],
                      a["key"], a["sp_s"], a["sp_n"], a["flags"], self.out)
 
-    def _row_too_long(self) -> str:
-        return (f"row {self.last_row + 1} of the sheet XML is longer than {MAX_ROW_BYTES:,} bytes "
-                f"(MAX_ROW_BYTES)")
+    def _row_too_long(self, row: int | None = None) -> str:
+        return (f"row {self.last_row + 1 if row is None else row} of the sheet XML is longer than {MAX_ROW_BYTES:,} "
+                "bytes (MAX_ROW_BYTES)")
 
     def _row_limit(self, row: int) -> tuple[str, str]:
         return "MAX_ROWS", (f"the sheet has a row numbered {row:,}, beyond Excel's {MAX_ROWS:,} rows (MAX_ROWS)")
 
     def _bad(self, detail: int) -> tuple[str, str]:
-        if detail >= 0 and self.sst_blank is not None and detail >= len(self.sst_blank):
-            return (f"{self.display}: a cell after row {self.last_row} refers to shared string {detail:,}, "
-                    f"but the workbook has {len(self.sst_blank):,}", "re-save the workbook from Excel or LibreOffice")
+        fix = "re-save the workbook from Excel or LibreOffice"
+        if int(self.out[7]) == ts.BAD_SHARED:
+            if detail >= 0:
+                return (f"{self.display}: a cell after row {self.last_row} refers to shared string {detail:,}, "
+                        f"but the workbook has {len(self.sst_blank):,}", fix)
+            return (f"{self.display}: a cell after row {self.last_row} refers to a shared string by something "
+                    "that is not a number", fix)
         return (f"{self.display}: the sheet XML is damaged near row {self.last_row + 1} (row numbers out of order "
-                "or not numbers)", "re-save the workbook from Excel or LibreOffice")
+                "or not numbers)", fix)
 
     def _at_end(self) -> None:
         if not self.done:
@@ -367,10 +376,10 @@ class XlsxSource(Source):
         if is_ is not None:
             text = "".join(x.text or "" for x in is_.iter(f"{_M}t") if x.getparent().tag != f"{_M}rPh")
             return ts.K_TEXT, 0.0, text[:MAX_CELL_CHARS]
-        vtext = v.text if v is not None else None
+        vtext = (v.text or "") if v is not None else None  # lxml: <v></v> has no text
         if f is not None and (vtext is None or (vtext == "" and t != "str")):
             return ts.K_NOCACHE, 0.0, ""
-        if vtext is None:
+        if vtext is None or (vtext == "" and t != "str"):
             return ts.K_BLANK, 0.0, ""
         if t == "s":
             try:
@@ -406,7 +415,8 @@ class TsvSource(Source):
         self.sst_blank = np.zeros(0, np.bool_)
         self.sst: list[str] = []
         self.sst_long = 0
-        self.bad_utf8 = 0
+        self.bad_utf8 = 0  # distinct values that are not UTF-8 (counted up to 1,000)
+        self._bad_texts: set[str] = set()
 
     def close(self) -> None:
         self.fh.close()
@@ -419,8 +429,10 @@ class TsvSource(Source):
         data = self.fh.read(READ_BYTES)
         if self.first:
             self.first = False
+            while 0 < len(data) < 3 and (more := self.fh.read(READ_BYTES)):  # a byte-order mark needs 3 bytes
+                data += more
             if data.startswith(b"\xef\xbb\xbf"):
-                data = data[3:]
+                data = data[3:] or self.fh.read(READ_BYTES)
             elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
                 raise TableUnreadable(f"{self.display} is UTF-16 text, not UTF-8",
                                       "save the table as UTF-8 tab-separated text")
@@ -433,8 +445,9 @@ class TsvSource(Source):
         if int(self.out[3]) > MAX_TSV_ROWS:
             raise TableLimit("MAX_TSV_ROWS", f"the table has more than {MAX_TSV_ROWS:,} rows (MAX_TSV_ROWS)")
 
-    def _row_too_long(self) -> str:
-        return f"line {self.last_row + 1} is longer than {MAX_ROW_BYTES:,} bytes without a line end (MAX_ROW_BYTES)"
+    def _row_too_long(self, row: int | None = None) -> str:
+        return (f"line {self.last_row + 1 if row is None else row} is longer than {MAX_ROW_BYTES:,} bytes without a "
+                "line end (MAX_ROW_BYTES)")
 
     def _row_limit(self, row: int) -> tuple[str, str]:
         return "MAX_ROW_BYTES", self._row_too_long()
@@ -465,7 +478,9 @@ class TsvSource(Source):
         try:
             text.encode("utf-8")
         except UnicodeEncodeError:
-            self.bad_utf8 += 1
+            if len(self._bad_texts) < 1000:  # a value is decoded once in the head and once as data
+                self._bad_texts.add(text)
+                self.bad_utf8 = len(self._bad_texts)
         return text[:MAX_CELL_CHARS]
 
 

@@ -91,6 +91,7 @@ S_DONE = 2  # </sheetData> seen (xlsx) / end of input (tsv with final=True)
 S_ROW_LIMIT = 3  # a row number above max_rows
 S_COL_LIMIT = 4  # a column beyond max_cols (the row is complete; scanning may go on)
 S_BAD = 5  # malformed: rows out of order, a shared-string index out of range, NUL bytes …
+BAD_SHARED = 1  # out[7] with S_BAD: the shared-string reference is bad (else the row number)
 
 MAX_ROWS = 1_048_576  # Excel's limit
 MAX_COLUMNS = 16_384  # Excel's limit (column XFD)
@@ -221,14 +222,14 @@ def scan_xlsx(buf, pos, end, ncols, row_cap, last_row, sst_blank, max_rows, max_
     """Scan sheet XML in buf[pos:end]. ``last_row``: the row number of the previous row (0 at the
     start). Fills rows 0..n-1 of the block arrays. ``out`` (int64[8]) receives: 0 status,
     1 consumed offset (absolute), 2 rows filled, 3 last row number, 4 detail (a row/column
-    number or an index), 5 widest column seen (1-based), 6 cells beyond ncols, 7 -."""
+    number or an index), 5 widest column seen (1-based), 6 -, 7 what S_BAD is about (BAD_SHARED or 0)."""
     n = 0
     i = pos
     safe = pos  # everything before `safe` is fully processed
     status = 0
     detail = 0
+    bad_what = 0
     widest = out[5]
-    beyond = out[6]
     in_row = False
     in_cell = False
     row_idx = -1
@@ -455,8 +456,6 @@ def scan_xlsx(buf, pos, end, ncols, row_cap, last_row, sst_blank, max_rows, max_
                 c_tn = 0
                 c_complex = c_t == 7
                 c_keep = col < ncols
-                if not c_keep:
-                    beyond += 1
                 in_cell = True
                 if selfclose:
                     in_cell = False
@@ -601,6 +600,7 @@ def scan_xlsx(buf, pos, end, ncols, row_cap, last_row, sst_blank, max_rows, max_
                     if not good or idx >= len(sst_blank):
                         status = 5
                         detail = idx if good else -1
+                        bad_what = 1
                         break
                     kind[row_idx, col] = 3
                     key[row_idx, col] = idx
@@ -667,7 +667,7 @@ def scan_xlsx(buf, pos, end, ncols, row_cap, last_row, sst_blank, max_rows, max_
     out[3] = cur_row
     out[4] = detail
     out[5] = widest
-    out[6] = beyond
+    out[7] = bad_what
     return n
 
 
@@ -683,7 +683,6 @@ def scan_tsv(buf, pos, end, final, ncols, row_cap, first_row, max_cols, max_line
     status = 0
     detail = 0
     widest = out[5]
-    beyond = out[6]
     rn = first_row
     while True:
         if i >= end:
@@ -804,8 +803,6 @@ def scan_tsv(buf, pos, end, final, ncols, row_cap, first_row, max_cols, max_line
                         fl |= 1
                         num[r, c] = val
                     flags[r, c] = fl
-            elif e > s:
-                beyond += 1
             c += 1
             if e >= line_end:
                 break
@@ -824,7 +821,6 @@ def scan_tsv(buf, pos, end, final, ncols, row_cap, first_row, max_cols, max_line
     out[3] = rn
     out[4] = detail
     out[5] = widest
-    out[6] = beyond
     return n
 
 
