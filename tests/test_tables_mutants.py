@@ -854,3 +854,32 @@ def test_java_str_and_int():
     assert ot.table_prefix("a-objects.tsv") == "a" and ot.table_prefix("a.xlsx") == "a.xlsx"
     assert [ot._id_of(s) for s in ("1", " 2 ", "0", "-3", "1" * 18, "1" * 19, "²", "")] == [
         1, 2, -1, -1, int("1" * 18), -1, -1, -1]
+
+
+def test_centroid_z_within_one_plane_of_the_object(tmp_path):
+    data = [obj(1, Z=0), obj(2, Z=4), obj(3, Z=-0.5), obj(4, Z=5.01)]
+    table = xlsx(tmp_path, template(data))
+    stats = Stats([1, 2, 3, 4], [[0, 0, 99, 99]] * 4, z_range=[[1, 3], [1, 3], [1, 3], [1, 4]])
+    [f] = check_centroids(table, "cells", stats, (9, 100, 100), None).findings
+    assert f.message == (f"{NAME}: 2 centroid(s) outside the object's bounding box in the mask: row 11 id 3 at "
+                         "(13, 23, -0.5) pixel/pixel/pixel vs box x 0–99, y 0–99; row 12 id 4 at (14, 24, 5.01) "
+                         "pixel/pixel/pixel vs box x 0–99, y 0–99")
+
+
+def test_read_errors_name_the_display_path(tmp_path):
+    import os
+
+    path = tmp_path / NAME
+    path.write_bytes(b"PK\x03\x04junk")
+    [f] = check_layout(read_objects_table(path, "derived/segmentation_masks/" + NAME)).findings
+    assert f.message.startswith(f"derived/segmentation_masks/{NAME}: {NAME} is not a readable .xlsx workbook (damaged zip")
+    assert f.location.file == "derived/segmentation_masks/" + NAME
+    fifo = tmp_path / "f-objects.tsv"
+    os.mkfifo(fifo)
+    [f] = check_layout(read_objects_table(fifo)).findings
+    assert f.message == "f-objects.tsv is a FIFO (named pipe), not a regular file: it is not read"
+    assert f.authority is SCH and f.fix == "replace it with the table file itself"
+    (tmp_path / "d-objects.xlsx").mkdir()
+    [f] = check_layout(read_objects_table(tmp_path / "d-objects.xlsx")).findings
+    assert f.code == "TABLE-READ" and f.authority is ING
+    assert f.message == "d-objects.xlsx is a folder, not a regular file: it is not read"
