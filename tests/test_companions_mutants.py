@@ -196,3 +196,20 @@ def test_table_near_miss_reasons(name, reason):
     from pytest_segmask.dirschema import find_pattern, near_misses
 
     assert near_misses(find_pattern("objects-table"), "2.7", [M + name]) == [f"`{M}{name}` {reason}"]
+
+
+@pytest.mark.parametrize("n", [5, 6])
+def test_required_near_misses_capped_at_5(tmp_path, n):
+    from conftest import make_tree
+
+    from pytest_segmask.dirschema import check_required, choose_version, list_dataset
+
+    names = [f"c{i}_objects.xlsx" for i in range(n)]
+    root = make_tree(tmp_path / "ds", ["extras/", "derived/extras/", M + "s.segmentations.ome.tiff"]
+                     + [M + name for name in names])
+    listing = list_dataset(root)
+    [finding] = check_required(listing, choose_version(listing, "2.7", [".*"]), "objects-table").findings
+    lines = finding.message.split("\n")
+    assert [line.strip() for line in lines[1:]] == [
+        f"near miss: `{M}{name}` is named like an objects table but does not end in `-objects.xlsx` or "
+        "`-objects.tsv`" for name in names[:5]] + (["… (+1 more near misses)"] if n == 6 else [])
