@@ -592,3 +592,50 @@ def test_plane_map_problems(tiffdata, order, problem):
 
 def test_plane_count_at_the_limit_is_not_a_problem():
     assert _mapped(tiffdata='<TiffData PlaneCount="65536"/>').plane_map == [[0], [1]]
+
+
+# --- the ome-xml item's other findings, samples per pixel, tifffile's log ------------------------------
+
+
+def test_ome_xml_findings_whole(tmp_path, info3d):
+    xsd = _ome_info(tmp_path, ("xsd-invalid",))
+    assert one(FILE_CHECKS["ome-xml"][1](xsd)) == ("OME-XSD", Severity.ERROR, (
+        "m.tiff: the OME-XML is not valid against the OME 2016-06 schema: line 1: Element "
+        "'{http://www.openmicroscopy.org/Schemas/OME/2016-06}Pixels', attribute 'Colour': The attribute 'Colour' "
+        "is not allowed."))
+    big = replace(info3d, ome=dict(info3d.ome, SizeC="70000"))
+    assert one(FILE_CHECKS["ome-xml"][1](big)) == (
+        "OME-XML", Severity.ERROR, "m.tiff: OME SizeC='70000' is beyond the limit MAX_OME_SIZE = 65,536")
+    generic = replace(info3d, series_kind="generic", log=["a", "b", "c", "d"])
+    assert one(FILE_CHECKS["ome-xml"][1](generic)) == ("OME-XML", Severity.ERROR, (
+        "m.tiff: tifffile does not read the file as an OME series (it fell back to 'generic'); "
+        "it reported: a, b, c … (+1 more)"))
+    quiet = replace(info3d, series_kind="generic", log=[])
+    assert one(FILE_CHECKS["ome-xml"][1](quiet))[2].endswith(
+        "(it fell back to 'generic'); the OME-XML does not describe the IFDs")
+    assert FILE_CHECKS["ome-xml"][1](replace(info3d, series_kind="generic", series_error="E")).findings == []
+    unusable = replace(info3d, ome_problem="P")
+    assert one(FILE_CHECKS["ome-xml"][1](unusable)) == (
+        "OME-XML", Severity.ERROR, "m.tiff: P; the planes cannot be assigned to channels")
+
+
+def test_samples_per_pixel(tmp_path):
+    path = tmp_path / "rgb.tiff"
+    tifffile.imwrite(path, np.zeros((16, 16, 3), np.uint8), photometric="rgb")
+    info = open_mask(path, display="r.tiff")
+    assert one(FILE_CHECKS["tiff"][1](info)) == ("TIFF-READ", Severity.ERROR, (
+        "r.tiff: 3 samples per pixel; a label mask stores one channel per plane (SamplesPerPixel = 1)"))
+
+
+def test_tifffile_log_capture():
+    import logging
+
+    with mi.capture_tifffile_log() as log:
+        logger = logging.getLogger("tifffile")
+        logger.warning("<tifffile.TiffPages @8> page 3 raised ValueError('bad tag')")
+        logger.info("not a warning")
+        for i in range(120):
+            logger.warning("x" * 600 if i == 5 else f"w{i}")
+    assert log[0] == "page 3 ('bad tag')"
+    assert len(log) == 100 and log[6] == "x" * 500 and log[7] == "w6"
+    assert logging.getLogger("tifffile").propagate is True
