@@ -639,3 +639,45 @@ def test_tifffile_log_capture():
     assert log[0] == "page 3 ('bad tag')"
     assert len(log) == 100 and log[6] == "x" * 500 and log[7] == "w6"
     assert logging.getLogger("tifffile").propagate is True
+
+
+def test_extra_series_kept_up_to_1000(tmp_path):
+    path = tmp_path / "many.tiff"
+    with tifffile.TiffWriter(path) as tif:
+        tif.write(np.ones((16, 16), np.uint16), photometric="minisblack", metadata=None)
+        tif.write(np.zeros((1001, 2, 3), np.uint8), photometric="minisblack", metadata=None)
+    info = open_mask(path, display="m.tiff")
+    assert info.ifd_count == 1002 and info.planes == 1 and info.full_ifds == [0]
+    assert len(info.extra_series) == 1000 and info.extra_series[0] == (2, 3)
+    assert FILE_CHECKS["pyramid"][1](info).findings[0].message.startswith(
+        "m.tiff: 1000 reduced-size IFD(s) stored as separate series (3×2, 3×2, 3×2, 3×2, 3×2 … (+995 more))")
+
+
+@pytest.mark.parametrize("n", [32, 33])
+def test_subifd_count_limit(tmp_path, n):
+    path = tmp_path / "sub.tiff"
+    with tifffile.TiffWriter(path) as tif:
+        tif.write(np.ones((4, 4), np.uint8), subifds=n, photometric="minisblack", metadata=None)
+        for _ in range(n):
+            tif.write(np.ones((2, 2), np.uint8), subfiletype=1, photometric="minisblack")
+    info = open_mask(path, display="m.tiff")
+    if n == 32:
+        assert info.segment_error is None and len(info.levels) == 33
+        assert info.levels[1] == LevelInfo(2, 2, "uint8", 1)
+    else:
+        assert info.segment_error == "IFD 0 lists 33 SubIFDs, beyond the limit MAX_SUBIFDS = 32"
+        assert len(info.levels) == 1
+        assert [f.message for f in FILE_CHECKS["tiff"][1](info).findings] == [
+            "m.tiff: IFD 0 lists 33 SubIFDs, beyond the limit MAX_SUBIFDS = 32"]
+
+
+def test_levels_count_planes_per_level(tmp_path):
+    path = tmp_path / "two.tiff"
+    with tifffile.TiffWriter(path) as tif:
+        for _ in range(2):
+            tif.write(np.ones((8, 8), np.uint16), subifds=2, photometric="minisblack", metadata=None)
+            tif.write(np.ones((4, 4), np.uint16), subfiletype=1, photometric="minisblack")
+            tif.write(np.ones((2, 2), np.uint16), subfiletype=1, photometric="minisblack")
+    info = open_mask(path)
+    assert info.levels == [LevelInfo(8, 8, "uint16", 2), LevelInfo(4, 4, "uint16", 2), LevelInfo(2, 2, "uint16", 2)]
+    assert info.series_kind == "not OME" and info.ome_problem == "the file has no OME-XML"
