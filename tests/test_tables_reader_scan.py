@@ -735,3 +735,73 @@ def test_hash_distinguishes_text():
     assert h(buf, 0, 2) == h(buf, 3, 5) != h(buf, 1, 3)
     assert h(buf, 0, 0) == 0xCBF29CE484222325 & 0x7FFFFFFFFFFFFFFF
     assert h(buf, 0, 1) == ((0xCBF29CE484222325 ^ 97) * 0x100000001B3) & 0x7FFFFFFFFFFFFFFF
+
+
+# --- hardening, restarts, counts ------------------------------------------------------------------
+
+
+def test_workbook_cannot_load_a_local_dtd(tmp_path):
+    dtd = tmp_path / "x.dtd"
+    dtd.write_text('<!ATTLIST sheet name CDATA "MAIN">')
+    wb = workbook_xml((("Other", "rId3"),)).replace('<sheet name="Other"', "<sheet")
+    wb = wb.replace('<?xml version="1.0"?>', f'<?xml version="1.0"?><!DOCTYPE workbook SYSTEM "{dtd}">')
+    rels = rels_xml((("rId3", "worksheet", "worksheets/sheet1.xml"),))
+    table = read_objects_table(write_xlsx(tmp_path / NAME, workbook=wb, rels=rels))
+    assert table.sheet == "" and table.sheets == [""]  # the DTD's default name is not applied
+
+
+def test_shared_strings_entities_are_not_expanded(tmp_path):
+    sst = (f'<?xml version="1.0"?><!DOCTYPE sst [<!ENTITY e "cells">]><sst {NS}><si><t>&e;</t></si>'
+           "<si><t>cells</t></si></sst>")
+    rows = template([obj(1, Mask_name=Raw('<c r="{ref}" t="s"><v>0</v></c>')),
+                     obj(2, Mask_name=Raw('<c r="{ref}" t="s"><v>1</v></c>'))])
+    table = read_objects_table(write_xlsx(tmp_path / NAME, sheet=sheet_xml(rows), members={"xl/sharedStrings.xml": sst}))
+    assert table.mask_names == {"cells": 10}
+    [f] = check_values(table).findings
+    assert f.message.endswith("1 × missingRequired: Required value is missing ('Mask name' ×1): row 9, column "
+                              "'Mask name', value ''")
+
+
+def test_head_spanning_many_windows_beyond_the_row_limit(tmp_path, monkeypatch):
+    monkeypatch.setattr(tr, "MAX_ROW_BYTES", 1500)
+    monkeypatch.setattr(tr, "READ_BYTES", 100)
+    table = read_objects_table(write_xlsx(tmp_path / NAME, template(n=30)))  # rows of ~600 bytes, 20 KB in all
+    assert check_layout(table).findings == [] and table.rows == 30
+    table = read_objects_table(write_tsv(tmp_path / "a-objects.tsv", template(n=30)))
+    assert check_layout(table).findings == [] and table.rows == 30
+
+
+def test_bom_stripped_again_when_a_wide_head_is_reread(tmp_path, monkeypatch):
+    monkeypatch.setattr(ot, "HEAD_COLUMNS", 4)
+    path = tmp_path / "a-objects.tsv"
+    path.write_bytes(b"\xef\xbb\xbf" + tsv_text(template()).encode())
+    table = read_objects_table(path)
+    assert check_layout(table).findings == [] and table.schema_rows["Type"] == 1 and table.rows == 3
+
+
+def test_many_values_not_utf8_counted_up_to_a_thousand(tmp_path):
+    text = tsv_text(template([obj(i, Mask_ID=f"BAD{i}") for i in range(1, 1002)]))
+    data = re.sub(rb"BAD(\d+)", lambda m: b"x\xff" + m.group(1), text.encode())
+    (tmp_path / "a-objects.tsv").write_bytes(data)
+    f = [x for x in check_layout(read_objects_table(tmp_path / "a-objects.tsv")).findings if x.code == "TABLE-READ"][0]
+    assert f.message == "a-objects.tsv is not UTF-8 text (1000+ distinct value(s) hold bytes that are not UTF-8)"
+    (tmp_path / "b-objects.tsv").write_bytes(b"\n".join(data.split(b"\n")[:1007]) + b"\n")
+    f = [x for x in check_layout(read_objects_table(tmp_path / "b-objects.tsv")).findings if x.code == "TABLE-READ"][0]
+    assert f.message == "b-objects.tsv is not UTF-8 text (999 distinct value(s) hold bytes that are not UTF-8)"
+
+
+def test_java_trim_is_control_characters_and_space(tmp_path):
+    sst = f'<sst {NS}><si><t>!</t></si><si><t xml:space="preserve">\t \u0020</t></si></sst>'
+    rows = template([obj(1, Mask_name=Raw('<c r="{ref}" t="s"><v>0</v></c>'), Mask_ID="!", Object_type=" "),
+                     obj(2, Mask_name=Raw('<c r="{ref}" t="s"><v>1</v></c>'), Mask_ID="\u00a0")])
+    table = read_objects_table(write_xlsx(tmp_path / NAME, sheet=sheet_xml(rows), members={"xl/sharedStrings.xml": sst}))
+    got = {f.code: f.message for f in check_values(table).findings}
+    assert got["TABLE-MISSING-REQUIRED"].endswith("1 × missingRequired: Required value is missing ('Mask name' ×1): "
+                                                  "row 10, column 'Mask name', value ''")
+    assert "2 × invalidValueFormat" in got["TABLE-FORMAT"]  # '!' and U+00A0 are values (Java trims <= U+0020 only)
+
+
+def test_counted_read_zero_and_negative():
+    s = counted(b"abcdef", 6)
+    assert s.read(0) == b"" and s.read(2) == b"ab" and s.read(-5) == b"cdef" and s.count == 6
+

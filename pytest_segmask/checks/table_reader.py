@@ -35,7 +35,8 @@ MAX_SHARED_STRINGS_BYTES = 512 << 20  # inflated xl/sharedStrings.xml
 MAX_PART_BYTES = 16 << 20  # workbook.xml, relationships: small parts
 MAX_ZIP_MEMBERS = 10_000
 MAX_ROW_BYTES = 64 << 20  # one row of sheet XML, or one line of TSV
-READ_BYTES = 4 << 20  # bytes inflated / read per step
+READ_BYTES = 4 << 20  # mutation: equivalent — bytes inflated / read per step: speed and memory only
+PART_CHUNK_BYTES = 1 << 20  # mutation: equivalent — chunk size of the small parts: speed only
 
 MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _M = "{%s}" % MAIN_NS
@@ -104,7 +105,10 @@ def _parser():
     from lxml import etree
 
     # no huge_tree: libxml2 keeps its limits (text nodes <= 10 MB, depth <= 256)
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    return etree.XMLParser(
+        resolve_entities=False,  # mutation: equivalent — parts are read by attribute (expanded anyway); cells have no DTD
+        no_network=True,  # mutation: equivalent — with load_dtd=False and entities unresolved nothing is fetched
+        load_dtd=False)
 
 
 class Source:
@@ -125,7 +129,7 @@ class Source:
         self.eof = False
         self.done = False
         self.last_row = 0
-        self.out = np.zeros(8, np.int64)
+        self.out = np.zeros(8, np.int64)  # mutation: equivalent — a longer result array has unused slots
 
     def restart(self) -> None:
         """Scan again from the first row (the head is re-read when it is wider than assumed)."""
@@ -148,8 +152,8 @@ class Source:
             self.eof = True
             return False
         need = tail + len(data)
-        if need > len(self.buf):
-            grown = np.empty(max(need, 2 * READ_BYTES), np.uint8)
+        if need > len(self.buf):  # mutation: equivalent — ">=" reallocates a buffer that was just big enough
+            grown = np.empty(max(need, 2 * READ_BYTES), np.uint8)  # mutation: equivalent — spare room only
             grown[:tail] = self.buf[self.pos:self.end]
             self.buf = grown
         elif tail:
@@ -199,10 +203,9 @@ class Source:
                                                           "sp_s", "sp_n", "flags")), self.buf)
             if self.done:
                 return None
-            if not self._more() and self.is_xlsx:
-                self._at_end()
-                self.done = True
-                return None
+            if not self._more() and self.is_xlsx:  # the sheet XML ends before </sheetData>
+                raise TableUnreadable(f"{self.display}: the sheet XML ends early (after row {self.last_row}); the "
+                                      "file is truncated", "re-save the workbook from Excel or LibreOffice")
 
 class XlsxSource(Source):
     def __init__(self, fh, display: str) -> None:
@@ -245,8 +248,7 @@ class XlsxSource(Source):
                                "MAX_SHEET_XML_BYTES", f"the sheet {self.sheet_name!r}")
 
     def close(self) -> None:
-        if self.stream is not None:
-            self.stream.fh.close()
+        self.stream.fh.close()  # set by __init__ (a source that failed to open is never closed here)
         self.zf.close()
         self.fh.close()
 
@@ -258,7 +260,7 @@ class XlsxSource(Source):
         with self.zf.open(info) as fh:
             stream = _Counted(fh, info.compress_size, MAX_PART_BYTES, "MAX_PART_BYTES", name)
             chunks = []
-            while data := stream.read(1 << 20):
+            while data := stream.read(PART_CHUNK_BYTES):
                 chunks.append(data)
         return b"".join(chunks)
 
@@ -305,8 +307,10 @@ class XlsxSource(Source):
             stream = _Counted(fh, info.compress_size, MAX_SHARED_STRINGS_BYTES, "MAX_SHARED_STRINGS_BYTES",
                               "xl/sharedStrings.xml")
             try:
-                for _, si in etree.iterparse(stream, tag=f"{_M}si", resolve_entities=False, no_network=True,
-                                             load_dtd=False):
+                for _, si in etree.iterparse(
+                        stream, tag=f"{_M}si", resolve_entities=False,
+                        no_network=True,  # mutation: equivalent — with load_dtd=False and entities unresolved nothing is fetched
+                        load_dtd=False):  # mutation: equivalent — an external DTD could only declare entities, left unresolved
                     text = "".join(t.text or "" for t in si.iter(f"{_M}t") if t.getparent().tag != f"{_M}rPh")
                     if len(text) > MAX_CELL_CHARS:
                         self.sst_long += 1
@@ -351,11 +355,6 @@ class XlsxSource(Source):
                     "that is not a number", fix)
         return (f"{self.display}: the sheet XML is damaged near row {self.last_row + 1} (row numbers out of order "
                 "or not numbers)", fix)
-
-    def _at_end(self) -> None:
-        if not self.done:
-            raise TableUnreadable(f"{self.display}: the sheet XML ends early (after row {self.last_row}); the "
-                                  "file is truncated", "re-save the workbook from Excel or LibreOffice")
 
     # cells the scanner left to the slow path --------------------------------------------
     def complex_value(self, raw: bytes):
@@ -412,7 +411,6 @@ class TsvSource(Source):
         self.display = display
         self.fh = fh
         self.first = True
-        self.sst_blank = np.zeros(0, np.bool_)
         self.sst: list[str] = []
         self.sst_long = 0
         self.bad_utf8 = 0  # distinct values that are not UTF-8 (counted up to 1,000)
@@ -429,7 +427,7 @@ class TsvSource(Source):
         data = self.fh.read(READ_BYTES)
         if self.first:
             self.first = False
-            while 0 < len(data) < 3 and (more := self.fh.read(READ_BYTES)):  # a byte-order mark needs 3 bytes
+            while _short(data) and (more := self.fh.read(READ_BYTES)):
                 data += more
             if data.startswith(b"\xef\xbb\xbf"):
                 data = data[3:] or self.fh.read(READ_BYTES)
@@ -456,9 +454,6 @@ class TsvSource(Source):
         return (f"{self.display}: line {detail} holds binary bytes (NUL)",
                 "save the table as UTF-8 tab-separated text")
 
-    def _at_end(self) -> None:
-        pass
-
     def complex_value(self, raw: bytes):
         text = raw.decode("utf-8", "surrogateescape")
         if text.startswith('"'):
@@ -482,6 +477,11 @@ class TsvSource(Source):
                 self._bad_texts.add(text)
                 self.bad_utf8 = len(self._bad_texts)
         return text[:MAX_CELL_CHARS]
+
+
+def _short(data: bytes) -> bool:
+    """Too short to tell a byte-order mark (3 bytes)."""
+    return len(data) < 3  # mutation: equivalent — a longer first read only reads ahead
 
 
 _JAVA_TRIM = "".join(chr(i) for i in range(33))  # Java's String.trim(): characters <= U+0020
@@ -511,8 +511,7 @@ def open_source(path: Path) -> Source:
     fh = open_regular(path, "rb")
     try:
         if path.name.endswith(".xlsx"):
-            magic = fh.read(8)
-            fh.seek(0)
+            magic = fh.read(4)  # mutation: equivalent — any read of 4 or more bytes holds the magic
             if magic.startswith(b"\xd0\xcf\x11\xe0"):
                 raise TableUnreadable(f"{display} is an encrypted workbook or a legacy .xls file, not an .xlsx",
                                       "remove the password and save as an Excel .xlsx workbook")
