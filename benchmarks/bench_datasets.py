@@ -5,6 +5,12 @@
 Workloads: the example dataset alone; N copies of it; one generated dataset of
 size² × 2 channels with 3 pyramid levels; M such datasets. Each run is a fresh
 ``python -m pytest`` process; CPU is user + system time of that process and its workers.
+
+The children run as Python runs by default — with the bytecode cache — even where the
+environment sets PYTHONDONTWRITEBYTECODE (each process would otherwise recompile pytest, its
+plugins and their assertion rewriting, about 1 s of CPU per process, three times under -n 2);
+one untimed run fills the cache first. The first line printed is the fixed cost of ``-n 2``
+itself: a test file of trivial tests, serial vs ``-n 2``.
 """
 
 from __future__ import annotations
@@ -28,11 +34,14 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def run(datasets: list[Path], cwd: Path, extra: list[str]) -> tuple[float, float, str]:
     args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(cwd),
             *[f"--segmask-dataset={d}" for d in datasets], *extra]
     cpu0, t0 = children_cpu(), time.perf_counter()
-    done = subprocess.run(args, cwd=cwd, capture_output=True, text=True)
+    done = subprocess.run(args, cwd=cwd, capture_output=True, text=True, env=ENV)
     wall, cpu = time.perf_counter() - t0, children_cpu() - cpu0
     tail = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-200:]
     return wall, cpu, tail
@@ -66,8 +75,19 @@ def main() -> None:
             (f"one dataset {args.size}² × 2 channels, 3 levels", big[:1]),
             (f"{args.big} datasets {args.size}² × 2 channels, 3 levels", big),
         ]
-        print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}")
+        trivial = tmp / "trivial"
+        trivial.mkdir()
+        (trivial / "test_trivial.py").write_text(
+            "import pytest\n\n@pytest.mark.parametrize('i', range(2000))\ndef test_nothing(i):\n    pass\n")
+        run([EXAMPLE], tmp, ["-p", "no:xdist"])  # fills the bytecode cache (not timed)
+        run([], trivial, ["-n", "2"])
+        print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}; "
+              f"load average {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
         print(f"{'workload':45} {'serial wall/CPU s':>18} {'-n 2 wall/CPU s':>18} {'wall ratio':>10} {'CPU ratio':>9}")
+        sw, sc, _ = run([], trivial, ["-p", "no:xdist", str(trivial)])
+        pw, pc, _ = run([], trivial, ["-n", "2", str(trivial)])
+        print(f"{'xdist itself: 2000 trivial tests, no dataset':45} {sw:8.2f} / {sc:7.2f} {pw:8.2f} / {pc:7.2f} "
+              f"{pw / sw:10.2f} {pc / sc:9.2f}")
         for label, datasets in workloads:
             sw, sc, stail = run(datasets, tmp, ["-p", "no:xdist"])
             pw, pc, ptail = run(datasets, tmp, ["-n", "2"])

@@ -13,11 +13,13 @@ Every measurement runs in a FRESH process started here (a forked child would rep
 parent's peak RSS). Printed per mask:
 
 * ours   — open_mask + the channel passes + ``check_labels`` + ``check_pyramid_labels`` for
-  every channel; modes: serial (``channel_pass`` per channel, 2 decode threads), channels
-  (``channel_passes``: two channels at a time), serial-free (statistics dropped after each
-  channel's items). Wall s, CPU s (user + sys of the process after imports), cores used
-  (CPU / wall), peak RSS of the process (VmHWM: interpreter, numpy, numba and the kernels
-  included); the numba kernel load (once per process) is measured before and printed apart.
+  every channel; modes: plugin (what the plugin does: a large mask one channel at a time, the
+  pass split over two threads, each channel's statistics dropped after its items), keep (the
+  same, every channel's statistics kept: their bytes per object are printed), one-thread
+  (``channel_pass(workers=1)``: one thread reducing while one decodes ahead). Wall s, CPU s
+  (user + sys of the process after imports), cores used (CPU / wall), peak RSS of the process
+  (VmHWM: interpreter, numpy, numba and the kernels included); the numba kernel load (once per
+  process) is measured before and printed apart.
 * floor  — single-thread decode of every level-0 tile with tifffile's codec (libdeflate), CPU s
   (best of three); also every level (what the pass must decode).
 * naive  — ``tifffile.TiffFile.pages[c].asarray()`` + ``np.unique(return_counts=True)`` per
@@ -118,10 +120,11 @@ def usage() -> tuple[float, float]:
 
 
 def child_ours(path: str, workers: int, mode: str) -> dict:
-    """mode "serial": channel after channel, each pass decoding on ``workers`` threads while its
-    kernels run; "channels": ``workers`` channels at a time (MaskReader.channel_passes); both keep
-    every channel's statistics to the end. "serial-free": as serial, but each channel's
-    statistics are dropped after its items (the peak of one channel at a time)."""
+    """mode "plugin": what the plugin does — ``MaskReader.iter_channel_passes`` (a large mask:
+    one channel at a time, its pass split over ``workers`` threads), each channel's statistics
+    dropped after its items; "keep": the same, every channel's statistics kept to the end (their
+    bytes per object are printed); "one-thread": ``channel_pass(workers=1)`` per channel (one
+    thread reducing, one decoding ahead), statistics dropped."""
     import numpy as np
 
     from pytest_segmask.checks import label_kernels
@@ -138,25 +141,25 @@ def child_ours(path: str, workers: int, mode: str) -> dict:
     reader = MaskReader(info)
     kept, objects, bad = [], [], 0
     indices = list(range(len(info.channel_names)))
-    if mode == "channels":
-        results = reader.channel_passes(indices, workers=workers)
+    if mode == "one-thread":
+        results = ((c, reader.channel_pass(c, workers=1)) for c in indices)
     else:
-        results = None
-    for c in indices:
-        result = results.pop(c) if results is not None else reader.channel_pass(c, workers=workers)
+        results = reader.iter_channel_passes(indices, workers=workers)
+    for c, result in results:
         name = info.channel_names[c]
         labels = check_labels(result.stats, info, name)
         pyramid = check_pyramid_labels(info, result.pyramid, name)
         bad += len([f for f in labels.findings + pyramid.findings if f.code != "LABELS-SPARSE"])
         objects.append(result.stats.n_objects)
-        if mode != "serial-free":
-            kept.append(result.stats)  # the plugin keeps them for the objects-table items
+        if mode == "keep":
+            kept.append(result.stats)
         del result
     reader.close()
     wall = time.perf_counter() - t0
     cpu, rss = usage()
     return {"wall": wall, "cpu": cpu - cpu0, "rss": rss, "objects": objects, "findings": bad, "load": load,
-            "kept_mb": sum(s.nbytes for s in kept) / 2**20}
+            "kept_mb": sum(s.nbytes for s in kept) / 2**20,
+            "kept_per_object": sum(s.nbytes for s in kept) / max(1, sum(objects)) if kept else None}
 
 
 def child_floor(path: str) -> dict:
@@ -211,7 +214,7 @@ def warm_kernels() -> None:
     path = Path(tempfile.gettempdir()) / "segmask-bench-warm.ome.tiff"
     if not path.exists():
         run_child("write", str(path), "1024", "1", "3", "dense")
-    run_child("ours", str(path), "2", "serial")
+    run_child("ours", str(path), "2", "plugin")
 
 
 def main() -> None:
@@ -222,7 +225,7 @@ def main() -> None:
     parser.add_argument("--levels", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--no-naive", action="store_true")
-    parser.add_argument("--modes", nargs="+", default=["serial", "channels", "serial-free"])
+    parser.add_argument("--modes", nargs="+", default=["plugin", "keep", "one-thread"])
     parser.add_argument("--child", nargs="+")
     args = parser.parse_args()
     if args.child:
@@ -237,9 +240,9 @@ def main() -> None:
           f"{', '.join(f'{v:.2f}' for v in os.getloadavg())}")
     warm_kernels()
     print("| mask | objects | mode | ours wall s | ours CPU s | cores | kernel load CPU s (once per process) | "
-          "ours peak RSS MB (stats kept MB) | floor CPU s: level 0 / all levels | ours wall ÷ floor | ours CPU ÷ floor "
-          "| naive wall s | naive peak RSS MB | naive ÷ ours (wall) |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+          "ours peak RSS MB (stats kept MB, bytes/object) | floor CPU s: level 0 / all levels | "
+          "ours CPU ÷ floor: level 0 / all levels | naive wall s | naive peak RSS MB | naive ÷ ours (wall) |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for size in args.sizes:
         for kind in args.kinds:
             path = Path(tempfile.gettempdir()) / f"segmask-bench-{kind}-{size}-{args.channels}.ome.tiff"
@@ -257,9 +260,10 @@ def main() -> None:
                 cols = [
                     f"{size}² × {args.channels} {kind}", f"{sum(ours['objects']):,}", mode,
                     f"{ours['wall']:.2f}", f"{ours['cpu']:.2f}", f"{ours['cpu'] / ours['wall']:.2f}", f"{ours['load']:.2f}",
-                    f"{ours['rss']:.0f} ({ours['kept_mb']:.0f})",
-                    f"{floor['level0']:.2f} / {floor['all']:.2f}", f"{ours['wall'] / floor['level0']:.2f}×",
-                    f"{ours['cpu'] / floor['level0']:.2f}×",
+                    f"{ours['rss']:.0f}" + (f" ({ours['kept_mb']:.0f}, {ours['kept_per_object']:.0f} B)"
+                                            if ours["kept_per_object"] else ""),
+                    f"{floor['level0']:.2f} / {floor['all']:.2f}",
+                    f"{ours['cpu'] / floor['level0']:.2f}× / {ours['cpu'] / floor['all']:.2f}×",
                     f"{naive['wall']:.2f}" if naive else "—", f"{naive['rss']:.0f}" if naive else "—",
                     f"{naive['wall'] / ours['wall']:.1f}×" if naive else "—",
                 ]

@@ -73,15 +73,23 @@ class SegmaskPlugin:
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         """Run each objects table's items right after the items of the channel it describes, so
-        that channel's full statistics can be released early (memory stays at two channels)."""
+        that channel's full statistics can be released early (memory stays at one channel on a large mask)."""
         items[:] = tables_after_their_channels(items)
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        """Count, per channel, the items that use its full statistics (released after the last)."""
+        """Count, per channel, the items that use its full statistics (released after the last),
+        and note the channels whose ids a companion file needs (the others keep no ids)."""
         for item in session.items:
             if isinstance(item, SegmaskItem):
-                for key in item.model.pass_keys(item.plan, item.node):
-                    item.model.consumers[key] = item.model.consumers.get(key, 0) + 1
+                model = item.model
+                if model.ids_wanted is None:
+                    model.ids_wanted = set()
+                for key in model.pass_keys(item.plan, item.node):
+                    model.consumers[key] = model.consumers.get(key, 0) + 1
+                if "companion_channel_ids" in item.plan.inputs:
+                    owner = model.companion_owner(item.node)
+                    if owner is not None:
+                        model.ids_wanted.add(owner)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_make_scheduler(self, config: pytest.Config, log):

@@ -83,8 +83,10 @@ class DatasetModel:
     unavailable: dict = field(default_factory=dict)  # (input, node key) -> Unavailable
     causes: dict = field(default_factory=dict)  # (input, node key) -> "node id: why" (root causes)
     # the label pass, channel by channel: full results while items still need them, then only
-    # a summary (object count, max id, ids) — memory stays at two channels' statistics
+    # a summary (object count, max id; ids only where a companion file needs them) — memory
+    # stays at one channel's statistics on large masks (see MaskReader.iter_channel_passes)
     consumers: dict = field(default_factory=dict)  # (mask, channel index) -> items still to run
+    ids_wanted: set | None = None  # channels whose ids later items need (None: not counted, keep all)
     passes: dict = field(default_factory=dict)  # (mask, channel index) -> ChannelPass or MaskDecodeError
     summaries: dict = field(default_factory=dict)  # (mask, channel index) -> ChannelSummary or error
     _pass_iters: dict = field(default_factory=dict)
@@ -288,8 +290,9 @@ class DatasetModel:
 
     def channel_pass(self, rel: str, index: int):
         """ChannelPass (or the MaskDecodeError that stopped it) of one channel. Channels are
-        decoded in order, two at a time (both cores busy); each result is kept until the last
-        item that needs it has run (``release_after``)."""
+        decoded in order (``MaskReader.iter_channel_passes``: a large mask one channel at a time,
+        its pass split over both cores); each result is kept until the last item that needs it
+        has run (``release_after``)."""
         key = (rel, index)
         if key in self.passes:
             return self.passes[key]
@@ -315,8 +318,18 @@ class DatasetModel:
 
     def _keep(self, rel: str, index: int, result) -> None:
         self.passes[(rel, index)] = result
+        keep_ids = self.ids_wanted is None or (rel, index) in self.ids_wanted
         self.summaries[(rel, index)] = result if isinstance(result, Exception) else ChannelSummary(
-            result.stats.n_objects, result.stats.max_id, result.stats.ids)
+            result.stats.n_objects, result.stats.max_id, result.stats.ids if keep_ids else None)
+
+    def companion_owner(self, node: Node) -> tuple[str, int] | None:
+        """(mask path, channel index) whose ids a companion file (adjacency, mesh) is checked
+        against, when known."""
+        try:
+            self.resolve("channels", node)
+            return self.channels().get(self.resolve("companion_prefix", node))
+        except Unavailable:
+            return None
 
     def channel_summary(self, rel: str, index: int):
         """Object count, max id and ids of a channel (or the error), kept after the full
@@ -426,8 +439,8 @@ class DatasetModel:
 
     def input_channel_pass(self, node: Node):
         """The channel's one streaming pass (statistics over all planes and the pyramid block
-        test), or the MaskDecodeError that stopped it. The first request decodes every channel
-        of the mask, two at a time (both cores busy); each result is kept for its items."""
+        test), or the MaskDecodeError that stopped it. Channels are decoded in order, both cores
+        busy (see ``channel_pass``); each result is kept for its items."""
         self._decodable(node)
         return self.channel_pass(node.rel, node.channel_index)
 
@@ -583,6 +596,15 @@ class DatasetModel:
             raise Unavailable(f"channel {prefix!r} could not be decoded",
                               self.channel_item(owner[0], prefix, "labels"))
         self._channel_cause("companion_channel_ids", node, owner)
+        if summary.ids is None:  # not foreseen at collection: decode the channel again
+            self.ids_wanted = None
+            self.summaries.pop(owner)
+            self.passes.pop(owner, None)
+            summary = self.channel_summary(*owner)
+            self.passes.pop(owner, None)
+            if isinstance(summary, Exception):
+                raise Unavailable(f"channel {prefix!r} could not be decoded",
+                                  self.channel_item(owner[0], prefix, "labels"))
         return summary.ids
 
     def input_transformations_listing(self, node: Node):

@@ -424,3 +424,106 @@ def test_iter_channel_passes_in_order(tmp_path):
     finally:
         reader.close()
     assert got == [(4, 7), (0, 3), (2, 5), (1, 4), (3, 6)]
+
+
+# --- a channel's pass split into parts (threads over disjoint subtrees of tiles) ------------
+
+PART_LAYOUTS = [
+    dict(tile=16, width=150, height=110),  # split at a pyramid level: the top levels are shared
+    dict(tile=16, width=150, height=110, pyramid_method="mean"),  # bad pixels in every part
+    dict(tile=32, width=77, height=45, pyramid_factor=3),
+    dict(tile=None, rows_per_strip=7, pyramid_levels=3),  # strips: subtrees are row bands
+    dict(tile=16, size_z=3, pyramid_factor=3, dtype="int32"),  # roots over planes
+    dict(tile=16, width=64, height=64, pyramid_levels=1),  # no pyramid: halves of level 0
+]
+
+
+def _pass_summary(result):
+    levels = [(lv.level, lv.factor, lv.tested, lv.bad, lv.first, lv.errors) for lv in result.pyramid.levels] \
+        if result.pyramid else None
+    return result.stats, levels
+
+
+@pytest.mark.parametrize("changes", PART_LAYOUTS, ids=lambda c: ",".join(f"{k}={v}" for k, v in c.items()))
+def test_parts_equal_one_thread(tmp_path, changes):
+    from pytest_segmask.checks.label_pass import _plan_parts, _PlanePyramid, run_pass
+
+    mask = replace(MaskSpec(width=120, height=100, channels=(ChannelSpec("c", 60, sparse_ids=True),)), **changes)
+    path = tmp_path / mask.file_name
+    labels = write_mask(mask, path)[0]
+    info = open_mask(path)
+    reader = MaskReader(info)
+    try:
+        levels = [reader.plane_levels(0, z) for z in range(info.size_z)]
+        geoms = [_PlanePyramid(lv, None, z) for z, lv in enumerate(levels)]
+        plan = _plan_parts(geoms, 3)
+        assert len(plan.parts) > 1  # the geometry splits
+        events = sorted(plan.upper + [ev for part in plan.parts for ev in part])
+        assert [ev[0] for ev in events] == list(range(len(events)))  # every event exactly once
+        assert sum(plan.pixels) == info.width * info.height * info.size_z
+        one = _pass_summary(run_pass(levels, info.height, info.width, workers=1, lock=reader._lock))
+        for workers in (2, 3):
+            stats, pyramid = _pass_summary(run_pass(levels, info.height, info.width, workers=workers,
+                                                    lock=reader._lock))
+            assert_stats_equal(stats, one[0])
+            assert pyramid == one[1]
+        planes = list(labels) if labels.ndim == 3 else [labels]
+        assert_stats_equal(one[0], stats_reference(planes))
+        if mask.pyramid_method == "mean":
+            assert one[1][0][3] > 0 and len(one[1][0][4]) == 5
+    finally:
+        reader.close()
+
+
+def test_misaligned_tiles_stay_in_one_part(tmp_path):
+    """Level tiles of different sizes (32, 48, 32 px): a level-1 tile then feeds two level-2
+    tiles, state two parts would share, so the pass stays in one thread (and is still right)."""
+    import tifffile
+
+    from pytest_segmask.checks.label_pass import _plan_parts, _PlanePyramid
+
+    labels = (np.arange(256 * 256, dtype=np.uint32).reshape(256, 256) // 7) % 500 + 1
+    path = tmp_path / "odd.segmentations.ome.tiff"
+    with tifffile.TiffWriter(path, ome=True) as tif:
+        tif.write(labels, tile=(32, 32), subifds=2, metadata={"axes": "YX"})
+        tif.write(labels[::2, ::2], tile=(48, 48), subfiletype=1)
+        tif.write(labels[::4, ::4], tile=(32, 32), subfiletype=1)
+    info = open_mask(path)
+    reader = MaskReader(info)
+    try:
+        levels = reader.plane_levels(0, 0)
+        assert [p.page.tilewidth for p in levels] == [32, 48, 32]
+        assert len(_plan_parts([_PlanePyramid(levels, None, 0)], 2).parts) == 1
+        result = reader.channel_pass(0)
+        assert_stats_equal(result.stats, stats_reference([labels]))
+        assert result.pyramid.bad_pixels == 0
+    finally:
+        reader.close()
+
+
+def test_level0_failure_in_a_later_part_is_reported_like_one_thread(tmp_path):
+    import tifffile
+
+    mask = MaskSpec(width=128, height=128, tile=16, pyramid_levels=1, channels=(ChannelSpec("c", 9),))
+    path = tmp_path / mask.file_name
+    write_mask(mask, path)
+    with tifffile.TiffFile(path) as tif:
+        page = tif.pages[0]
+        bad = [40, 60]  # two damaged tiles, in the second half
+        spans = [(page.dataoffsets[i], page.databytecounts[i]) for i in bad]
+    raw = bytearray(path.read_bytes())
+    for offset, count in spans:
+        raw[offset:offset + count] = b"\x13" * count
+    path.write_bytes(bytes(raw))
+    info = open_mask(path)
+    reader = MaskReader(info)
+    try:
+        messages = set()
+        for workers in (1, 2, 3):
+            with pytest.raises(MaskDecodeError) as err:
+                reader.channel_pass(0, workers=workers)
+            messages.add(str(err.value))
+        [message] = messages
+        assert "tile 40 " in message
+    finally:
+        reader.close()

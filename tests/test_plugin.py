@@ -423,7 +423,8 @@ def test_last_failed_outside_rootdir(pytester, tmp_path_factory):
 
 def test_channel_statistics_released_after_their_last_item(pytester, monkeypatch):
     """Each table runs right after its channel, and a channel's full statistics are dropped
-    once its last item ran: at most two channels' passes are held at any time."""
+    once its last item ran. A mask with enough tiles is passed one channel at a time (each pass
+    on both cores), so at most one channel's pass is held; only ids a companion needs are kept."""
     from pytest_segmask.dataset import DatasetModel
 
     held, open_files, real = [], [], DatasetModel.release_after
@@ -435,11 +436,20 @@ def test_channel_statistics_released_after_their_last_item(pytester, monkeypatch
 
     monkeypatch.setattr(DatasetModel, "release_after", recording)
     names = ("cells", "nuclei", "vessels", "tubules")
-    spec = DatasetSpec(masks=(MaskSpec(channels=tuple(ChannelSpec(n, 5) for n in names)),))
+    models = []
+
+    def keeping(self, rel, index, result, real_keep=DatasetModel._keep):
+        real_keep(self, rel, index, result)
+        models.append(self)
+
+    monkeypatch.setattr(DatasetModel, "_keep", keeping)
+    spec = DatasetSpec(masks=(MaskSpec(tile=16, channels=tuple(ChannelSpec(n, 5) for n in names)),))
     write_dataset(spec, pytester.path / "ds")
     reprec = pytester.inline_run("--segmask-dataset=ds", "-p", "no:cacheprovider")
     assert not reprec.getfailures()
-    assert max(held) <= 2 and held[-1] == 0
+    assert max(held) <= 1 and held[-1] == 0
+    assert [s.n_objects for s in models[-1].summaries.values()] == [5] * 4
+    assert all(s.ids is None for s in models[-1].summaries.values())  # no adjacency file needs them
     assert open_files[-1] is False  # the mask's file closed with its last pass
     order = [r.nodeid for r in reprec.getreports("pytest_runtest_logreport") if r.when == "call"]
     for name in names:  # the table's items follow the channel's

@@ -117,11 +117,14 @@ _GROW = 1.25
 class StatsAccumulator:
     """Global per-object state of one channel's pass, grown in place (compact dtypes)."""
 
-    def __init__(self, height: int, width: int, planes: int = 1) -> None:
+    def __init__(self, height: int, width: int, planes: int = 1, pixels: int | None = None) -> None:
+        """``pixels``: how many pixels this accumulator will see (a part of the channel), for
+        the object-density estimate that sizes its tables; default the whole channel."""
         from . import label_kernels as K
 
         self.K = K
         self.height, self.width, self.planes = height, width, planes
+        self.total_pixels = pixels if pixels is not None else height * width * planes
         self.is3d = planes > 1
         dims = max(height, width, planes, 2)
         self.big_at = (1 << 32) // dims
@@ -156,7 +159,7 @@ class StatsAccumulator:
 
     def _grow_rows(self, need: int) -> None:
         n = int(self.meta[0])
-        total = self.height * self.width * self.planes
+        total = self.total_pixels
         if self.pixels_seen * 50 > total:  # 2 % seen: extrapolate the object density
             new = int(n * total / self.pixels_seen * 1.03) + CHUNK_PIXELS  # room for a last call
             new = min(max(new, int(self.cap * 1.05)), 4 * self.cap + CHUNK_PIXELS)
@@ -218,7 +221,7 @@ class StatsAccumulator:
             n = int(self.meta[0])
             fit = (self.cap - n) // max(ww, 1)
             if rows // 4 <= fit < rows and fit >= 1:
-                total = self.height * self.width * self.planes
+                total = self.total_pixels
                 # the capacity already covers the predicted end of the pass: use the room left
                 # rather than grow for a worst case that does not come
                 if self.pixels_seen * 50 > total and n * total / self.pixels_seen * 1.03 <= self.cap:
@@ -239,57 +242,108 @@ class StatsAccumulator:
 
     def finish(self) -> ChannelStats:
         """The sorted, compact statistics; the accumulator is emptied."""
-        meta = self.meta
-        n = int(meta[0])
-        self.hidx = None
-        self.local = self.rowslot = self.starts = self.rj = None
-        ids = self.gid[:n]
-        order = None if n < 2 or bool(np.all(ids[1:] > ids[:-1])) else np.argsort(ids, kind="stable")  # timsort: the ids come in long sorted runs
+        return finish_parts([self])
 
-        def take(arr):
-            arr = arr[:n]
-            return arr[order] if order is not None else arr.copy()
 
-        ids = take(self.gid)
-        self.gid = None
-        cnt = self.gcnt[:n]
-        promoted = np.flatnonzero(cnt == self.K.PROMOTED)
-        side = self.gsx[promoted].astype(np.int64) if len(promoted) else None
-        big_counts = self.bcnt[side] if side is not None else None
-        wide = big_counts is not None and len(big_counts) and int(big_counts.max()) >= (1 << 32)
-        if wide:
-            counts = cnt.astype(np.int64)
-        else:  # in place: the uint32 column becomes the counts
-            counts = cnt
-        if side is not None:
-            counts[promoted] = big_counts
-        cents = []
-        step = 1 << 20
-        for name, bname in (("gsx", "bsx"), ("gsy", "bsy")) + ((("gsz", "bsz"),) if self.is3d else ()):
-            sums = getattr(self, name)[:n]
-            out = sums.view(np.float32)  # in place: each uint32 sum becomes its float32 mean
-            for a in range(0, n, step):
-                b = min(n, a + step)
-                out[a:b] = sums[a:b] / np.maximum(counts[a:b], 1)  # the chunk is read before written
-            if side is not None:
-                out[promoted] = getattr(self, bname)[side] / np.maximum(big_counts, 1)
-            setattr(self, name, None)
-            cents.append(out[order] if order is not None else out.copy())
-            del out, sums
-        self.gcnt = None
-        counts = counts[order] if order is not None else counts.copy()
-        bbox = take(self.gbb)
-        self.gbb = None
-        zr = take(self.gzr) if self.is3d else None
-        self.gzr = None
-        first_neg = tuple(int(v) for v in meta[4:7]) if meta[4] >= 0 else None
-        return ChannelStats(
-            ids=ids, counts=counts, centroid_x=cents[0], centroid_y=cents[1], bbox_compact=bbox,
-            centroid_z=cents[2] if self.is3d else None, z_range_compact=zr,
-            n_pixels=int(meta[2] + meta[3] + meta[7]), background_pixels=int(meta[2]),
-            planes=self.planes, negative_pixels=int(meta[3]), first_negative=first_neg,
-            decoded_bytes=self.decoded_bytes,
-        )
+DENSE_IDS = 2  # ids numbered by counting when max id ≤ DENSE_IDS × rows (else by sorting)
+
+
+def finish_parts(parts: list[StatsAccumulator]) -> ChannelStats:
+    """Merge the tables of a channel's parts (one, or several threads over disjoint tiles) into
+    sorted, compact statistics, one column at a time: the process never holds two full copies.
+    The accumulators are emptied."""
+    K = parts[0].K
+    first = parts[0]
+    for a in parts:
+        a.hidx = None
+        a.local = a.rowslot = a.starts = a.rj = None
+    ns = [int(a.meta[0]) for a in parts]
+    total = sum(ns)
+    wide_index = total >= (1 << 31)
+    itype = np.int64 if wide_index else np.int32
+    ids = _empty(total, np.uint32)
+    mflag = np.zeros(total, np.uint8)
+    mlist = np.empty(total - max(ns, default=0), np.int64)  # an object seen twice has a row outside the largest part
+    max_id = max((int(a.gid[:n].max()) for a, n in zip(parts, ns) if n), default=0)
+    dests = []
+    if max_id <= DENSE_IDS * total + 1024:
+        present = np.zeros(max_id + 1, itype)
+        for a, n in zip(parts, ns):
+            K.count_ids(a.gid, n, present)
+        n_out, m = K.number_present(present, ids, mflag, mlist)
+        for a, n in zip(parts, ns):
+            dest = _empty(n, itype)
+            K.dest_dense(a.gid, n, present, dest)
+            dests.append(dest)
+            a.gid = None
+        del present
+    else:
+        ids_all = np.concatenate([a.gid[:n] for a, n in zip(parts, ns)])
+        for a in parts:
+            a.gid = None
+        order = np.argsort(ids_all, kind="stable")  # timsort: the ids come in long sorted runs
+        dest_all = _empty(total, itype)
+        n_out, m = K.number_sorted(ids_all, order, ids, mflag, mlist, dest_all)
+        del order, ids_all
+        offsets = np.cumsum([0, *ns])
+        dests = [dest_all[offsets[i]:offsets[i + 1]] for i in range(len(parts))]
+    n_out, m = int(n_out), int(m)
+    ids = ids[:n_out] if n_out == total else ids[:n_out].copy()
+    mflag = mflag[:n_out]
+    mlist = mlist[:m]
+
+    # counts: uint32 unless the channel has 2^32 pixels or more
+    wide = first.height * first.width * first.planes >= (1 << 32)
+    counts = np.zeros(n_out, np.int64 if wide else np.uint32)
+    side_cnt = np.zeros(m, np.int64)
+    for a, n, dest in zip(parts, ns, dests):
+        K.merge_counts(a.gcnt, a.gsx, a.bcnt, n, dest, mflag, mlist, m, counts, side_cnt)
+    counts[mlist] = side_cnt
+
+    def means(sum_name: str, side_name: str) -> np.ndarray:
+        out = _empty(n_out, np.float32)
+        side = np.zeros(m, np.int64)
+        for a, n, dest in zip(parts, ns, dests):
+            K.merge_sums(a.gcnt, a.gsx, getattr(a, sum_name), a.bcnt, getattr(a, side_name), n, dest,
+                         mflag, mlist, m, out, side)
+        out[mlist] = side / np.maximum(side_cnt, 1)
+        return out
+
+    # gsx last: a promoted row keeps its side-table row there
+    cz = None
+    if first.is3d:
+        cz = means("gsz", "bsz")
+        for a in parts:
+            a.gsz = None
+    cy = means("gsy", "bsy")
+    for a in parts:
+        a.gsy = None
+    cx = means("gsx", "bsx")
+    for a in parts:
+        a.gsx = a.gcnt = None
+
+    def ranges(name: str, half: int, dtype) -> np.ndarray:
+        out = _empty((n_out, 2 * half), dtype)
+        out[mlist, :half] = np.iinfo(dtype).max
+        out[mlist, half:] = 0
+        for a, n, dest in zip(parts, ns, dests):
+            K.merge_ranges(getattr(a, name), n, dest, mflag, out, half)
+            setattr(a, name, None)
+        return out
+
+    bbox = ranges("gbb", 2, first.coord)
+    zr = ranges("gzr", 1, first.zdt) if first.is3d else None
+    del dests
+    negatives = [tuple(int(v) for v in a.meta[4:7]) for a in parts if a.meta[4] >= 0]
+    return ChannelStats(
+        ids=ids, counts=counts, centroid_x=cx, centroid_y=cy, bbox_compact=bbox,
+        centroid_z=cz, z_range_compact=zr,
+        n_pixels=int(sum(int(a.meta[2] + a.meta[3] + a.meta[7]) for a in parts)),
+        background_pixels=int(sum(int(a.meta[2]) for a in parts)),
+        planes=first.planes, negative_pixels=int(sum(int(a.meta[3]) for a in parts)),
+        first_negative=min(negatives) if negatives else None,
+        decoded_bytes=sum(a.decoded_bytes for a in parts),
+    )
 
 
 def stats_reference(planes: list[np.ndarray]) -> ChannelStats:

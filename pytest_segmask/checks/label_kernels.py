@@ -337,3 +337,118 @@ def warm_up(dtype) -> None:
     acc.finish()
     matched = np.zeros((2, 2), np.uint8)
     block_test(tile, 4, 4, 0, 0, 4, 4, tile, 2, 2, 0, 0, 2, matched)
+
+
+# --- the end of a pass: the parts' tables merged into one sorted, compact result -------------
+#
+# A channel's pass may run in parts (threads over disjoint tiles), each with its own table.
+# ``dest`` maps each row of a part to its row in the merged result (ids ascending); an object
+# seen by more than one part (it crosses the cut) is "multi": its sums are combined in a small
+# side table, every other object's row is written directly. Columns are merged one at a time so
+# the process never holds two full copies of the statistics.
+
+
+@njit(cache=True, nogil=True)
+def count_ids(gid, n, present):
+    """present[id] += 1 for the first n ids of a part (ids ≤ len(present) − 1)."""
+    for r in range(n):
+        present[gid[r]] += 1
+
+
+@njit(cache=True, nogil=True)
+def number_present(present, ids_out, mflag, mlist):
+    """Dense ids: ``present[id]`` (contributor counts) becomes the id's row in the result.
+    Returns (rows, multi objects)."""
+    o = 0
+    m = 0
+    for v in range(present.shape[0]):
+        c = present[v]
+        if c:
+            ids_out[o] = v
+            if c > 1:
+                mflag[o] = 1
+                mlist[m] = o
+                m += 1
+            present[v] = o
+            o += 1
+    return o, m
+
+
+@njit(cache=True, nogil=True)
+def dest_dense(gid, n, present, dest):
+    for r in range(n):
+        dest[r] = present[gid[r]]
+
+
+@njit(cache=True, nogil=True)
+def number_sorted(ids_all, order, ids_out, mflag, mlist, dest_all):
+    """Sparse ids: walk the concatenated ids in sorted ``order``; each distinct id gets the next
+    row. Returns (rows, multi objects)."""
+    o = -1
+    m = 0
+    prev = np.int64(-1)
+    for i in range(order.shape[0]):
+        r = order[i]
+        v = np.int64(ids_all[r])
+        if v != prev:
+            o += 1
+            ids_out[o] = ids_all[r]
+            prev = v
+        elif mflag[o] == 0:
+            mflag[o] = 1
+            mlist[m] = o
+            m += 1
+        dest_all[r] = o
+    return o + 1, m
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _side(mlist, m, d):
+    return np.searchsorted(mlist[:m], d)
+
+
+@njit(cache=True, nogil=True)
+def merge_counts(gcnt, gsx, bcnt, n, dest, mflag, mlist, m, out, side):
+    for r in range(n):
+        c = gcnt[r]
+        cnt = bcnt[gsx[r]] if c == PROMOTED else np.int64(c)
+        d = dest[r]
+        if mflag[d]:
+            side[_side(mlist, m, d)] += cnt
+        else:
+            out[d] = cnt
+
+
+@njit(cache=True, nogil=True)
+def merge_sums(gcnt, gsx, gsum, bcnt, bsum, n, dest, mflag, mlist, m, out, side):
+    """out[d] = sum / count of the objects one part saw alone; multi objects' sums go to the side."""
+    for r in range(n):
+        c = gcnt[r]
+        if c == PROMOTED:
+            b = gsx[r]
+            s = bsum[b]
+            cnt = bcnt[b]
+        else:
+            s = np.int64(gsum[r])
+            cnt = np.int64(c)
+        d = dest[r]
+        if mflag[d]:
+            side[_side(mlist, m, d)] += s
+        else:
+            out[d] = s / max(np.int64(1), cnt)
+
+
+@njit(cache=True, nogil=True)
+def merge_ranges(box, n, dest, mflag, out, half):
+    """Row ranges (min columns, then ``half`` max columns): multi rows combined by min/max."""
+    for r in range(n):
+        d = dest[r]
+        if mflag[d]:
+            for j in range(half):
+                if box[r, j] < out[d, j]:
+                    out[d, j] = box[r, j]
+                if box[r, half + j] > out[d, half + j]:
+                    out[d, half + j] = box[r, half + j]
+        else:
+            for j in range(2 * half):
+                out[d, j] = box[r, j]

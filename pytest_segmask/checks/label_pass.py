@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .channel_stats import ChannelStats, StatsAccumulator
+from .channel_stats import ChannelStats, StatsAccumulator, finish_parts
 from .pyramid_labels import LevelResult, PyramidResult
 from .tiff_stream import MaskDecodeError, Plane, _checked_layout, decode_segment
 
@@ -128,39 +128,114 @@ class _PlanePyramid:
 
 
 class _Resident:
-    __slots__ = ("arr", "rect", "matched", "remaining", "failed")
+    __slots__ = ("arr", "rect", "matched", "remaining", "failed", "lock")
 
-    def __init__(self, arr, rect, remaining, failed=False):
+    def __init__(self, arr, rect, remaining, failed=False, shared=False):
         self.arr = arr
         self.rect = rect
         self.remaining = remaining
         self.failed = failed
         self.matched = None if failed else np.zeros((rect[2], rect[3]), np.uint8)
+        self.lock = threading.Lock() if shared else None  # its children are in several parts
+
+
+Event = tuple[int, int, int, int]  # (position in the pass's order, z, level, tile)
+
+
+@dataclass
+class _PassPlan:
+    """The pass's events split for threads: ``upper`` (levels above the split level, decoded
+    first, in this thread) and ``parts`` (disjoint subtrees of the split level's tiles, one
+    thread each). Every event of the sequential order is in exactly one list, in that order."""
+
+    upper: list[Event]
+    parts: list[list[Event]]
+    pixels: list[int]  # level-0 pixels of each part
+
+
+def _plan_parts(geoms: list[_PlanePyramid], parts: int) -> _PassPlan:
+    order: list[Event] = []
+    for z, g in enumerate(geoms):
+        order.extend((z, k, t) for k, t in g.events())
+    order = [(i, *ev) for i, ev in enumerate(order)]
+    area0 = {(z, t): g.layouts[0].rect(t)[2] * g.layouts[0].rect(t)[3]
+             for z, g in enumerate(geoms) for t in range(g.layouts[0].n_segments)}
+    whole = _PassPlan([], [order], [sum(area0.values())])
+    if parts < 2:
+        return whole
+    # the split level: the highest whose tiles (over all planes) give each part a few subtrees
+    split = None
+    for s in range(max(g.depth for g in geoms), -1, -1):
+        if sum(g.layouts[min(s, g.depth)].n_segments for g in geoms) >= 2 * parts:
+            split = s
+            break
+    if split is None:
+        return whole
+    # root (tile of the split level) of every tile below it; a tile feeding two roots is
+    # shared state between parts: then the pass stays in one thread
+    roots: list[list[np.ndarray]] = []
+    for z, g in enumerate(geoms):
+        s = min(split, g.depth)
+        per_level = [None] * (s + 1)
+        per_level[s] = np.arange(g.layouts[s].n_segments, dtype=np.int64)
+        for k in range(s - 1, -1, -1):
+            root = np.empty(g.layouts[k].n_segments, np.int64)
+            for t in range(len(root)):
+                ps = g.parents(k, t)
+                rs = {int(per_level[k + 1][p]) for p in ps}
+                if len(rs) > 1:
+                    return whole
+                root[t] = rs.pop() if rs else -1 - ((k << 32) + t)  # no parent: a subtree of its own
+            per_level[k] = root
+        roots.append(per_level)
+    upper: list[Event] = []
+    groups: dict[tuple, list[Event]] = {}
+    weight: dict[tuple, int] = {}
+    for ev in order:
+        _, z, k, t = ev
+        s = min(split, geoms[z].depth)
+        if k > s:
+            upper.append(ev)
+            continue
+        key = (z, int(roots[z][k][t]))
+        groups.setdefault(key, []).append(ev)
+        weight[key] = weight.get(key, 0) + (area0[(z, t)] if k == 0 else 0)
+    total = sum(weight.values()) or 1
+    chunks: list[list[Event]] = [[] for _ in range(parts)]
+    pixels = [0] * parts
+    done = 0
+    for key, evs in groups.items():  # contiguous runs of subtrees, balanced by pixels
+        i = min(parts - 1, done * parts // total)
+        chunks[i].extend(evs)
+        pixels[i] += weight[key]
+        done += weight[key]
+    kept = [i for i in range(parts) if chunks[i]]
+    for c in (chunks[i] for i in kept):
+        c.sort()  # each part follows the sequential order
+    return _PassPlan(upper, [chunks[i] for i in kept], [pixels[i] for i in kept])
 
 
 def run_pass(planes_by_z: list[list[Plane]], height: int, width: int, *, pyramid: bool = True,
              workers: int = 2, lock: threading.Lock | None = None) -> ChannelPass:
     """The pass over one channel: ``planes_by_z[z]`` = that plane's levels, full resolution first.
-    Raises MaskDecodeError when a full-resolution segment (or IFD) cannot be read."""
+    With ``workers`` ≥ 2 the tiles are split into that many parts, each decoded and reduced by
+    its own thread (both without the GIL); their tables are merged at the end. Raises
+    MaskDecodeError when a full-resolution segment (or IFD) cannot be read."""
     from . import label_kernels as K
 
     nz = len(planes_by_z)
-    acc = StatsAccumulator(height, width, nz)
     depth = max((len(levels) - 1 for levels in planes_by_z), default=0) if pyramid else 0
     result = PyramidResult([LevelResult(k, 2) for k in range(1, depth + 1)], planes=nz) if depth else None
     geoms = [_PlanePyramid(levels if pyramid else levels[:1], result, z) for z, levels in enumerate(planes_by_z)]
     lock = lock or threading.Lock()  # one per file handle: seek + read are not atomic
-
-    def stream() -> Iterator[tuple[int, int, int]]:
-        for z, g in enumerate(geoms):
-            for k, t in g.events():
-                yield z, k, t
+    plan = _plan_parts(geoms, workers)
+    resident: dict[tuple[int, int, int], _Resident] = {}
+    tally = threading.Lock()
+    errors: list[tuple[int, int, str]] = []  # (position, level, message) of undecodable tiles
 
     def decode(z: int, k: int, t: int) -> np.ndarray:
         g = geoms[z]
         return decode_segment(g.planes[k], g.layouts[k], t, lock)
-
-    resident: dict[tuple[int, int, int], _Resident] = {}
 
     def release(z: int, k: int, t: int) -> None:
         res = resident.pop((z, k, t))
@@ -172,16 +247,23 @@ def run_pass(planes_by_z: list[list[Plane]], height: int, width: int, *, pyramid
         hh_t = max(0, min(hh, _ceil_div(child.h, f) - y0))
         ww_t = max(0, min(ww, _ceil_div(child.w, f) - x0))
         m = res.matched[:hh_t, :ww_t]
-        lv = result.levels[k - 1]
-        lv.tested += int(m.size - np.count_nonzero(m & 4))
+        tested = int(m.size - np.count_nonzero(m & 4))
         bad = m == 0
         nbad = int(np.count_nonzero(bad))
+        examples = []
         if nbad:
-            lv.bad += nbad
             ys, xs = np.nonzero(bad)
-            lv.add_examples([(z, int(y0 + a), int(x0 + b)) for a, b in zip(ys[:5], xs[:5])])
+            examples = [(z, int(y0 + a), int(x0 + b)) for a, b in zip(ys[:5], xs[:5])]
+        with tally:
+            lv = result.levels[k - 1]
+            lv.tested += tested
+            lv.bad += nbad
+            if examples:
+                lv.add_examples(examples)
 
-    def consume(z: int, k: int, t: int, arr: np.ndarray | None, error: str | None) -> None:
+    def consume(ev: Event, arr: np.ndarray | None, error: str | None, acc: StatsAccumulator | None,
+                shared: bool) -> None:
+        pos, z, k, t = ev
         g = geoms[z]
         lay = g.layouts[k]
         rect = lay.rect(t)
@@ -189,61 +271,107 @@ def run_pass(planes_by_z: list[list[Plane]], height: int, width: int, *, pyramid
         if error is not None and k == 0:
             raise MaskDecodeError(error)
         if error is not None:
-            result.levels[k - 1].errors.append(error)
+            errors.append((pos, k, error))
         # compare with the resident level-(k+1) tiles this tile feeds
         for p in g.parents(k, t):
             parent = resident[(z, k + 1, p)]
-            if not parent.failed:
-                py0, px0, phh, pww = parent.rect
-                if error is None:
-                    K.block_test(arr, hh, ww, y0, x0, lay.h, lay.w, parent.arr, phh, pww, py0, px0,
-                                 g.factors[k + 1], parent.matched)
-                else:  # pixels fed by an undecodable tile cannot be judged
-                    f = g.factors[k + 1]
-                    ya, yb = max(py0, y0 // f), min(py0 + phh, (y0 + hh - 1) // f + 1)
-                    xa, xb = max(px0, x0 // f), min(px0 + pww, (x0 + ww - 1) // f + 1)
-                    if ya < yb and xa < xb:
-                        parent.matched[ya - py0:yb - py0, xa - px0:xb - px0] |= 4
-            parent.remaining -= 1
-            if parent.remaining == 0:
+            plock = parent.lock
+            if plock is not None:
+                plock.acquire()
+            try:
+                if not parent.failed:
+                    py0, px0, phh, pww = parent.rect
+                    if error is None:
+                        K.block_test(arr, hh, ww, y0, x0, lay.h, lay.w, parent.arr, phh, pww, py0, px0,
+                                     g.factors[k + 1], parent.matched)
+                    else:  # pixels fed by an undecodable tile cannot be judged
+                        f = g.factors[k + 1]
+                        ya, yb = max(py0, y0 // f), min(py0 + phh, (y0 + hh - 1) // f + 1)
+                        xa, xb = max(px0, x0 // f), min(px0 + pww, (x0 + ww - 1) // f + 1)
+                        if ya < yb and xa < xb:
+                            parent.matched[ya - py0:yb - py0, xa - px0:xb - px0] |= 4
+                parent.remaining -= 1
+                last = parent.remaining == 0
+            finally:
+                if plock is not None:
+                    plock.release()
+            if last:
                 release(z, k + 1, p)
         if k == 0:
             acc.add(arr, hh, ww, y0, x0, z)
         else:
             n = g.n_children(k, t)
-            resident[(z, k, t)] = _Resident(arr, rect, n, failed=error is not None)
+            resident[(z, k, t)] = _Resident(arr, rect, n, failed=error is not None, shared=shared)
             if n == 0:
                 release(z, k, t)
 
-    events = stream()
-    window: deque = deque()
-    ahead = 2 * workers + 2
-    with ThreadPoolExecutor(max(1, workers)) as pool:
-        try:
-            for event in events:
-                window.append((event, pool.submit(decode, *event)))
-                if len(window) >= ahead:
-                    _take(window, consume)
-            while window:
-                _take(window, consume)
-        except BaseException:
-            for _, fut in window:
-                fut.cancel()
-            raise
+    def run_events(events: list[Event], acc, decode_threads: int, shared: bool, stop=None) -> None:
+        """Consume ``events`` in order; decode inline, or ahead on a small pool."""
+        if decode_threads <= 0:
+            for ev in events:
+                if stop is not None and stop.is_set():
+                    return
+                try:
+                    arr, error = decode(*ev[1:]), None
+                except MaskDecodeError as exc:
+                    arr, error = None, str(exc)
+                consume(ev, arr, error, acc, shared)
+            return
+        window: deque = deque()
+        ahead = 2 * decode_threads + 2
+        with ThreadPoolExecutor(decode_threads) as pool:
+            try:
+                for ev in events:
+                    window.append((ev, pool.submit(decode, *ev[1:])))
+                    if len(window) >= ahead:
+                        _take(window, consume, acc, shared)
+                while window:
+                    _take(window, consume, acc, shared)
+            except BaseException:
+                for _, fut in window:
+                    fut.cancel()
+                raise
+
+    run_events(plan.upper, None, 0, shared=True)
+    accs = [StatsAccumulator(height, width, nz, pixels=px) for px in plan.pixels]
+    if len(plan.parts) == 1:
+        run_events(plan.parts[0], accs[0], max(1, workers), shared=False)
+    else:
+        stops = [threading.Event() for _ in plan.parts]
+        failures: dict[int, BaseException] = {}
+
+        def part(i: int) -> None:
+            try:
+                run_events(plan.parts[i], accs[i], 0, shared=False, stop=stops[i])
+            except BaseException as exc:  # the first failing part (in the order) is reported
+                failures[i] = exc
+                for later in stops[i + 1:]:
+                    later.set()
+
+        threads = [threading.Thread(target=part, args=(i,), name=f"segmask-pass-{i}")
+                   for i in range(len(plan.parts))]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        if failures:
+            raise failures[min(failures)]
     for key in list(resident):  # defensive: anything left (cannot happen with consistent geometry)
         release(*key)
     if result is not None:
+        for _, k, message in sorted(errors):
+            result.levels[k - 1].errors.append(message)
         result.levels = [lv for lv in result.levels if lv.tested or lv.errors or lv.bad]
-    return ChannelPass(acc.finish(), result)
+    return ChannelPass(finish_parts(accs), result)
 
 
-def _take(window: deque, consume) -> None:
-    (z, k, t), fut = window.popleft()
+def _take(window: deque, consume, acc, shared) -> None:
+    ev, fut = window.popleft()
     try:
         arr, error = fut.result(), None
     except MaskDecodeError as exc:
         arr, error = None, str(exc)
-    consume(z, k, t, arr, error)
+    consume(ev, arr, error, acc, shared)
 
 
 def stats_of_planes(planes: list[Plane], workers: int = 2) -> ChannelStats:

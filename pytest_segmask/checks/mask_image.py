@@ -916,31 +916,57 @@ class MaskReader:
         return dict(self.iter_channel_passes(indices, workers))
 
     def iter_channel_passes(self, indices: list[int], workers: int = 2):
-        """(index, ChannelPass or MaskDecodeError) in the order of ``indices``, computing at most
-        ``workers`` channels at a time and holding no result the caller has already taken: drop
-        each one when its items are done and memory stays at ``workers`` channels."""
+        """(index, ChannelPass or MaskDecodeError) in the order of ``indices``, holding no result
+        the caller has already taken: drop each one when its items are done.
+
+        A mask whose planes have at least ``2 × workers`` tiles or strips (every large mask) is
+        passed one channel at a time, each pass split over ``workers`` threads, and the next
+        channel starts only when asked for: memory stays at one channel. Smaller masks run
+        ``workers`` channels at a time, one thread each."""
         from concurrent.futures import ThreadPoolExecutor
 
-        def one(index):
+        def one(index, threads):
             try:
-                return self.channel_pass(index, workers=1)
+                return self.channel_pass(index, workers=threads)
             except MaskDecodeError as exc:
                 return exc
 
+        todo = list(indices)
+        if not todo:
+            return
         with self._lock:
             self._file()
-        todo = list(indices)
+        if self._splits(todo[0], workers):
+            for index in todo:
+                result = one(index, workers)
+                yield index, result
+                del result
+            return
         with ThreadPoolExecutor(max(1, workers)) as pool:
-            running = [(i, pool.submit(one, i)) for i in todo[:workers]]
+            running = [(i, pool.submit(one, i, 1)) for i in todo[:workers]]
             nxt = workers
             while running:
                 index, future = running.pop(0)
                 result = future.result()
                 if nxt < len(todo):
-                    running.append((todo[nxt], pool.submit(one, todo[nxt])))
+                    running.append((todo[nxt], pool.submit(one, todo[nxt], 1)))
                     nxt += 1
                 yield index, result
                 del result
+
+    def _splits(self, index: int, workers: int) -> bool:
+        """Whether a channel's pass has enough full-resolution segments to split over threads."""
+        from .tiff_stream import _checked_layout
+
+        if workers < 2:
+            return False
+        try:
+            plane = self.planes(index)[0]
+            with self._lock:
+                segments = _checked_layout(plane).n_segments
+        except Exception:  # noqa: BLE001 - the pass itself reports a damaged channel
+            return False
+        return segments * max(1, self.info.size_z) >= 2 * workers
 
     def close(self) -> None:
         if self._tif is not None:
