@@ -59,7 +59,11 @@ def _compile_all() -> None:
     module = globals()
     for lazy in _LAZY:
         if isinstance(module.get(lazy.__name__), _Lazy):
-            module[lazy.__name__] = lazy.py_func if njit is None else njit(cache=True, nogil=True)(lazy.py_func)
+            module[lazy.__name__] = lazy.py_func if njit is None else _compiled(njit, lazy.py_func)
+
+
+def _compiled(njit, fn):
+    return njit(cache=True, nogil=True)(fn)  # mutation: equivalent — on-disk cache and GIL release: speed only
 
 
 def _jit(fn):
@@ -96,9 +100,8 @@ BAD_SHARED = 1  # out[7] with S_BAD: the shared-string reference is bad (else th
 MAX_ROWS = 1_048_576  # Excel's limit
 MAX_COLUMNS = 16_384  # Excel's limit (column XFD)
 
-_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
-_FNV_PRIME = np.uint64(0x100000001B3)
-_POW10 = np.array([float(f"1e{i}") for i in range(309)])  # correctly rounded powers of ten
+# correctly rounded powers of ten, 1e0 … 1e308 (the parser never indexes beyond 308)
+_POW10 = np.array([float(f"1e{i}") for i in range(309)])  # mutation: equivalent — a 1e309 entry is never read
 
 
 @_jit
@@ -161,7 +164,7 @@ def _parse_number(buf, s, e, pow10):
             return False, 0.0
         ev = 0
         while i < e and 48 <= buf[i] <= 57:
-            if ev < 100000:
+            if ev < 100000:  # mutation: equivalent — the cap only stops overflow: any number under 100,000 characters parses the same
                 ev = ev * 10 + (int(buf[i]) - 48)
             i += 1
         exp10 += -ev if eneg else ev
@@ -248,7 +251,6 @@ def scan_xlsx(buf, pos, end, ncols, row_cap, last_row, sst_blank, max_rows, max_
     c_start = 0
     c_keep = False
     c_flags = 0
-    c_row_for_col = 0
     while True:
         # next '<'
         while i < end and buf[i] != 60:
