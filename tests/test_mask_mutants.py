@@ -681,3 +681,36 @@ def test_levels_count_planes_per_level(tmp_path):
     info = open_mask(path)
     assert info.levels == [LevelInfo(8, 8, "uint16", 2), LevelInfo(4, 4, "uint16", 2), LevelInfo(2, 2, "uint16", 2)]
     assert info.series_kind == "not OME" and info.ome_problem == "the file has no OME-XML"
+
+
+def test_mask_rules_severity_and_authority(tmp_path, info3d):
+    """Every file rule's findings carry its severity and authority (a rule demoted or handed to
+    another authority fails here, not only in the README table)."""
+    ome = {"SizeX": "64", "SizeY": "48", "PhysicalSizeX": "1", "PhysicalSizeY": "1"}
+    results = [
+        FILE_CHECKS["tiff"][1](_info(segment_error="E")),
+        FILE_CHECKS["ome-xml"][1](_info(description=None)),
+        FILE_CHECKS["ome-xml"][1](_ome_info(tmp_path / "xsd", ("xsd-invalid",))),
+        FILE_CHECKS["ome-xml"][1](_ome_info(tmp_path / "stub", ("binaryonly",))),
+        FILE_CHECKS["ome-consistency"][1](replace(info3d, ome=dict(info3d.ome, SizeT="2"),
+                                                  ome_channel_names=["a", ""])),
+        FILE_CHECKS["pixel-type"][1](_info(dtype="float32")),
+        FILE_CHECKS["pixel-type"][1](_info(dtype="int8")),
+        FILE_CHECKS["physical-size"][1](_info(ome={"SizeC": "1"})),
+        FILE_CHECKS["pyramid"][1](_info(levels=_levels((64, 48), (64, 48)))),
+        FILE_CHECKS["pyramid"][1](_info(5000, 10)),
+        FILE_CHECKS["pyramid"][1](_info(extra_series=[(2, 2)])),
+        FILE_CHECKS["layout"][1](_info(tiled=False, tile=None, compression="zstd")),
+        check_source_image(_info(ome=ome), _info(ome=dict(ome, SizeX="65"))),
+    ]
+    seen = {f.code: (f.severity, f.authority) for r in results for f in r.findings}
+    E, W = Severity.ERROR, Severity.WARNING
+    assert seen == {
+        "TIFF-READ": (E, Authority.INGEST), "OME-XML": (E, Authority.INGEST), "OME-XSD": (E, Authority.INGEST),
+        "OME-SELF-CONTAINED": (E, Authority.SCHEMA), "OME-CONSISTENT": (E, Authority.SCHEMA),
+        "OME-CHANNEL-NAMES": (E, Authority.SCHEMA), "PIXEL-TYPE": (E, Authority.SCHEMA),
+        "PIXEL-SIGNED": (W, Authority.PRACTICE), "PHYSICAL-SIZE": (E, Authority.INGEST),
+        "PYRAMID": (E, Authority.SCHEMA), "PYRAMID-MISSING": (E, Authority.SCHEMA),
+        "PYRAMID-LEGACY": (W, Authority.PRACTICE), "TIFF-LAYOUT": (W, Authority.PRACTICE),
+        "TIFF-COMPRESSION": (W, Authority.PRACTICE), "SOURCE-IMAGE": (E, Authority.INGEST),
+    }
