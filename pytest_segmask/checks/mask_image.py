@@ -254,7 +254,7 @@ def _read_metadata(info: MaskInfo, tif) -> None:
     if count > MAX_IFDS:
         info.segment_error = f"the file has {count:,} IFDs, beyond {limit_text('MAX_IFDS')}"
     info.ifd_count = min(count, MAX_IFDS)
-    tif.pages.cache = False  # one pass over the IFDs, nothing kept per IFD but its size
+    tif.pages.cache = False  # one pass over the IFDs, nothing kept per IFD but its size  # mutation: equivalent — memory only: a cached page is the same page
     pages: dict[int, object] = {}
     same, info.extra_series = [], []
     size0 = (first.imagelength, first.imagewidth)
