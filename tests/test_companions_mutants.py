@@ -213,3 +213,13 @@ def test_required_near_misses_capped_at_5(tmp_path, n):
     assert [line.strip() for line in lines[1:]] == [
         f"near miss: `{M}{name}` is named like an objects table but does not end in `-objects.xlsx` or "
         "`-objects.tsv`" for name in names[:5]] + (["… (+1 more near misses)"] if n == 6 else [])
+
+
+def test_one_by_one_matrix_and_a_single_entry(tmp_path):
+    adj, structure, _ = run(tmp_path, ",5\n5,0\n")
+    assert adj.form == "matrix" and structure.findings == []
+    assert structure.notes == [f"{NAME}: matrix, 1 object ids, 0 edge(s)"]
+    adj, structure, _ = run(tmp_path, ",1,2\n1,0,3\n2,0,0\n")
+    assert messages(structure) == [("ADJ-SYMMETRIC", f"{NAME}: 1 asymmetric entr(ies): 1–2 = 3 but 2–1 = 0")]
+    adj, structure, _ = run(tmp_path, ",1,2\n1,0,0\n2,3,0\n")
+    assert messages(structure) == [("ADJ-SYMMETRIC", f"{NAME}: 1 asymmetric entr(ies): 2–1 = 3 but 1–2 = 0")]
