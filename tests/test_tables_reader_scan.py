@@ -824,3 +824,26 @@ def test_counted_read_zero_and_negative():
     s = counted(b"abcdef", 6)
     assert s.read(0) == b"" and s.read(2) == b"ab" and s.read(-5) == b"cdef" and s.count == 6
 
+
+
+# --- the scanners never read past the end of the window -------------------------------------------
+
+
+@pytest.mark.parametrize("poison", list(b'<>-]"/9\n'))
+def test_bytes_past_the_window_are_never_read(tmp_path, monkeypatch, poison):
+    """The window's spare capacity holds stale bytes; filled with one token byte, any read at or
+    past ``end`` would change the table."""
+    (tmp_path / "a-objects.tsv").write_bytes(_tsv_bytes(crlf=True))
+    expected = (summary(_read_rich(tmp_path)), summary(read_objects_table(tmp_path / "a-objects.tsv")))
+    more = tr.Source._more
+
+    def poisoned(self, *args, **kwargs):
+        got = more(self, *args, **kwargs)
+        self.buf[self.end:] = poison
+        return got
+
+    monkeypatch.setattr(tr.Source, "_more", poisoned)
+    for window in (2, 3, 64):
+        monkeypatch.setattr(tr, "READ_BYTES", window)
+        assert summary(_read_rich(tmp_path)) == expected[0], window
+        assert summary(read_objects_table(tmp_path / "a-objects.tsv")) == expected[1], window
