@@ -166,7 +166,7 @@ class Source:
     def widest(self) -> int:
         return int(self.out[5])
 
-    def read(self, ncols: int, row_cap: int, min_rows: int = 1) -> Block | None:
+    def read(self, ncols: int, row_cap: int, min_rows: int = 1) -> Block | None:  # mutation: equivalent — a larger minimum only reads ahead: same rows, other block boundaries
         """The next block of up to ``row_cap`` rows (cells of columns >= ncols are only counted).
         The block holds at least ``min_rows`` rows unless the sheet ends first (the head: its rows
         may span many windows)."""
