@@ -104,6 +104,17 @@ def test_two_stages(tool, first, full, expected, ran):
     assert runner.ran == ran
 
 
+def test_stage_timeouts(tool):
+    seen = []
+
+    def runner(workdir, command, timeout):
+        seen.append((command[0], timeout))
+        return "survived", 1.0
+
+    tool.run_stages(Path("."), [("first", ["first"], 7.0), ("full", ["full"])], 99, runner=runner)
+    assert seen == [("first", 7.0), ("full", 99)]
+
+
 def test_one_stage(tool):
     runner = FakeRunner({"full": "killed"})
     assert tool.run_stages(Path("."), STAGES[1:], 10, runner=runner) == ("killed", 1.0, "full")

@@ -288,17 +288,19 @@ def run_tests(workdir: Path, command: list[str], timeout: float) -> tuple[str, f
     return ("survived" if code == 0 else "killed"), seconds
 
 
-def run_stages(workdir: Path, stages: list[tuple[str, list[str]]], timeout: float,
+def run_stages(workdir: Path, stages: list[tuple], timeout: float,
                runner=run_tests) -> tuple[str, float, str | None]:
     """Run the stages in order until one does not pass: (outcome, seconds, killing stage).
+
+    A stage is (name, command) or (name, command, its own timeout); ``timeout`` is the default.
 
     A mutant is killed (or timed out) by the first stage that fails; it survives only if every
     stage passes. The first stage runs a subset of the full command's tests, so this is the
     outcome of the full command alone, reached sooner for most mutants.
     """
     total = 0.0
-    for name, command in stages:
-        outcome, seconds = runner(workdir, command, timeout)
+    for name, command, *own in stages:
+        outcome, seconds = runner(workdir, command, (own[0] if own and own[0] else timeout))
         total += seconds
         if outcome != "survived":
             return outcome, total, name
@@ -550,17 +552,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"unmutated run: {baseline:.1f} s; timeout per mutant {timeout:.0f} s; "
               f"command: {' '.join(command)}")
         # every first stage must pass on the unmutated copy too, or it would kill every mutant
+        # (and gets its own timeout: 5 × its unmutated run, at least 30 s, unless --timeout)
         checked: dict[tuple, int | None] = {}
+        limits: dict[tuple, float] = {}
         for m in sorted({x.module for x in to_run}):
             if len(stages_of[m]) < 2:
                 continue
             key = tuple(stages_of[m][0][1])
             if key not in checked:
                 checked[key], seconds = run_command(copies[0], list(key), timeout=3600)
+                limits[key] = args.timeout or max(30.0, 5 * seconds)
                 if checked[key] == 0:
-                    print(f"unmutated first stage: {seconds:.1f} s: {' '.join(key[1:])}")
+                    print(f"unmutated first stage: {seconds:.1f} s (timeout {limits[key]:.0f} s): "
+                          f"{' '.join(key[1:])}")
             if checked[key] == 5:  # it selects no test: no first stage for this module
                 stages_of[m] = stages_of[m][1:]
+            elif checked[key] == 0:
+                stages_of[m] = [("first", list(key), limits[key])] + stages_of[m][1:]
             elif checked[key] != 0:
                 print(f"the unmutated copy fails the first stage of {m} ({' '.join(key)}): fix it or "
                       "give that module other --first-tests", file=sys.stderr)
