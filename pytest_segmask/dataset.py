@@ -377,6 +377,10 @@ class DatasetModel:
                     held = (result, result.stats, result.pyramid)
                     for cache_key in [k for k, v in self.cache.items() if any(v is h for h in held)]:
                         del self.cache[cache_key]
+                    del held, result
+                    from .checks.label_pass import return_freed_memory
+
+                    return_freed_memory()  # before the next channel's pass starts
 
     # --- input producers: input_<name>(node) -------------------------------------------------
 

@@ -111,6 +111,16 @@ def _empty(shape, dtype) -> np.ndarray:
     import mmap
 
     return np.frombuffer(mmap.mmap(-1, count * dtype.itemsize), dtype, count).reshape(shape)
+
+
+def _zeros(shape, dtype) -> np.ndarray:
+    """Zeros; large ones in their own anonymous mapping (which the OS hands out zeroed)."""
+    dtype = np.dtype(dtype)
+    if int(np.prod(shape)) * dtype.itemsize < MMAP_BYTES:
+        return np.zeros(shape, dtype)
+    return _empty(shape, dtype)
+
+
 _GROW = 1.25
 
 
@@ -262,12 +272,12 @@ def finish_parts(parts: list[StatsAccumulator]) -> ChannelStats:
     wide_index = total >= (1 << 31)
     itype = np.int64 if wide_index else np.int32
     ids = _empty(total, np.uint32)
-    mflag = np.zeros(total, np.uint8)
+    mflag = _zeros(total, np.uint8)
     mlist = np.empty(total - max(ns, default=0), np.int64)  # an object seen twice has a row outside the largest part
     max_id = max((int(a.gid[:n].max()) for a, n in zip(parts, ns) if n), default=0)
     dests = []
     if max_id <= DENSE_IDS * total + 1024:
-        present = np.zeros(max_id + 1, itype)
+        present = _zeros(max_id + 1, itype)
         for a, n in zip(parts, ns):
             K.count_ids(a.gid, n, present)
         n_out, m = K.number_present(present, ids, mflag, mlist)
@@ -294,7 +304,7 @@ def finish_parts(parts: list[StatsAccumulator]) -> ChannelStats:
 
     # counts: uint32 unless the channel has 2^32 pixels or more
     wide = first.height * first.width * first.planes >= (1 << 32)
-    counts = np.zeros(n_out, np.int64 if wide else np.uint32)
+    counts = _empty(n_out, np.int64 if wide else np.uint32)  # every row is written
     side_cnt = np.zeros(m, np.int64)
     for a, n, dest in zip(parts, ns, dests):
         K.merge_counts(a.gcnt, a.gsx, a.bcnt, n, dest, mflag, mlist, m, counts, side_cnt)
