@@ -223,3 +223,11 @@ def test_one_by_one_matrix_and_a_single_entry(tmp_path):
     assert messages(structure) == [("ADJ-SYMMETRIC", f"{NAME}: 1 asymmetric entr(ies): 1–2 = 3 but 2–1 = 0")]
     adj, structure, _ = run(tmp_path, ",1,2\n1,0,0\n2,3,0\n")
     assert messages(structure) == [("ADJ-SYMMETRIC", f"{NAME}: 1 asymmetric entr(ies): 2–1 = 3 but 1–2 = 0")]
+
+
+def test_rows_named_for_the_first_10000_ids(tmp_path):
+    edges = [(2 * k + 1, 2 * k + 2) for k in range(5_002)]  # ids 1 … 10,004, in rows 2 … 5,003
+    _, _, ids = run(tmp_path, edge_list_csv(edges), channel_ids=np.arange(1, 9_999, dtype=np.int64))
+    assert messages(ids) == [("ADJ-IDS", f"{NAME}: 6 of 10004 object id(s) do not exist in mask channel 'cells' "
+                              "(which holds 9998 objects): 9999 (row 5001), 10000 (row 5001), 10001, 10002, 10003 "
+                              "… (+1 more)")]

@@ -714,3 +714,27 @@ def test_mask_rules_severity_and_authority(tmp_path, info3d):
         "PYRAMID-LEGACY": (W, Authority.PRACTICE), "TIFF-LAYOUT": (W, Authority.PRACTICE),
         "TIFF-COMPRESSION": (W, Authority.PRACTICE), "SOURCE-IMAGE": (E, Authority.INGEST),
     }
+
+
+def test_declared_empty_image_keeps_its_zero_size(tmp_path):
+    path = tmp_path / "zero.tiff"
+    tifffile.imwrite(path, np.ones((16, 24), np.uint16), tile=(16, 16), photometric="minisblack", metadata=None)
+    with tifffile.TiffFile(path) as tif:
+        tag = tif.pages[0].tags["ImageLength"]
+        offset, fmt = tag.valueoffset, ("<H" if tag.dtype == 3 else "<I")  # SHORT or LONG
+    raw = bytearray(path.read_bytes())
+    import struct
+
+    raw[offset:offset + struct.calcsize(fmt)] = struct.pack(fmt, 0)
+    path.write_bytes(bytes(raw))
+    info = open_mask(path, display="m.tiff")
+    assert (info.height, info.width) == (0, 24)
+    assert info.segment_error == "IFD 0: it declares an empty image (24 × 0 px)"
+    assert one(FILE_CHECKS["pyramid"][1](info))[2] == "m.tiff: no pyramid (no SubIFD levels) for a 24 × 0 image"
+
+
+def test_two_z_planes_note(tmp_path):
+    spec = MaskSpec(width=20, height=16, tile=16, pyramid_levels=1, size_z=2, channels=(ChannelSpec("a", 2),))
+    path = tmp_path / spec.file_name
+    write_mask(spec, path)
+    assert FILE_CHECKS["ome-consistency"][1](open_mask(path)).notes == ["channels: 'a', 2 z-planes each"]

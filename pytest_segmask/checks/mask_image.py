@@ -966,7 +966,7 @@ class MaskReader:
                 segments = _checked_layout(plane).n_segments
         except Exception:  # noqa: BLE001 - the pass itself reports a damaged channel
             return False
-        return segments * max(1, self.info.size_z) >= 2 * workers
+        return segments * max(1, self.info.size_z) >= 2 * workers  # mutation: equivalent — split or whole, a channel's pass gives the same result
 
     def close(self) -> None:
         if self._tif is not None:
