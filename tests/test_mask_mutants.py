@@ -738,3 +738,12 @@ def test_two_z_planes_note(tmp_path):
     path = tmp_path / spec.file_name
     write_mask(spec, path)
     assert FILE_CHECKS["ome-consistency"][1](open_mask(path)).notes == ["channels: 'a', 2 z-planes each"]
+
+
+def test_consistency_values_cut_at_20_characters(info3d):
+    long = "q" * 30
+    bad = replace(info3d, ome=dict(info3d.ome, Type=long, SizeX="9" * 25, SizeY="8" * 21))
+    assert [f.message for f in FILE_CHECKS["ome-consistency"][1](bad).findings] == [
+        f"m.tiff: Pixels Type is {'q' * 20!r} but the TIFF stores uint16",
+        f"m.tiff: SizeX × SizeY is {'9' * 20} × {'8' * 20} but the full-resolution IFD is 40 × 30",
+    ]
