@@ -193,6 +193,7 @@ def test_encoding_only_for_text_types(tmp_path):
     found = {f.code: f for f in check_values(xlsx(tmp_path, template(data))).findings}
     assert sorted(found) == ["TABLE-ENCODING", "TABLE-FORMAT", "TABLE-NOT-NUMBER"]  # é in X: not a number only
     f = found["TABLE-ENCODING"]
+    assert (f.severity, f.authority) == (ERR, ING)
     assert f.message.startswith(f"{NAME}: 2 × invalidValueEncoding: The value includes non-US-ASCII characters "
                                 "('Source file' ×1, 'Object type' ×1): row 9, column 'Source file', value "
                                 "'masque-é.ome.tiff'")
@@ -883,3 +884,27 @@ def test_read_errors_name_the_display_path(tmp_path):
     [f] = check_layout(read_objects_table(tmp_path / "d-objects.xlsx")).findings
     assert f.code == "TABLE-READ" and f.authority is ING
     assert f.message == "d-objects.xlsx is a folder, not a regular file: it is not read"
+
+
+def test_head_is_two_hundred_rows(tmp_path):
+    # the head is 200 physical rows (row 7 is not written: rows 1-201); an empty last head row is found
+    # by the streamed search, as an extra separator
+    styled = [Raw('<c r="{ref}" s="4"/>')]
+    rows = template(n=192) + [styled, obj(193)]
+    f = one(check_layout(xlsx(tmp_path, rows)), "TABLE-LAYOUT")
+    assert f.message.startswith(f"{NAME}: row 201 is empty and the row below it holds data: CEDAR takes an empty row")
+    rows = template(n=191) + [styled, obj(192)]  # inside the head: read as the second separator
+    f = one(check_layout(xlsx(tmp_path, rows, name="b-objects.xlsx")), "TABLE-LAYOUT")
+    assert "row 200 is empty and the row below it holds data: CEDAR takes it for a second separator row" in f.message
+
+
+def test_trailing_run_after_a_gap(tmp_path):
+    styled = [Raw('<c r="{ref}" s="4"/>')]
+    rows = template(n=2) + [styled, None, styled, styled]
+    table = xlsx(tmp_path, rows)
+    assert table.empty_rows == [[13, 14]] and table.empty_count == 3
+    f = one(check_values(table), "TABLE-MISSING-REQUIRED")
+    assert f.message.endswith("rows 13–14 hold only cell formatting (the template's pre-formatted empty rows left under "
+                              "the data): CEDAR reads them as data rows whose 8 REQUIRED cells are missing; 1 empty "
+                              "row(s) inside the data (each misses every REQUIRED cell)")
+    assert f.message.startswith(f"{NAME}: 24 × missingRequired")

@@ -168,8 +168,8 @@ BUILTIN_TYPES = {
 REQUIRED_LEVELS = {"REQUIRED": True, "OPTIONAL": False, "RECOMMENDED": False}  # DefaultRequirementLevelMap
 
 HEAD_ROWS = 200  # rows read before the layout is decided (properties + schema + header fit)
-HEAD_COLUMNS = 256  # columns assumed for the head; a wider head is read again at its width
-BLOCK_CELLS = 1 << 19  # cells per block of data rows
+HEAD_COLUMNS = 256  # mutation: equivalent — columns assumed for the head; a wider head is read again at its width
+BLOCK_CELLS = 1 << 19  # mutation: equivalent — cells per block of data rows: speed and memory only
 MAX_EXAMPLES = 5
 MAX_DISTINCT = 50  # distinct Mask name / Source file values kept
 SUFFIXES = ("-objects.xlsx", "-objects.tsv")
@@ -267,7 +267,7 @@ class ObjectsTable:
     validated: list[Column] = field(default_factory=list)
     vocabulary: list[Finding] = field(default_factory=list)
     rows: int = 0  # data rows (physical rows below the header)
-    empty_rows: list[list[int]] = field(default_factory=list)  # [first, last] runs of empty data rows
+    empty_rows: list[list[int]] = field(default_factory=list)  # the last run [first, last] of empty data rows
     empty_count: int = 0
     last_nonempty: int = 0
     values: dict[str, ValueProblems] = field(default_factory=dict)
@@ -469,7 +469,7 @@ class _Reader:
         data = head.rows(header_at + 1, head.n)
         if data.n:
             self.block(data.rows(0, data.n), ncols_view=ncols)
-        row_cap = max(16, BLOCK_CELLS // max(ncols, 1))
+        row_cap = max(16, BLOCK_CELLS // max(ncols, 1))  # mutation: equivalent — block size: speed and memory only
         del head, cells
         while True:
             blk = self.src.read(ncols, row_cap)
@@ -774,8 +774,8 @@ class _Reader:
             r = int(rows[i])
             if t.empty_rows and t.empty_rows[-1][1] == r - 1:
                 t.empty_rows[-1][1] = r
-            elif len(t.empty_rows) < 10_000:
-                t.empty_rows.append([r, r])
+            else:  # only the last run matters: formatted rows left at the end
+                t.empty_rows[:] = [[r, r]]
         t.empty_count += len(empty_idx)
         if nonempty.any():
             t.last_nonempty = int(rows[np.flatnonzero(nonempty)[-1]])
@@ -1195,11 +1195,7 @@ def check_values(table: ObjectsTable) -> CheckResult:
 
 def _trailing_empty(table: ObjectsTable) -> tuple[int, int] | None:
     if table.empty_rows and table.empty_rows[-1][0] > table.last_nonempty:
-        first = table.empty_rows[-1][0]
-        for run in reversed(table.empty_rows[:-1]):
-            if run[1] == first - 1:
-                first = run[0]
-        return first, table.empty_rows[-1][1]
+        return table.empty_rows[-1][0], table.empty_rows[-1][1]
     return None
 
 
