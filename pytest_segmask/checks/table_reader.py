@@ -88,7 +88,7 @@ class _Counted:
         self.fh, self.compressed, self.limit, self.limit_name, self.what = fh, max(compressed, 1), limit, limit_name, what
         self.count = 0
 
-    def read(self, size: int = -1) -> bytes:
+    def read(self, size: int = -1) -> bytes:  # mutation: equivalent — any negative default reads a window
         data = self.fh.read(READ_BYTES if size is None or size < 0 else size)
         self.count += len(data)
         if self.count > self.limit:
@@ -123,7 +123,7 @@ class Source:
         self._arrays: dict[tuple[int, int], dict] = {}
 
     def _reset(self) -> None:
-        self.buf = np.zeros(0, np.uint8)
+        self.buf = np.zeros(0, np.uint8)  # mutation: equivalent — the first read replaces any smaller buffer
         self.pos = 0
         self.end = 0
         self.eof = False
