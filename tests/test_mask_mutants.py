@@ -747,3 +747,57 @@ def test_consistency_values_cut_at_20_characters(info3d):
         f"m.tiff: Pixels Type is {'q' * 20!r} but the TIFF stores uint16",
         f"m.tiff: SizeX × SizeY is {'9' * 20} × {'8' * 20} but the full-resolution IFD is 40 × 30",
     ]
+
+
+# --- defaults, parser hardening, channel passes in order ----------------------------------------------
+
+
+def test_mask_info_before_opening_knows_nothing():
+    info = MaskInfo(path=Path("x.tiff"), display="x.tiff")
+    assert (info.readable, info.bigtiff, info.tiled, info.planes, info.ifd_count, info.height, info.width,
+            info.size_z, info.dtype, info.tile) == (False, False, False, 0, 0, 0, 0, 1, None, None)
+    assert info.channel_names == [] and info.levels == [] and info.plane_map == []
+
+
+def test_xml_parser_refuses_deep_documents_and_keeps_entities():
+    deep = ('<OME xmlns="http://www.openmicroscopy.org/Schemas/OME/2016-06">' + "<a>" * 300 + "</a>" * 300
+            + "</OME>")
+    info = _info(description=deep)
+    mi._parse_ome(info)
+    assert info.xml_error and "Excessive depth" in info.xml_error
+    xml = ('<!DOCTYPE OME [<!ENTITY me "urn:uuid:me">]>'
+           '<OME xmlns="http://www.openmicroscopy.org/Schemas/OME/2016-06" UUID="urn:uuid:me"><Image ID="Image:0">'
+           '<Pixels ID="Pixels:0" DimensionOrder="XYZCT" Type="uint16" SizeX="4" SizeY="4" SizeZ="1" SizeC="1" '
+           'SizeT="1"><TiffData><UUID>&me;</UUID></TiffData></Pixels></Image></OME>')
+    result = mi.CheckResult()
+    mi._check_self_contained(_info(description=xml), result)
+    # the entity is not expanded: the UUID's text is empty, so it names no file of its own
+    assert [f.message for f in result.findings] == [
+        "m.tiff: TiffData/UUID entries name other files (?); a mask must be one file"]
+
+
+def test_sizes_default_to_one():
+    xml = ('<OME xmlns="http://www.openmicroscopy.org/Schemas/OME/2016-06"><Image ID="Image:0"><Pixels ID="Pixels:0" '
+           'DimensionOrder="XYZCT" Type="uint16" SizeX="4" SizeY="4" SizeC="2"><Channel ID="Channel:0:0" Name="a"/>'
+           '<Channel ID="Channel:0:1" Name="b"/></Pixels></Image></OME>')
+    info = _info(description=xml, ifd_count=2, full_ifds=[0, 1])
+    mi._parse_ome(info)
+    mi._map_planes(info)
+    assert info.ome_problem is None and info.plane_map == [[0], [1]] and info.size_z == 1
+    assert FILE_CHECKS["ome-consistency"][1](replace(info, width=4, height=4)).notes == ["channels: 'a', 'b'"]
+
+
+def test_channel_passes_come_in_order(tmp_path):
+    spec = MaskSpec(width=16, height=16, tile=16, pyramid_levels=1,
+                    channels=tuple(ChannelSpec(f"c{i}", i + 1) for i in range(4)))
+    path = tmp_path / spec.file_name
+    write_mask(spec, path)
+    info = open_mask(path)
+    reader = MaskReader(info)
+    try:
+        got = [(i, r.stats.n_objects) for i, r in reader.iter_channel_passes([3, 0, 2, 1], workers=2)]
+        assert got == [(3, 4), (0, 1), (2, 3), (1, 2)]
+        assert {i: r.stats.n_objects for i, r in reader.channel_passes([1, 2], workers=1).items()} == {1: 2, 2: 3}
+        assert list(reader.iter_channel_passes([], workers=2)) == []
+    finally:
+        reader.close()

