@@ -681,8 +681,8 @@ def scan_tsv(buf, pos, end, final, ncols, row_cap, first_row, max_cols, max_line
     n = 0
     i = pos
     safe = pos
-    status = 0
-    detail = 0
+    status = 0  # mutation: equivalent — typed for numba; set at each break before it is read
+    detail = 0  # mutation: equivalent — typed for numba; set at each error before it is read
     widest = out[5]
     rn = first_row
     while True:
