@@ -1,6 +1,10 @@
 """Many datasets: serial vs ``-n 2`` wall time and total CPU (this process's children).
 
-    python benchmarks/bench_datasets.py [--copies 40] [--big 8] [--size 3072]
+    python benchmarks/bench_datasets.py [--copies 40] [--big 8] [--size 3072] [--python PATH]
+
+``--python``: the interpreter whose pytest runs (default this one), e.g. a venv holding what a
+curator installs — ``pip install pytest-segmask pytest-xdist``, without the test extra's
+hypothesis, whose pytest plugin every pytest process would otherwise import.
 
 Workloads: the example dataset alone; N copies of it; one generated dataset of
 size² × 2 channels with 3 pyramid levels; M such datasets. Each run is a fresh
@@ -37,8 +41,11 @@ def children_cpu() -> float:
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
+PYTHON = [sys.executable]
+
+
 def run(datasets: list[Path], cwd: Path, extra: list[str]) -> tuple[float, float, str]:
-    args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(cwd),
+    args = [PYTHON[0], "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(cwd),
             *[f"--segmask-dataset={d}" for d in datasets], *extra]
     cpu0, t0 = children_cpu(), time.perf_counter()
     done = subprocess.run(args, cwd=cwd, capture_output=True, text=True, env=ENV)
@@ -52,7 +59,9 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=40)
     parser.add_argument("--big", type=int, default=8)
     parser.add_argument("--size", type=int, default=3072)
+    parser.add_argument("--python", default=sys.executable, help="interpreter that runs pytest")
     args = parser.parse_args()
+    PYTHON[0] = args.python
     sys.path.insert(0, str(PROJECT))
     from fixtures_generator import ChannelSpec, DatasetSpec, MaskSpec, write_dataset
 
@@ -81,6 +90,10 @@ def main() -> None:
             "import pytest\n\n@pytest.mark.parametrize('i', range(2000))\ndef test_nothing(i):\n    pass\n")
         run([EXAMPLE], tmp, ["-p", "no:xdist"])  # fills the bytecode cache (not timed)
         run([], trivial, ["-n", "2"])
+        plugins = subprocess.run([args.python, "-c", "import importlib.metadata as m; print(' '.join(sorted("
+                                  "e.dist.name + '-' + e.dist.version for e in m.entry_points(group='pytest11'))))"],
+                                 capture_output=True, text=True).stdout.strip()
+        print(f"pytest plugins in {args.python}: {plugins}")
         print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}; "
               f"load average {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
         print(f"{'workload':45} {'serial wall/CPU s':>18} {'-n 2 wall/CPU s':>18} {'wall ratio':>10} {'CPU ratio':>9}")

@@ -5,8 +5,17 @@ pyramid (tiles under the same top-level tile together). Before a tile of level k
 the tiles of level k+1 its pixels feed are decoded and kept ("resident"); the tile is compared
 with them (the f × f block test) and, at level 0, reduced into the channel statistics. A
 resident tile is released as soon as the last tile under it was compared, so memory is a few
-tiles per level, never a plane. Decoding runs ahead on a small thread pool (imagecodecs releases
-the GIL) while the compiled kernels run in this thread, also without the GIL.
+tiles per level, never a plane.
+
+Both cores work on one channel: the tiles are split into parts, each a run of whole subtrees of
+a "split level" (the highest level with at least two subtrees per part), and each part is
+decoded and reduced by its own thread into its own table — imagecodecs and the compiled
+kernels release the GIL, so the threads run in parallel. The few tiles above the split level
+are decoded first; their tiles are shared by the parts (a lock each). The parts' tables are
+merged at the end, one column at a time (``channel_stats.finish_parts``). Results do not depend
+on the split: examples are the first bad pixels in raster order, errors come in pass order
+(tested against one thread). A geometry where one tile feeds two subtrees (levels with
+different tile sizes) runs in one thread, with decoding ahead on a small pool.
 """
 
 from __future__ import annotations
