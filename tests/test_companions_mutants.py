@@ -231,3 +231,18 @@ def test_rows_named_for_the_first_10000_ids(tmp_path):
     assert messages(ids) == [("ADJ-IDS", f"{NAME}: 6 of 10004 object id(s) do not exist in mask channel 'cells' "
                               "(which holds 9998 objects): 9999 (row 5001), 10000 (row 5001), 10001, 10002, 10003 "
                               "… (+1 more)")]
+
+
+# --- glb ---------------------------------------------------------------------------------------------
+
+
+def test_glb_buffer_of_one_byte(tmp_path):
+    from test_checks_glb import doc, glb, messages
+
+    d = doc(buffers=[{"byteLength": 1}], bufferViews=[{"buffer": 0, "byteLength": 1}],
+            accessors=[{"bufferView": 0, "componentType": 5121, "count": 1, "type": "SCALAR"}])
+    result, found = messages(tmp_path, glb(d, b"\x00" * 4))
+    assert found == [] and result.notes == [
+        "c.glb: glTF 2.0 binary, 1 mesh(es), 1 primitive(s), 1 accessor(s), BIN chunk 4 bytes"]
+    _, found = messages(tmp_path, glb(doc(buffers=[{"byteLength": 0}])))
+    assert "c.glb: buffer 0 has byteLength 0, not a positive integer (at /buffers/0/byteLength)" in found

@@ -424,6 +424,8 @@ def test_multifile_uuid_and_binaryonly(tmp_path):
 def _pyr(levels, planes=1, notes=()):
     from pytest_segmask.checks.pyramid_labels import PyramidResult
 
+    if planes == 1:  # the default: one plane
+        return PyramidResult(levels=levels, notes=list(notes))
     return PyramidResult(levels=levels, planes=planes, notes=list(notes))
 
 
