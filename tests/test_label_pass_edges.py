@@ -342,3 +342,19 @@ def test_channel_stats_accessors():
     assert empty.max_id == 0 and empty.background_fraction == 1.0 and empty.nbytes == 0
     assert stats.nbytes == sum(a.nbytes for a in (stats.ids, stats.counts, stats.centroid_x, stats.centroid_y,
                                                   stats.bbox_compact))
+
+
+@pytest.mark.parametrize("workers", [2, 3, 4])
+def test_objects_split_between_parts_at_the_image_edges(tmp_path, workers):
+    """Objects whose tiles go to different threads are merged; the merged box and z range start
+    from nothing (an object in column 0, row 0 or plane 0 keeps a maximum of 0)."""
+    planes = [np.zeros((64, 64), np.uint16) for _ in range(3)]
+    planes[0][:, 0] = 5  # column 0 of plane 0, every tile row
+    planes[0][0, :] = 6  # row 0 of plane 0
+    planes[0][63, 63] = 6
+    planes[1][:, 0] = 7
+    planes[2][10:50, 20:40] = 8
+    ref = check(write(tmp_path / "edges.tiff", planes, tile=(16, 16)), planes, workers=(1, workers))
+    assert list(ref.bbox[0]) == [1, 0, 63, 0] and list(ref.z_range[0]) == [0, 0]
+    single = [planes[0]]
+    check(write(tmp_path / "edges2d.tiff", single, tile=(16, 16)), single, workers=(workers,))
