@@ -246,3 +246,42 @@ def test_glb_buffer_of_one_byte(tmp_path):
         "c.glb: glTF 2.0 binary, 1 mesh(es), 1 primitive(s), 1 accessor(s), BIN chunk 4 bytes"]
     _, found = messages(tmp_path, glb(doc(buffers=[{"byteLength": 0}])))
     assert "c.glb: buffer 0 has byteLength 0, not a positive integer (at /buffers/0/byteLength)" in found
+
+
+def _csv_error_reader(monkeypatch, message):
+    import csv
+
+    class Reader:
+        line_num = 0
+
+        def __init__(self, lines, **fmt):
+            self.lines = lines
+
+        def __iter__(self):
+            return self
+
+        def __next__(self):
+            next(self.lines, None)
+            raise csv.Error(message)
+
+    reader = Reader
+
+    monkeypatch.setattr(csv, "reader", reader)
+
+
+def test_any_csv_error_is_a_finding(tmp_path, monkeypatch):
+    from pytest_segmask.checks.segmentation_masks_csv import read_rows
+
+    (tmp_path / NAME).write_text("a,b\n1,2\n", encoding="utf-8")
+    (tmp_path / "s.csv").write_text("Mask name,x\n", encoding="utf-8")
+    _csv_error_reader(monkeypatch, "odd " + "y" * 80)
+    adj = read_adjacency(tmp_path / NAME, NAME)
+    assert adj.form is None and [(f.code, f.message) for f in adj.findings] == [
+        ("ADJ-FORM", f"{NAME} is not a readable CSV: it is not comma-separated text "
+         f"({adjacency.shorten('odd ' + 'y' * 80, 60)})")]
+    assert read_rows(tmp_path / "s.csv").error == (
+        f"not a readable CSV: it is not comma-separated text ({adjacency.shorten('odd ' + 'y' * 80, 60)})")
+    _csv_error_reader(monkeypatch, "field larger than field limit (131072)")
+    adj = read_adjacency(tmp_path / NAME, NAME)
+    assert [f.message for f in adj.findings] == [
+        f"{NAME}: line 1 holds a field longer than 1,024 characters (limit MAX_CSV_FIELD_CHARS)"]
