@@ -285,3 +285,10 @@ def test_any_csv_error_is_a_finding(tmp_path, monkeypatch):
     adj = read_adjacency(tmp_path / NAME, NAME)
     assert [f.message for f in adj.findings] == [
         f"{NAME}: line 1 holds a field longer than 1,024 characters (limit MAX_CSV_FIELD_CHARS)"]
+
+
+def test_header_only_edge_list(tmp_path):
+    adj, structure, ids = run(tmp_path, "object_1,object_2\n")
+    assert structure.findings == [] and structure.notes == [f"{NAME}: edge list, 0 object ids, 0 edge(s)"]
+    assert ids.findings == [] and ids.notes == ["all 0 ids exist in channel 'cells'"]
+    assert adj.id_rows == {} and adj.ids.dtype == np.int64
