@@ -31,6 +31,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -263,6 +264,26 @@ def copy_repo(dest: Path, source: str) -> None:
                     ignore=lambda d, names: [n for n in names if n in SKIP_COPY or n.endswith(".pyc")])
 
 
+RUNNING: set = set()  # test processes now running (killed when the driver is stopped)
+STOPPING = threading.Event()
+
+
+def _stop(signum=None, frame=None) -> None:
+    """SIGTERM/SIGINT: kill every running test process group, run no further mutant, and let
+    the main thread unwind (its `finally` removes the copies)."""
+    STOPPING.set()
+    for proc in list(RUNNING):
+        _kill(proc)
+    raise KeyboardInterrupt
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:  # already gone
+        pass
+
+
 def run_command(workdir: Path, command: list[str], timeout: float) -> tuple[int | None, float]:
     """(exit code, or None on timeout; seconds) of `command` run in the copy."""
     env = dict(os.environ, PYTHONPATH=str(workdir) + os.pathsep + os.environ.get("PYTHONPATH", ""),
@@ -270,12 +291,18 @@ def run_command(workdir: Path, command: list[str], timeout: float) -> tuple[int 
     start = time.monotonic()
     proc = subprocess.Popen(command, cwd=workdir, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
+    RUNNING.add(proc)
     try:
         code = proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+        _kill(proc)
         proc.wait()
         return None, time.monotonic() - start
+    except BaseException:
+        _kill(proc)
+        raise
+    finally:
+        RUNNING.discard(proc)
     return code, time.monotonic() - start
 
 
@@ -538,6 +565,8 @@ def main(argv: list[str] | None = None) -> int:
                 stages_of[m] = [("first", first), ("full", command)]
     to_run = [m for m in chosen if m.outcome == "pending"]
     tmp = Path(tempfile.mkdtemp(prefix="segmask-mutation-"))
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
     try:
         copies = []
         for j in range(max(1, min(args.jobs, len(to_run) or 1))):
@@ -576,7 +605,7 @@ def main(argv: list[str] | None = None) -> int:
         free = list(copies)
 
         def run_one(mutant: Mutant) -> Mutant:
-            if mutant.outcome == "equivalent":
+            if mutant.outcome == "equivalent" or STOPPING.is_set():
                 return mutant
             workdir = free.pop()
             target = workdir / mutant.module
@@ -602,6 +631,9 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 done += 1
                 print(f"  [{done}/{len(to_run)}] {mutant.outcome:<8} {mutant.describe()}", flush=True)
+    except KeyboardInterrupt:
+        print("stopped: the running tests were killed and the copies removed; no score", file=sys.stderr)
+        return 130
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
