@@ -908,3 +908,43 @@ def test_trailing_run_after_a_gap(tmp_path):
                               "the data): CEDAR reads them as data rows whose 8 REQUIRED cells are missing; 1 empty "
                               "row(s) inside the data (each misses every REQUIRED cell)")
     assert f.message.startswith(f"{NAME}: 24 × missingRequired")
+
+
+def test_schema_wider_than_header_stops_before_the_data(tmp_path):
+    schema = [list(r) for r in SCHEMA]
+    schema[0] = schema[0] + ["text"]
+    table = xlsx(tmp_path, template(schema=schema, n=0))  # no data rows: not reported, the layout stopped first
+    f = one(check_layout(table), "TABLE-LAYOUT")
+    assert "the first schema row (1) has cells up to column K" in f.message and table.rows == 0
+
+
+def test_one_fraction_and_one_formula_counted_once(tmp_path):
+    data = [obj(1, X=11.5), obj(2, Y=Raw('<c r="{ref}"><f>1</f></c>'))]
+    table = xlsx(tmp_path, template(data))
+    f = one(check_values(table), "TABLE-INTEGER-FRACTION", WARN, PRA)
+    assert f.message == f"{NAME}: column 'X' is typed integer but 1 value(s) are fractional: row 9: 11.5 (CEDAR accepts them)"
+    f = one(check_layout(table), "TABLE-LAYOUT")
+    assert f.message.startswith(f"{NAME}: 1 formula cell(s) without a cached value (I10): ")
+
+
+def test_quoted_tsv_numbers_are_text_that_parses(tmp_path):
+    schema = schema_with("Min value", [None] * 6 + ["0", None, None])
+    data = [obj(1, X='"20.5"'), obj(2, X='"-3"'), obj(3, X='"abc"'), obj(4, X='"7"')]
+    table = tsv(tmp_path, template(data, schema=schema))
+    found = {f.code: f for f in check_values(table).findings}
+    assert sorted(found) == ["TABLE-INTEGER-FRACTION", "TABLE-NOT-NUMBER", "TABLE-RANGE"]
+    assert found["TABLE-INTEGER-FRACTION"].message == ("cells-objects.tsv: column 'X' is typed integer but 1 value(s) "
+                                                       "are fractional: row 10: 20.5 (CEDAR accepts them)")
+    assert found["TABLE-RANGE"].message.endswith("1 × numberOutOfRange: Number is out of range ('X' ×1): row 11, "
+                                                 "column 'X', value '-3'")
+    assert found["TABLE-NOT-NUMBER"].message.endswith("row 12, column 'X', value 'abc'")
+    assert table.xyz[:, 0].tolist()[:2] == [20.5, -3.0] and table.xyz[3, 0] == 7
+    schema = schema_with("Max value", [None] * 6 + ["5", None, None])
+    table = tsv(tmp_path, template([obj(1, X='"6"'), obj(2, X='"5"')], schema=schema), name="b-objects.tsv")
+    [f] = check_values(table).findings
+    assert f.message.endswith("1 × numberOutOfRange: Number is out of range ('X' ×1): row 10, column 'X', value '6'")
+    fractions = [obj(i, X=f'"{i}.5"') for i in range(1, 8)]
+    table = tsv(tmp_path, template(fractions), name="c-objects.tsv")
+    [f] = check_values(table).findings
+    assert "7 value(s) are fractional: row 9: 1.5; row 10: 2.5;" in f.message and f.message.endswith(
+        "… (+2 more) (CEDAR accepts them)")

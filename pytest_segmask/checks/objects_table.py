@@ -1067,7 +1067,7 @@ def _java_int(value) -> int:
     v = float(value)
     if math.isnan(v):
         return 0
-    return int(max(-2**31, min(2**31 - 1, math.trunc(v) if math.isfinite(v) else (2**31 - 1 if v > 0 else -2**31))))
+    return int(max(-2**31, min(2**31 - 1, math.trunc(v) if math.isfinite(v) else (2**31 - 1 if v == math.inf else -2**31))))
 
 
 def _text_of(cell) -> str:
