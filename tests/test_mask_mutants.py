@@ -803,3 +803,23 @@ def test_channel_passes_come_in_order(tmp_path):
         assert list(reader.iter_channel_passes([], workers=2)) == []
     finally:
         reader.close()
+
+
+def test_subifd_size_tag_with_two_values(tmp_path):
+    import struct
+
+    path = tmp_path / "sub.tiff"
+    with tifffile.TiffWriter(path) as tif:
+        tif.write(np.ones((32, 32), np.uint16), subifds=1, tile=(16, 16), photometric="minisblack", metadata=None)
+        tif.write(np.ones((16, 16), np.uint16), subfiletype=1, tile=(16, 16), photometric="minisblack")
+    with tifffile.TiffFile(path) as tif:
+        entry = tif.pages[0].pages[0].tags["ImageLength"].offset
+    raw = bytearray(path.read_bytes())
+    raw[entry + 4:entry + 8] = struct.pack("<I", 2)  # count 1 -> 2: the tag reads as a tuple
+    path.write_bytes(bytes(raw))
+    info = open_mask(path, display="m.tiff")
+    assert info.levels[1].height == -1 and info.levels[1].width == 16
+    assert info.segment_error == ("IFD 0 SubIFD level 1: its ImageLength tag holds 2 values where TIFF allows one "
+                                  "(the tag's count or type is damaged)")
+    assert FILE_CHECKS["pyramid"][1](info).findings[0].message == (
+        "m.tiff: level 1 is 16 × -1, not smaller than the full resolution 32 × 32 by an integer factor ≥ 2")
