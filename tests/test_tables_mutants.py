@@ -948,3 +948,54 @@ def test_quoted_tsv_numbers_are_text_that_parses(tmp_path):
     [f] = check_values(table).findings
     assert "7 value(s) are fractional: row 9: 1.5; row 10: 2.5;" in f.message and f.message.endswith(
         "… (+2 more) (CEDAR accepts them)")
+
+
+@pytest.mark.parametrize("rows, nonempty, found, stopped", [
+    ([1, 2, 3, 4], [1, 1, 0, 1], [3], False),  # a present empty row followed by data
+    ([1, 2, 4, 5], [1, 1, 1, 1], [3], False),  # an absent row followed by data
+    ([1, 2, 3, 4, 5], [1, 0, 0, 1, 1], [], True),  # two empty rows stop the search
+    ([1, 2, 5, 6], [1, 1, 1, 1], [], True),  # two absent rows
+    ([1, 2, 4], [1, 0, 1], [], True),  # an empty row, then an absent one
+    ([1, 3, 4], [1, 0, 1], [], True),  # an absent row, then an empty one
+    ([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], [1, 0] * 6, [2, 4, 6, 8, 10], False),  # five kept, then it stops
+    ([3], [1], [], False),
+    ([2, 3], [0, 1], [2], False),  # the first row empty
+])
+def test_separator_search(rows, nonempty, found, stopped):
+    for split in range(len(rows) + 1):  # streamed in two blocks, cut anywhere
+        search = ot._SeparatorSearch()
+        r, e = np.asarray(rows, np.int64), np.asarray(nonempty, bool)
+        search.feed(r[:split], e[:split])
+        search.feed(r[split:], e[split:])
+        assert (search.found, search.stopped) == (found, stopped), split
+
+
+def test_skip_messages_of_unread_tables(tmp_path, monkeypatch):
+    (tmp_path / "a-objects.xlsx").write_bytes(b"not a zip")
+    table = read_objects_table(tmp_path / "a-objects.xlsx")
+    for check in (check_columns, check_values, check_ids):
+        assert check(table).skip == "a-objects.xlsx could not be read (see its layout item)"
+    from pytest_segmask.checks import table_reader
+
+    monkeypatch.setattr(table_reader, "MAX_TSV_ROWS", 5)
+    table = tsv(tmp_path)
+    assert check_values(table).skip == ("cells-objects.tsv was not read to the end: it exceeds a limit (see its layout "
+                                        "item)")
+    assert check_mask_agreement(table, "cells", MASK_FILE, box_stats(3), [MASK_FILE]).skip == check_values(table).skip
+    assert check_centroids(table, "cells", box_stats(3), (1, 9, 9), None).skip == check_values(table).skip
+
+
+def test_columns_listed_six_at_most(tmp_path):
+    data = [[1], obj(2)]  # row 9 holds only its Object ID: 8 REQUIRED cells missing
+    f = one(check_values(xlsx(tmp_path, template(data))), "TABLE-MISSING-REQUIRED")
+    assert f.message.startswith(f"{NAME}: 8 × missingRequired: Required value is missing ('Source file' ×1, 'Mask name' "
+                                "×1, 'Mask ID' ×1, 'Protocol for mask creation (DOI)' ×1, 'Annotation tool' ×1, 'X' "
+                                "×1): row 9, column 'Source file', value ''; ")
+    assert f.message.endswith("… (+3 more)")
+
+
+def test_rich_text_blank_row_after_data(tmp_path):
+    data = [obj(1), [Raw('<c r="{ref}" t="inlineStr"><is><r><t> </t></r></is></c>')]]
+    table = xlsx(tmp_path, template(data))
+    assert table.empty_count == 0 and table.rows == 2  # a rich-text cell makes its row non-empty
+    assert check_ids(table).findings[0].message.endswith("1 Object ID(s) not positive integers: row 10: ' '")

@@ -719,22 +719,22 @@ class _Reader:
     def _vocabulary(self) -> None:
         """Schema rows against the EPIC README's header-attribute vocabularies (authority schema)."""
         t = self.t
-        if t.layout == "plain" or not t.validated:
+        if not t.validated:  # a plain or separator-less table has no schema rows CEDAR reads
             return
         problems_err, problems_warn = Examples(MAX_EXAMPLES), Examples(MAX_EXAMPLES)
         for col in t.validated:
             c = next((i for i, n in enumerate(t.columns) if n == col.name), col.index)
-            for label, allowed, required, sink in (
-                    ("Type", EPIC_TYPES, True, problems_err), ("Requirement level", EPIC_LEVELS, True, problems_err),
-                    ("Description", None, True, problems_err), ("Unit", EPIC_UNITS, False, problems_warn),
-                    ("Feature class", EPIC_CLASSES, True, problems_warn)):
+            # label, its vocabulary, where an empty value goes (None: allowed), where a value outside goes
+            for label, allowed, if_empty, sink in (
+                    ("Type", EPIC_TYPES, problems_err, problems_err),
+                    ("Requirement level", EPIC_LEVELS, problems_err, problems_err),
+                    ("Description", None, problems_err, problems_err), ("Unit", EPIC_UNITS, None, problems_warn),
+                    ("Feature class", EPIC_CLASSES, problems_warn, problems_warn)):
                 value = t.schema.get(label, {}).get(c)
                 text = "" if value is None else str(value).strip(JAVA_TRIM)
                 if not text:
-                    if required and label != "Feature class":
-                        sink.add(f"{label} of '{col.name}' is empty")
-                    elif label == "Feature class":
-                        problems_warn.add(f"Feature class of '{col.name}' is empty")
+                    if if_empty is not None:
+                        if_empty.add(f"{label} of '{col.name}' is empty")
                 elif allowed is not None and text not in allowed:
                     note = " (CEDAR reads it as text)" if label == "Type" else \
                         " (CEDAR reads it as not required)" if label == "Requirement level" else ""
@@ -810,10 +810,7 @@ class _Reader:
             if kind == ts.K_TEXT:
                 self.complex_text[k] = text
                 blk.flags[r, c] |= 16  # text comes from complex_text
-                if text.strip(JAVA_TRIM):
-                    blk.row_nonempty[r] = True
-            elif kind in (ts.K_NUMBER, ts.K_BOOL, ts.K_NOCACHE, ts.K_NUMBAD):
-                blk.row_nonempty[r] = True
+            # the scanner counts a row with a complex cell as non-empty (rich text, comments: rare)
 
     def texts(self, blk, rows_idx: np.ndarray, c: int) -> tuple[list[str], np.ndarray]:
         """Distinct texts of the string cells ``rows_idx`` of column ``c``, and each cell's index."""
@@ -953,9 +950,7 @@ class _Reader:
         t = self.t
         if t.id_col is None:
             return
-        c = t.id_col
-        if c >= blk.kind.shape[1]:
-            return
+        c = t.id_col  # < the block's width: blocks hold every header column
         idx = np.flatnonzero(live)
         if not len(idx):
             return
@@ -985,7 +980,7 @@ class _Reader:
         xyz = np.full((int(ok.sum()), 3), np.nan)
         for j, name in enumerate(("X", "Y", "Z")):
             cc = t.column(name)
-            if cc is None or cc >= blk.kind.shape[1]:
+            if cc is None:
                 continue
             sel = idx[ok]
             k = blk.kind[sel, cc]
@@ -1001,7 +996,7 @@ class _Reader:
         self.xyz.append(xyz)
         for name, seen in (("Mask name", t.mask_names), ("Source file", t.source_files)):
             cc = t.column(name)
-            if cc is None or cc >= blk.kind.shape[1] or len(seen) >= MAX_DISTINCT:
+            if cc is None:
                 continue
             k = blk.kind[idx, cc]
             sel = np.flatnonzero((k == ts.K_SHARED) | (k == ts.K_TEXT))
