@@ -847,3 +847,9 @@ def test_bytes_past_the_window_are_never_read(tmp_path, monkeypatch, poison):
         monkeypatch.setattr(tr, "READ_BYTES", window)
         assert summary(_read_rich(tmp_path)) == expected[0], window
         assert summary(read_objects_table(tmp_path / "a-objects.tsv")) == expected[1], window
+
+
+def test_tsv_quoted_first_field_holds_a_line_break(tmp_path):
+    rows = template([obj(1), obj(2, **{"Object ID": '"2\n"'}), obj(3)])
+    table = read_objects_table(write_tsv(tmp_path / "a-objects.tsv", rows))
+    assert table.rows == 3 and table.ids.tolist() == [1, 2, 3] and check_layout(table).findings == []

@@ -232,7 +232,7 @@ def scan_xlsx(buf, pos, end, ncols, row_cap, last_row, sst_blank, max_rows, max_
     status = 0  # mutation: equivalent — typed for numba; set at each break before it is read
     detail = 0  # mutation: equivalent — typed for numba; set at each error before it is read
     bad_what = 0
-    widest = out[5]
+    widest = out[5]  # mutation: equivalent — the head is scanned whole in its last call: earlier calls add nothing
     in_row = False
     in_cell = False
     row_idx = -1  # mutation: equivalent — typed for numba; set at each <row> before it is read
@@ -683,7 +683,7 @@ def scan_tsv(buf, pos, end, final, ncols, row_cap, first_row, max_cols, max_line
     safe = pos
     status = 0  # mutation: equivalent — typed for numba; set at each break before it is read
     detail = 0  # mutation: equivalent — typed for numba; set at each error before it is read
-    widest = out[5]
+    widest = out[5]  # mutation: equivalent — the head is scanned whole in its last call: earlier calls add nothing
     rn = first_row
     while True:
         if i >= end:
