@@ -440,7 +440,8 @@ def merge_sums(gcnt, gsx, gsum, bcnt, bsum, n, dest, mflag, mlist, m, out, side)
 
 @njit(cache=True, nogil=True)
 def merge_ranges(box, n, dest, mflag, out, half):
-    """Row ranges (min columns, then ``half`` max columns): multi rows combined by min/max."""
+    """Row ranges (``half`` min columns, then ``half`` max columns): multi rows combined by
+    min/max, the others copied."""
     for r in range(n):
         d = dest[r]
         if mflag[d]:
@@ -450,5 +451,4 @@ def merge_ranges(box, n, dest, mflag, out, half):
                 if box[r, half + j] > out[d, half + j]:
                     out[d, half + j] = box[r, half + j]
         else:
-            for j in range(2 * half):
-                out[d, j] = box[r, j]
+            out[d] = box[r]
