@@ -12,6 +12,7 @@ modules the plugin imports at top level while collecting the example).
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import subprocess
 import sys
@@ -22,13 +23,14 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parents[1]
 EXAMPLE = PROJECT / "examples" / "kidney-demo"
 BASE = [sys.executable, "-m", "pytest", "--co", "-q", "-p", "no:cacheprovider"]
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}  # Python's default: bytecode cached
 
 
 def best_wall(args: list[str], cwd: Path, repeat: int) -> float:
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
-        subprocess.run(args, cwd=cwd, capture_output=True)
+        subprocess.run(args, cwd=cwd, capture_output=True, env=ENV)
         times.append(time.perf_counter() - start)
     return min(times)
 
@@ -36,7 +38,7 @@ def best_wall(args: list[str], cwd: Path, repeat: int) -> float:
 def plugin_imports(cwd: Path) -> list[tuple[str, float]]:
     """Cumulative import time (s) of each top-level import made while the plugin collects."""
     done = subprocess.run([sys.executable, "-X", "importtime", *BASE[1:], f"--segmask-dataset={EXAMPLE}"],
-                          cwd=cwd, capture_output=True, text=True)
+                          cwd=cwd, capture_output=True, text=True, env=ENV)
     lines = done.stderr.splitlines()
     # the entry point (pytest_segmask.plugin) loads with pytest's plugins; the collecting part
     # starts with the first other pytest_segmask module
