@@ -516,3 +516,25 @@ def test_file_name_that_is_not_utf8_keeps_reports_valid(pytester):
     ET.parse(pytester.path / "report.xml")  # valid XML
     page = (pytester.path / "report.html").read_bytes().decode("utf-8")
     assert "caf\\xe9.txt" in page
+
+
+def test_adjacency_gets_ids_dropped_at_release(pytester, monkeypatch):
+    """A companion whose channel collection could not foresee (its ids were not kept when the
+    channel was released) still gets them: the channel is decoded again."""
+    from pytest_segmask.dataset import DatasetModel
+
+    from pytest_segmask.checks.mask_image import MaskReader
+
+    monkeypatch.setattr(DatasetModel, "companion_owner", lambda self, node: None)
+    passes, real_pass = [], MaskReader.channel_pass
+    monkeypatch.setattr(MaskReader, "channel_pass", lambda self, i, **kw: passes.append(i) or real_pass(self, i, **kw))
+    spec = DatasetSpec(masks=(MaskSpec(width=40, height=30, tile=16, channels=(ChannelSpec("cells", 6),)),),
+                       adjacency=(("cells", "centroid", "edges"),))
+    write_dataset(spec, pytester.path / "ds")
+    adjacency = pytester.path / "ds" / M / "cells-centroid-adjacency.csv"
+    adjacency.write_text("id_1,id_2\n1,2\n2,999\n")
+    result = pytester.runpytest("--segmask-dataset=ds", "-p", "no:cacheprovider", "-k", "adjacency or labels")
+    result.stdout.fnmatch_lines(["*ADJ-IDS*999*"])
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed") == 1 and "error" not in outcomes
+    assert passes == [0, 0]  # decoded for the labels item, then again for the adjacency ids
