@@ -853,3 +853,15 @@ def test_tsv_quoted_first_field_holds_a_line_break(tmp_path):
     rows = template([obj(1), obj(2, **{"Object ID": '"2\n"'}), obj(3)])
     table = read_objects_table(write_tsv(tmp_path / "a-objects.tsv", rows))
     assert table.rows == 3 and table.ids.tolist() == [1, 2, 3] and check_layout(table).findings == []
+
+
+def test_tsv_lone_continuation_byte_and_column_limit_message(tmp_path):
+    data = tsv_text(template(n=2)).encode().replace(b"CL:0000000", b"CL:\x80", 1)
+    (tmp_path / "a-objects.tsv").write_bytes(data)
+    f = [x for x in check_layout(read_objects_table(tmp_path / "a-objects.tsv")).findings if x.code == "TABLE-READ"][0]
+    assert f.message == "a-objects.tsv is not UTF-8 text (1 distinct value(s) hold bytes that are not UTF-8)"
+    path = tmp_path / "b-objects.tsv"
+    path.write_text("Object ID\tx\n1\t2" + "\t" * ts.MAX_COLUMNS + "3\n")
+    f = one(read_objects_table(path), "TABLE-LIMIT")
+    assert f.message == ("b-objects.tsv: reading stopped: row 2 has a cell in column 16,385, beyond Excel's 16,384 "
+                         "columns (MAX_COLUMNS)")

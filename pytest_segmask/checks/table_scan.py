@@ -85,7 +85,7 @@ K_NUMBAD = 9  # a number cell whose text is not a number
 # cell flags (TSV: text that also parses as a number; any: raw text holds '&' / bytes >= 0x80)
 F_NUMERIC = 1
 F_AMP = 2
-F_HIGH = 4
+F_HIGH = 4  # TSV only: the xlsx text is always decoded as UTF-8
 F_FORMULA = 8
 
 # status codes
@@ -400,7 +400,7 @@ def scan_xlsx(buf, pos, end, ncols, row_cap, last_row, sst_blank, max_rows, max_
                 row_nonempty[row_idx] = False
                 for k in range(ncols):
                     kind[row_idx, k] = 0
-                    flags[row_idx, k] = 0
+                    flags[row_idx, k] = 0  # mutation: equivalent — flags are read only for text cells, which set them
                 col = -1
                 in_row = True
                 if selfclose:
@@ -634,8 +634,6 @@ def scan_xlsx(buf, pos, end, ncols, row_cap, last_row, sst_blank, max_rows, max_
                     blank = False
                 if d == 38:
                     fl |= 2
-                elif d >= 128:
-                    fl |= 4
             flags[row_idx, col] = fl
             if not blank or c_f:
                 row_nonempty[row_idx] = True
@@ -746,7 +744,7 @@ def scan_tsv(buf, pos, end, final, ncols, row_cap, first_row, max_cols, max_line
         row_nonempty[r] = False
         for k in range(ncols):
             kind[r, k] = 0
-            flags[r, k] = 0
+            flags[r, k] = 0  # mutation: equivalent — flags are read only for text cells, which set them
         # fields
         c = 0
         s = i
