@@ -292,3 +292,19 @@ def test_header_only_edge_list(tmp_path):
     assert structure.findings == [] and structure.notes == [f"{NAME}: edge list, 0 object ids, 0 edge(s)"]
     assert ids.findings == [] and ids.notes == ["all 0 ids exist in channel 'cells'"]
     assert adj.id_rows == {} and adj.ids.dtype == np.int64
+
+
+# --- segmentation-masks.csv -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("extra, error", [
+    (0, None),
+    (1, "line 2 is longer than 65,536 characters (limit MAX_CSV_LINE_CHARS); a line this long is not CSV text"),
+])
+def test_segmentation_masks_csv_line_limit(tmp_path, extra, error):
+    from pytest_segmask.checks.segmentation_masks_csv import read_rows
+
+    header = "Channel number,Mask name,Source file\n"
+    line = ("1," * 40_000)[: 65_536 + extra] + "\n"  # 65,536 characters and the newline (+1)
+    (tmp_path / "s.csv").write_text(header + line, encoding="utf-8")
+    assert read_rows(tmp_path / "s.csv").error == error

@@ -55,6 +55,7 @@ GLB_MESH = define_rule(
 MAGIC = 0x46546C67  # "glTF"
 CHUNK_JSON = 0x4E4F534A
 CHUNK_BIN = 0x004E4942
+MAX_BYTE_STRIDE = 252  # glTF: 4..252, a multiple of 4  # mutation: equivalent — 253 is no multiple of 4 (252 and 256 are tested)
 MAX_JSON_BYTES = 64 * 1024 * 1024  # a mesh's JSON is small; refuse absurd declared sizes
 MAX_JSON_DEPTH = 64  # glTF nests a few levels (extras deeper); Python's parser recurses per level
 MAX_JSON_NUMBER_CHARS = 64  # a glTF number is an index, a length or a float: a few digits
@@ -248,7 +249,7 @@ def _check_bounds(doc: dict, bin_length: int | None, fail) -> None:
                 f"/bufferViews/{i}",
             )
         stride = view.get("byteStride")
-        if stride is not None and (not _nonneg_int(stride) or not 4 <= stride <= 252 or stride % 4):
+        if stride is not None and (not _nonneg_int(stride) or not 4 <= stride <= MAX_BYTE_STRIDE or stride % 4):
             fail(GLB_BOUNDS, f"bufferView {i} has byteStride {_show(stride)} (must be 4..252, a multiple of 4)", f"/bufferViews/{i}/byteStride")
             view_lengths.append(None)
             continue
