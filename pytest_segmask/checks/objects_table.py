@@ -411,9 +411,8 @@ class _Reader:
         self.gaps = Examples(MAX_EXAMPLES)
         self.nocache = Examples(MAX_EXAMPLES)
         self.numbad = Examples(MAX_EXAMPLES)
-        self.prev_row = 0
-        self.extra_separators: list[int] = []
-        self.known_separators = 0
+        self.prev_row: int  # the header's row, then each block's last row (set by run)
+        self.known_separators: int  # separators found in the head (set by run)
 
     # helpers -----------------------------------------------------------------------------
     def layout_error(self, message: str, fix: str, row: int | None = None, blocking: bool = True) -> None:
