@@ -865,3 +865,15 @@ def test_tsv_lone_continuation_byte_and_column_limit_message(tmp_path):
     f = one(read_objects_table(path), "TABLE-LIMIT")
     assert f.message == ("b-objects.tsv: reading stopped: row 2 has a cell in column 16,385, beyond Excel's 16,384 "
                          "columns (MAX_COLUMNS)")
+
+
+def test_prefixed_sheet_and_foreign_elements(tmp_path):
+    expected = summary(read_objects_table(write_xlsx(tmp_path / NAME)))
+    xml = sheet_xml(template(), prefix="x")
+    assert "<x:sheetData><x:row" in xml
+    assert summary(read_objects_table(write_xlsx(tmp_path / NAME, sheet=xml))) == expected
+    # elements of other vocabularies whose local names are near row / is / v
+    xml = sheet_xml(template()).replace('<row r="9">', '<y:rox xmlns:y="urn:y"/><y:ro xmlns:y="urn:y"/><row r="9">')
+    xml = xml.replace("<v>11</v>", '<v>11</v><y:ix xmlns:y="urn:y"/><y:vv xmlns:y="urn:y">3</y:vv><y:u xmlns:y="urn:y"/>')
+    xml = xml.replace("</sheetData>", '</sheetData><y:sheetDatb xmlns:y="urn:y"/>')
+    assert summary(read_objects_table(write_xlsx(tmp_path / NAME, sheet=xml))) == expected
