@@ -358,3 +358,12 @@ def test_objects_split_between_parts_at_the_image_edges(tmp_path, workers):
     assert list(ref.bbox[0]) == [1, 0, 63, 0] and list(ref.z_range[0]) == [0, 0]
     single = [planes[0]]
     check(write(tmp_path / "edges2d.tiff", single, tile=(16, 16)), single, workers=(workers,))
+
+
+def test_a_million_objects_use_mapped_tables(tmp_path):
+    """Over 4 MiB of per-object state: the accumulator's tables live in their own mappings."""
+    rng = np.random.default_rng(9)
+    plane = (rng.permutation(1 << 20).astype(np.uint32) + 1).reshape(1024, 1024)
+    plane[:8, :8] = 77  # one object of 64 px among a million of one
+    path = write(tmp_path / "million.tiff", [plane], tile=(256, 256), compression=None)
+    check(path, [plane], workers=(1,))
