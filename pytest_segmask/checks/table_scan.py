@@ -809,7 +809,7 @@ def scan_tsv(buf, pos, end, final, ncols, row_cap, first_row, max_cols, max_line
         if over:
             status = 4
             detail = max_cols + 1
-            n -= 1
+            n -= 1  # mutation: equivalent — the column limit raises: the block's rows are not used
             rn -= 1
             break
         i = rec_end + 1 if rec_end < end else end
