@@ -573,17 +573,22 @@ def test_cells_beyond_the_table_after_the_head(tmp_path, monkeypatch, cell, none
     assert "32 × missingRequired" not in f.message and "8 × missingRequired" in f.message
 
 
-def test_blocks_of_rows_after_the_head(tmp_path, monkeypatch):
+@pytest.mark.parametrize("fmt", ["xlsx", "tsv"])
+def test_blocks_of_rows_after_the_head(tmp_path, monkeypatch, fmt):
     monkeypatch.setattr(ot, "HEAD_ROWS", 12)
     monkeypatch.setattr(ot, "BLOCK_CELLS", 10)  # 16-row blocks
     data = [obj(i) for i in range(1, 60)]
     data[30] = obj(31, X="t")
     data[45] = obj(46, Mask_name="other")
-    table = read_objects_table(write_xlsx(tmp_path / NAME, template(data), shared=True))
+    if fmt == "tsv":
+        table = read_objects_table(write_tsv(tmp_path / "cells-objects.tsv", template(data)))
+    else:
+        table = read_objects_table(write_xlsx(tmp_path / NAME, template(data), shared=True))
     assert table.rows == 59 and table.ids.tolist() == list(range(1, 60))
     assert table.mask_names == {"cells": 9, "other": 54}
     [f] = check_values(table).findings
     assert f.message.endswith("1 × notNumberType: Value is not a number ('X' ×1): row 39, column 'X', value 't'")
+    assert table.id_rows.tolist() == list(range(9, 68))
 
 
 def test_wide_head_is_read_again(tmp_path, monkeypatch):
