@@ -412,11 +412,15 @@ class DatasetModel:
         return self.file_name(node.rel)
 
     def input_mask_info(self, node: Node):
+        if node.kind != "mask":  # the mask's, opened once for all its channels' items
+            return self.mask_info(node.rel)
         from .checks.mask_image import open_mask
 
         return open_mask(self.listing.fs_path(self.root, node.rel), node.rel)
 
     def input_mask_reader(self, node: Node):
+        if node.kind != "mask":
+            return self.mask_reader(node.rel)
         from .checks.mask_image import MaskReader
 
         return MaskReader(self.mask_info(node.rel))

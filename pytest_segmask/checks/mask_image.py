@@ -485,7 +485,12 @@ def ome_schema():
 
     parser = _xml_parser()
     parser.resolvers.add(OfflineResolver())
-    xsd = files("ome_types") / "ome-2016-06.xsd"
+    # the package's folder without importing it: ome_types imports its pydantic model (~0.5 s)
+    import importlib.util
+
+    spec = importlib.util.find_spec("ome_types")
+    folders = list(spec.submodule_search_locations or []) if spec else []
+    xsd = Path(folders[0]) / "ome-2016-06.xsd" if folders else files("ome_types") / "ome-2016-06.xsd"
     with xsd.open("rb") as fh:
         return etree.XMLSchema(etree.parse(fh, parser))
 
