@@ -59,8 +59,8 @@ class SegmaskPlugin:
         self._warned: list[tuple[str, str]] = []  # (node id, findings JSON) of passing items that warn
         # SegmaskWarning is for -W error promotion only; the summary shows warned items as findings
         config.addinivalue_line("filterwarnings", "ignore::pytest_segmask.SegmaskWarning")
-        if config.pluginmanager.hasplugin("html"):
-            from .html_report import HtmlReport
+        if config.pluginmanager.hasplugin("html") and config.getoption("htmlpath", None):
+            from .html_report import HtmlReport  # only when a report is written (--html)
 
             config.pluginmanager.register(HtmlReport(self), "segmask-html")
 
