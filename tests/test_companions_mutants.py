@@ -189,6 +189,9 @@ def test_unreadable_folder_finding_whole(tmp_path, monkeypatch):
 @pytest.mark.parametrize("name, reason", [
     ("cells_objects.xlsx", "is named like an objects table but does not end in `-objects.xlsx` or `-objects.tsv`"),
     ("cells-objects", "is named like an objects table but does not end in `-objects.xlsx` or `-objects.tsv`"),
+    ("sub/cells_objects.xlsx", "is named like an objects table but does not end in `-objects.xlsx` or `-objects.tsv`"),
+    ("sub/cells-objects.xlsx", "is not directly in `derived/segmentation_masks/`, where an objects table must sit "
+                               "(move it to `derived/segmentation_masks/cells-objects.xlsx`)"),
     ("cells-objects.csv", "is a `.csv` file; version 2.7 accepts `.xlsx` or `.tsv` for objects tables "
                           "(save it as `cells-objects.xlsx`)"),
 ])

@@ -240,6 +240,10 @@ def test_big_endian_segments_decode_to_native_values(tmp_path, compression):
 
 def test_one_pixel_image_and_plane_is_a_value():
     assert segment_layout(page(h=1, w=1)) == Layout(1, 1, 1, 1, 1, 1, False, 2)
+    lay = segment_layout(page(h=1, w=1))
+    with pytest.raises(AttributeError):
+        lay.h = 2  # frozen: layouts are shared between threads
+    assert hash(lay) == hash(Layout(1, 1, 1, 1, 1, 1, False, 2))
     p = Plane(page(), "x", "c", 0)
     with pytest.raises(AttributeError):
         p.z = 3  # frozen: planes are shared between threads
