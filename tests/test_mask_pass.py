@@ -527,3 +527,35 @@ def test_level0_failure_in_a_later_part_is_reported_like_one_thread(tmp_path):
         assert "tile 40 " in message
     finally:
         reader.close()
+
+
+def test_small_masks_pass_channels_in_parallel_large_ones_one_at_a_time(tmp_path, monkeypatch):
+    from pytest_segmask.checks import mask_image
+
+    mask = MaskSpec(width=64, height=64, tile=16, channels=(ChannelSpec("a", 4), ChannelSpec("b", 5)))
+    path = tmp_path / mask.file_name
+    write_mask(mask, path)
+    reader = MaskReader(open_mask(path))
+    try:
+        assert not reader._splits(0, 2)  # 64² px: below SPLIT_MIN_PIXELS
+        monkeypatch.setattr(mask_image, "SPLIT_MIN_PIXELS", 64 * 64)
+        assert reader._splits(0, 2) and not reader._splits(0, 1)
+        monkeypatch.setattr(mask_image, "SPLIT_MIN_PIXELS", 64 * 64 + 1)
+        assert not reader._splits(0, 2)
+    finally:
+        reader.close()
+
+
+def test_a_large_mask_with_few_segments_is_not_split(tmp_path, monkeypatch):
+    from pytest_segmask.checks import mask_image
+
+    monkeypatch.setattr(mask_image, "SPLIT_MIN_PIXELS", 0)
+    mask = MaskSpec(width=64, height=64, tile=32, pyramid_levels=1, channels=(ChannelSpec("a", 4),))
+    path = tmp_path / mask.file_name
+    write_mask(mask, path)
+    reader = MaskReader(open_mask(path))
+    try:
+        assert reader._splits(0, 2)  # 4 tiles = 2 × 2 workers
+        assert not reader._splits(0, 3)  # fewer than 2 × 3
+    finally:
+        reader.close()

@@ -443,6 +443,7 @@ def test_channel_statistics_released_after_their_last_item(pytester, monkeypatch
         models.append(self)
 
     monkeypatch.setattr(DatasetModel, "_keep", keeping)
+    monkeypatch.setattr("pytest_segmask.checks.mask_image.SPLIT_MIN_PIXELS", 0)  # this small mask counts as large
     spec = DatasetSpec(masks=(MaskSpec(tile=16, channels=tuple(ChannelSpec(n, 5) for n in names)),))
     write_dataset(spec, pytester.path / "ds")
     reprec = pytester.inline_run("--segmask-dataset=ds", "-p", "no:cacheprovider")

@@ -167,11 +167,11 @@ def _plan_parts(geoms: list[_PlanePyramid], parts: int) -> _PassPlan:
     for z, g in enumerate(geoms):
         order.extend((z, k, t) for k, t in g.events())
     order = [(i, *ev) for i, ev in enumerate(order)]
-    area0 = {(z, t): g.layouts[0].rect(t)[2] * g.layouts[0].rect(t)[3]
-             for z, g in enumerate(geoms) for t in range(g.layouts[0].n_segments)}
-    whole = _PassPlan([], [order], [sum(area0.values())])
+    whole = _PassPlan([], [order], [sum(g.layouts[0].h * g.layouts[0].w for g in geoms)])
     if parts < 2:
         return whole
+    area0 = {(z, t): g.layouts[0].rect(t)[2] * g.layouts[0].rect(t)[3]
+             for z, g in enumerate(geoms) for t in range(g.layouts[0].n_segments)}
     # the split level: the highest whose tiles (over all planes) give each part a few subtrees
     split = None
     for s in range(max(g.depth for g in geoms), -1, -1):

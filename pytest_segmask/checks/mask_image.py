@@ -858,6 +858,9 @@ def numpy_dtype(info: MaskInfo) -> np.dtype | None:
         return None
 
 
+SPLIT_MIN_PIXELS = 1 << 22  # a channel from 2048² px is passed on all threads, one channel at a time
+
+
 class ChannelNotInFile(MaskDecodeError):
     """The channel's planes are in other files of a multi-file OME-TIFF."""
 
@@ -929,10 +932,11 @@ class MaskReader:
         """(index, ChannelPass or MaskDecodeError) in the order of ``indices``, holding no result
         the caller has already taken: drop each one when its items are done.
 
-        A mask whose planes have at least ``2 × workers`` tiles or strips (every large mask) is
-        passed one channel at a time, each pass split over ``workers`` threads, and the next
+        A large mask (``SPLIT_MIN_PIXELS`` per channel, at least ``2 × workers`` tiles or strips)
+        is passed one channel at a time, each pass split over ``workers`` threads, and the next
         channel starts only when asked for: memory stays at one channel. Smaller masks run
-        ``workers`` channels at a time, one thread each."""
+        ``workers`` channels at a time, one thread each (splitting a small pass costs more than
+        it gains)."""
         from concurrent.futures import ThreadPoolExecutor
 
         def one(index, threads):
@@ -965,18 +969,20 @@ class MaskReader:
                 del result
 
     def _splits(self, index: int, workers: int) -> bool:
-        """Whether a channel's pass has enough full-resolution segments to split over threads."""
+        """Whether a channel's pass is worth splitting over threads: a large channel with enough
+        full-resolution segments. (Split or whole, the pass's result is the same: tested.)"""
         from .tiff_stream import _checked_layout
 
-        if workers < 2:  # mutation: equivalent — split or whole, a channel's pass gives the same result
-            return False  # mutation: equivalent — split or whole, a channel's pass gives the same result
+        info = self.info
+        if workers < 2 or info.width * info.height * max(1, info.size_z) < SPLIT_MIN_PIXELS:
+            return False
         try:
             plane = self.planes(index)[0]
             with self._lock:
                 segments = _checked_layout(plane).n_segments
         except Exception:  # noqa: BLE001 - the pass itself reports a damaged channel
             return False  # mutation: equivalent — the pass of a damaged channel fails the same way split or whole
-        return segments * max(1, self.info.size_z) >= 2 * workers  # mutation: equivalent — split or whole, a channel's pass gives the same result
+        return segments * max(1, info.size_z) >= 2 * workers
 
     def close(self) -> None:
         if self._tif is not None:
