@@ -354,7 +354,7 @@ class VersionVerdict:
     matches: dict[str, list[str]]  # pattern key -> matching paths
     missing: list[str]  # required pattern keys with no match
     not_allowed: list[str]
-    unreadable: bool = False  # a folder could not be listed: no verdict can be trusted
+    unreadable: bool = False  # a folder could not be listed: no verdict can be trusted  # mutation: equivalent — evaluate() always sets it
 
     @property
     def passes(self) -> bool:

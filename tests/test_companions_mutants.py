@@ -311,3 +311,20 @@ def test_segmentation_masks_csv_line_limit(tmp_path, extra, error):
     line = ("1," * 40_000)[: 65_536 + extra] + "\n"  # 65,536 characters and the newline (+1)
     (tmp_path / "s.csv").write_text(header + line, encoding="utf-8")
     assert read_rows(tmp_path / "s.csv").error == error
+
+
+@pytest.mark.parametrize("n", [10, 11])
+def test_not_allowed_paths_listed_up_to_10(tmp_path, n):
+    from conftest import make_tree
+
+    from pytest_segmask.dirschema import check_not_allowed, choose_version, list_dataset
+
+    extra = [f"junk{i:02d}.txt" for i in range(n)]
+    root = make_tree(tmp_path / "ds", ["extras/", "derived/extras/", M + "s.segmentations.ome.tiff",
+                                       M + "c-objects.xlsx"] + extra)
+    listing = list_dataset(root)
+    [finding] = check_not_allowed(listing, choose_version(listing, "2.7", [".*"]), [".*"]).findings
+    lines = finding.message.split("\n")
+    assert lines[0] == f"{n} path(s) not allowed by segmentation-mask-v2.7: `junk00.txt`, `junk01.txt`, `junk02.txt` " \
+                       f"… (+{n - 3} more)"
+    assert [line.strip() for line in lines[1:]] == [f"`{p}`" for p in extra[:10]] + (["… (+1 more)"] if n == 11 else [])

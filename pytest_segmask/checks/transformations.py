@@ -47,7 +47,8 @@ def check_transformations(root: Path, listed: list[str], listing: Listing | None
         path = listing.fs_path(root, rel) if listing is not None else Path(root) / rel
         try:
             with open_regular(path, "rb") as fh:
-                if not fh.read(1):  # mutation: equivalent — any positive read size tells an empty file from a non-empty one
+                head = fh.read(1)  # mutation: equivalent — any positive read size tells an empty file from a non-empty one
+                if not head:
                     problems.append(f"`{shorten(rel, 120)}` is empty (0 bytes)")
         except OSError as exc:
             problems.append(f"`{shorten(rel, 120)}` cannot be read: {exc.strerror or type(exc).__name__}")
