@@ -849,8 +849,9 @@ def test_java_str_and_int():
             j(-0.5), j(3), j(12345678.5)] == [
         "null", "false", "NaN", "Infinity", "-Infinity", "-2147483648", "2.5E-10", "1.5E-300", "-0.5", "3",
         "12345678.5"]
-    assert [ot._java_int(v) for v in (float("nan"), float("inf"), float("-inf"), 2.9, -2.9, 1e12)] == [
-        0, 2**31 - 1, -2**31, 2, -2, 2**31 - 1]
+    assert [ot._java_int(v) for v in (float("nan"), float("inf"), float("-inf"), 2.9, -2.9, 1e12, -1e12)] == [
+        0, 2**31 - 1, -2**31, 2, -2, 2**31 - 1, -2**31]
+    assert ot.ObjectsTable("x", "x").xyz.shape == (0, 3)
     assert [ot.col_letter(i) for i in (0, 25, 26, 51, 701, 702, 16383)] == ["A", "Z", "AA", "AZ", "ZZ", "AAA", "XFD"]
     assert ot.table_prefix("a-objects.tsv") == "a" and ot.table_prefix("a.xlsx") == "a.xlsx"
     assert [ot._id_of(s) for s in ("1", " 2 ", "0", "-3", "1" * 18, "1" * 19, "²", "")] == [
@@ -999,3 +1000,34 @@ def test_rich_text_blank_row_after_data(tmp_path):
     table = xlsx(tmp_path, template(data))
     assert table.empty_count == 0 and table.rows == 2  # a rich-text cell makes its row non-empty
     assert check_ids(table).findings[0].message.endswith("1 Object ID(s) not positive integers: row 10: ' '")
+
+
+def test_integer_range_saturates_like_java(tmp_path):
+    schema = schema_with("Min value", [None] * 6 + [None, None, -1e10])
+    schema = schema_with("Max value", [None] * 6 + [2147483646, 1e10, None], after="Min value", base=schema)
+    data = [obj(1, X=1e12, Y=1e12, Z=-1e12), obj(2, X=2147483646, Y=2147483647.9, Z=-2147483648)]
+    found = {f.code: f for f in check_values(xlsx(tmp_path, template(data, schema=schema))).findings}
+    assert sorted(found) == ["TABLE-INTEGER-FRACTION", "TABLE-RANGE"]
+    assert found["TABLE-RANGE"].message == (f"{NAME}: 1 × numberOutOfRange: Number is out of range ('X' ×1): row 11, "
+                                            "column 'X', value '2147483647'")
+
+
+def test_no_rows_read_keeps_empty_arrays(tmp_path):
+    table = xlsx(tmp_path, template(n=0))
+    assert table.xyz.shape == (0, 3) and table.ids.tolist() == [] and table.id_rows.tolist() == []
+
+
+def test_complex_cells_in_the_head(tmp_path):
+    header = list(HEADER)
+    header[3] = Raw('<c r="{ref}" t="b"><!--x--><v>1</v></c>')
+    f = one(check_layout(xlsx(tmp_path, template(header=header))), "TABLE-LAYOUT")
+    assert f.message.endswith("header cell D8 is not text (true)")
+    header[3] = Raw('<c r="{ref}"><!--x--><v>2.5</v></c>')
+    f = one(check_layout(xlsx(tmp_path, template(header=header), name="b-objects.xlsx")), "TABLE-LAYOUT")
+    assert f.message.endswith("header cell D8 is not text (2.5)")
+    header[3] = Raw('<c r="{ref}" t="inlineStr"><!--x--><is><t>Mask ID</t></is></c>')
+    table = xlsx(tmp_path, template(header=header), name="c-objects.xlsx")
+    assert check_layout(table).findings == [] and table.columns[3] == "Mask ID"
+    header[3] = Raw('<c r="{ref}" t="e"><!--x--><v>#N/A</v></c>')
+    f = one(check_layout(xlsx(tmp_path, template(header=header), name="d-objects.xlsx")), "TABLE-LAYOUT")
+    assert f.message.endswith("header cell D8 is not text (null)")

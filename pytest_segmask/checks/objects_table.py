@@ -854,7 +854,7 @@ class _Reader:
         text_idx = np.flatnonzero(is_text & live)
         if len(text_idx):
             texts, inverse = self.texts(blk, text_idx, c)
-            props = np.array([self.text_props(col, s, tsv) for s in texts], dtype=np.int64).reshape(-1, 8)
+            props = np.array([self.text_props(col, s, tsv) for s in texts], dtype=np.int64).reshape(len(texts), 8)
             cell = props[inverse]
             null_text[text_idx] = cell[:, 0] == 1
             for bit, name in ((1, "invalidValueEncoding"), (2, "notNumberType"), (5, "numberOutOfRange"),
@@ -914,7 +914,7 @@ class _Reader:
             uniq, inverse = np.unique(as_text, return_inverse=True)
             texts = [("true" if u == -np.inf else "false") if np.isinf(u) else java_str(float(u)) for u in uniq]
             props = np.array([self.text_props(col, s, False, numeric=True) for s in texts],
-                             dtype=np.int64).reshape(-1, 8)
+                             dtype=np.int64).reshape(len(texts), 8)
             cell = props[inverse]
             for bit, name in ((1, "invalidValueEncoding"), (3, "notStandardTerm"), (4, "invalidValueFormat"),
                               (6, "invalidUrl")):
