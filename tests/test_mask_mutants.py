@@ -684,6 +684,17 @@ def test_levels_count_planes_per_level(tmp_path):
     info = open_mask(path)
     assert info.levels == [LevelInfo(8, 8, "uint16", 2), LevelInfo(4, 4, "uint16", 2), LevelInfo(2, 2, "uint16", 2)]
     assert info.series_kind == "not OME" and info.ome_problem == "the file has no OME-XML"
+    # every IFD is read for itself: a second plane with one level less shows in the level counts
+    path = tmp_path / "uneven.tiff"
+    with tifffile.TiffWriter(path) as tif:
+        for levels in (2, 1):
+            tif.write(np.ones((8, 8), np.uint16), subifds=levels, photometric="minisblack", metadata=None)
+            for k in range(1, levels + 1):
+                tif.write(np.ones((8 >> k, 8 >> k), np.uint16), subfiletype=1, photometric="minisblack")
+    info = open_mask(path, display="m.tiff")
+    assert info.levels == [LevelInfo(8, 8, "uint16", 2), LevelInfo(4, 4, "uint16", 2), LevelInfo(2, 2, "uint16", 1)]
+    assert FILE_CHECKS["pyramid"][1](info).findings[0].message == (
+        "m.tiff: level 2 has 1 plane(s) of uint16, the full resolution 2 of uint16")
 
 
 def test_mask_rules_severity_and_authority(tmp_path, info3d):

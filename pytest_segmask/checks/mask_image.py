@@ -259,7 +259,7 @@ def _read_metadata(info: MaskInfo, tif) -> None:
     same, info.extra_series = [], []
     size0 = (first.imagelength, first.imagewidth)
     for index in range(info.ifd_count):
-        page = first if index == 0 else tif.pages[index]  # mutation: equivalent — IFD 0 read again is the same page
+        page = first if index == 0 else tif.pages[index]
         size = (page.imagelength, page.imagewidth)
         if size == size0:
             same.append(index)
