@@ -93,7 +93,8 @@ STAGES = [("first", ["first"]), ("full", ["full"])]
 
 @pytest.mark.parametrize("first, full, expected, ran", [
     ("killed", "survived", ("killed", 1.0, "first"), ["first"]),
-    ("timeout", "survived", ("timeout", 1.0, "first"), ["first"]),
+    ("timeout", "survived", ("survived", 2.0, None), ["first", "full"]),
+    ("timeout", "killed", ("killed", 2.0, "full"), ["first", "full"]),
     ("survived", "killed", ("killed", 2.0, "full"), ["first", "full"]),
     ("survived", "timeout", ("timeout", 2.0, "full"), ["first", "full"]),
     ("survived", "survived", ("survived", 2.0, None), ["first", "full"]),
