@@ -296,7 +296,7 @@ def _read_metadata(info: MaskInfo, tif) -> None:
                 segment_layout(page)
             except MaskDecodeError as exc:
                 info.segment_error = f"IFD {index}: {exc}"
-        page = page.aspage() if hasattr(page, "aspage") else page
+        page = page.aspage() if hasattr(page, "aspage") else page  # mutation: equivalent — tifffile hands out pages here (frames are off); a page's aspage() is itself
         subifds = getattr(page, "subifds", None) or ()
         sub = page.pages if subifds else None
         n_sub = len(subifds)
