@@ -713,11 +713,11 @@ def test_centroids_outside_image_and_box_messages(tmp_path):
 
 def test_centroids_edges_of_the_box(tmp_path):
     # box x 10-12 (obj 1: X 11), y 20-22: within 1 px passes
-    data = [obj(1, X=9, Y=19), obj(2, X=14, Y=24), obj(3, X=10.9), obj(4, Y=32.1)]
+    data = [obj(1, X=9, Y=19), obj(2, X=14, Y=24), obj(3, X=10.9), obj(4, Y=32.1), obj(5, Y=22.9)]
     table = xlsx(tmp_path, template(data))
-    res = check_centroids(table, "cells", box_stats(4), (1, 100, 100), None)
+    res = check_centroids(table, "cells", box_stats(5), (1, 100, 100), None)
     [f] = res.findings
-    assert "2 centroid(s) outside the object's bounding box" in f.message
+    assert "3 centroid(s) outside the object's bounding box" in f.message and "row 13 id 5 at (15, 22.9)" in f.message
     assert "row 11 id 3 at (10.9, 23)" in f.message and "row 12 id 4 at (14, 32.1)" in f.message
 
 

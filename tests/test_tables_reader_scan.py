@@ -882,3 +882,25 @@ def test_prefixed_sheet_and_foreign_elements(tmp_path):
     xml = xml.replace("<v>11</v>", '<v>11</v><y:ix xmlns:y="urn:y"/><y:vv xmlns:y="urn:y">3</y:vv><y:u xmlns:y="urn:y"/>')
     xml = xml.replace("</sheetData>", '</sheetData><y:sheetDatb xmlns:y="urn:y"/>')
     assert summary(read_objects_table(write_xlsx(tmp_path / NAME, sheet=xml))) == expected
+
+
+def test_scanner_edge_forms(tmp_path):
+    data = [obj(1, Mask_name=Raw('<c r="{ref}" t="inlineStr"><!-- a-b <v>9</v> - > --><is><t>cells</t></is></c>')),
+            obj(2, Object_type=None, X=Raw('<c r = "{ref}"><v>31</v></c>')),
+            obj(3, Y=Raw('<c r="{ref}" t="bx"><v>41</v></c>'), Z=Raw('<c r="{ref}" t="dx"><v>2</v></c>')),
+            obj(4, Y=Raw('<c r="{ref}" t="ex"><v>42</v></c>'))]
+    table = read_objects_table(write_xlsx(tmp_path / NAME, template(data)))
+    assert table.mask_names == {"cells": 9} and check_values(table).findings == []
+    assert table.xyz.tolist() == [[11, 21, 0], [31, 22, 0], [13, 41, 2], [14, 42, 0]]
+    ok, value = parse("1e-309")
+    assert ok and value == pytest.approx(1e-309, rel=1e-6)
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "tsv"])
+def test_a_single_exclamation_mark_is_a_value(tmp_path, fmt):
+    rows = template(n=2) + [[None, "!"]]
+    table = read_objects_table(write_xlsx(tmp_path / NAME, rows) if fmt == "xlsx" else
+                               write_tsv(tmp_path / "cells-objects.tsv", rows))
+    assert table.empty_count == 0 and table.rows == 3
+    [f] = check_values(table).findings
+    assert "7 × missingRequired" in f.message and "hold only cell formatting" not in f.message

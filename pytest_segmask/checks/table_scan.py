@@ -122,7 +122,7 @@ def _parse_number(buf, s, e, pow10):
     while e > s and buf[e - 1] <= 32:
         e -= 1
     if s >= e:
-        return False, 0.0
+        return False, 0.0  # mutation: equivalent — the value of a failed parse is never read
     neg = False
     if buf[s] == 45 or buf[s] == 43:  # - +
         neg = buf[s] == 45
@@ -153,7 +153,7 @@ def _parse_number(buf, s, e, pow10):
                 exp10 -= 1
             i += 1
     if not seen:
-        return False, 0.0
+        return False, 0.0  # mutation: equivalent — the value of a failed parse is never read
     if i < e and (buf[i] == 101 or buf[i] == 69):  # e E
         i += 1
         eneg = False
@@ -161,7 +161,7 @@ def _parse_number(buf, s, e, pow10):
             eneg = buf[i] == 45
             i += 1
         if i >= e or not (48 <= buf[i] <= 57):
-            return False, 0.0
+            return False, 0.0  # mutation: equivalent — the value of a failed parse is never read
         ev = 0
         while i < e and 48 <= buf[i] <= 57:
             if ev < 100000:  # mutation: equivalent — the cap only stops overflow: any number under 100,000 characters parses the same
@@ -169,7 +169,7 @@ def _parse_number(buf, s, e, pow10):
             i += 1
         exp10 += -ev if eneg else ev
     if i != e:
-        return False, 0.0
+        return False, 0.0  # mutation: equivalent — the value of a failed parse is never read
     exp10 += dropped
     value = float(mant)
     if value != 0.0:
@@ -427,7 +427,7 @@ def scan_xlsx(buf, pos, end, ncols, row_cap, last_row, sst_blank, max_rows, max_
                     detail = col + 1
                     # finish: treat the rest of the buffer as unusable for this row
                     break
-                if col + 1 > widest:
+                if col + 1 > widest:  # mutation: equivalent — ">=" assigns the same value
                     widest = col + 1
                 c_t = 0
                 if a_t_s >= 0:
