@@ -550,6 +550,8 @@ def test_ome_problems():
         "Pixels SizeZ='0' is not a positive integer")
     assert mi._ome_problem(_info(description="<OME/>", ome=dict(base, SizeC="two"))) == (
         "Pixels SizeC='two' is not a positive integer")
+    assert mi._ome_problem(_info(description="<OME/>", ome=dict(base, SizeT="-" + "9" * 29))) == (
+        f"Pixels SizeT={'-' + '9' * 19!r} is not a positive integer")
     assert mi._ome_problem(_info(description="<OME/>", ome=dict(base, SizeC="70000"))) == (
         "OME SizeC='70000' is beyond the limit MAX_OME_SIZE = 65,536")
     assert mi._ome_problem(_info(description="<OME/>", ome={"SizeC": "1"})) is None  # Z and T default to 1
