@@ -517,7 +517,7 @@ def open_source(path: Path) -> Source:
                                       "remove the password and save as an Excel .xlsx workbook")
             if not magic.startswith(b"PK"):
                 raise TableUnreadable(
-                    f"{display} is not an .xlsx workbook (not a zip file; it starts with {magic[:4]!r})",
+                    f"{display} is not an .xlsx workbook (not a zip file; it starts with {magic!r})",
                     "save the table as an Excel .xlsx workbook (or as TSV where the schema version allows)")
             return XlsxSource(fh, display)
         return TsvSource(fh, display)

@@ -380,7 +380,7 @@ def scan_xlsx(buf, pos, end, ncols, row_cap, last_row, sst_blank, max_rows, max_
                             rn = rn * 10 + (d - 48)
                     if not ok:
                         status = 5
-                        detail = cur_row + 1
+                        detail = cur_row + 1  # mutation: equivalent — a bad row is named from the last good row; detail is read for shared strings only
                         break
                 if rn > max_rows:
                     status = 3
@@ -388,7 +388,7 @@ def scan_xlsx(buf, pos, end, ncols, row_cap, last_row, sst_blank, max_rows, max_
                     break
                 if rn <= cur_row:
                     status = 5
-                    detail = rn
+                    detail = rn  # mutation: equivalent — a bad row is named from the last good row; detail is read for shared strings only
                     break
                 if n >= row_cap:
                     status = 1
