@@ -328,3 +328,18 @@ def test_not_allowed_paths_listed_up_to_10(tmp_path, n):
     assert lines[0] == f"{n} path(s) not allowed by segmentation-mask-v2.7: `junk00.txt`, `junk01.txt`, `junk02.txt` " \
                        f"… (+{n - 3} more)"
     assert [line.strip() for line in lines[1:]] == [f"`{p}`" for p in extra[:10]] + (["… (+1 more)"] if n == 11 else [])
+
+
+def test_all_allowed_note_and_hashable_patterns(tmp_path):
+    from conftest import make_tree
+
+    from pytest_segmask.dirschema import check_not_allowed, choose_version, find_pattern, list_dataset
+
+    root = make_tree(tmp_path / "ds", ["extras/", "derived/extras/", M + "s.segmentations.ome.tiff", M + "c-objects.xlsx"])
+    listing = list_dataset(root)
+    choice = choose_version(listing, "2.7", [".*"])
+    n = len(listing.paths)
+    assert check_not_allowed(listing, choice, []).notes == [f"{n} paths, all allowed by segmentation-mask-v2.7"]
+    assert check_not_allowed(listing, choice, ["*.tmp", "x/*"]).notes == [
+        f"{n} paths, all allowed by segmentation-mask-v2.7 (ignoring *.tmp, x/*)"]
+    assert len({find_pattern("mask-image"), find_pattern("objects-table"), find_pattern("mask-image")}) == 2
