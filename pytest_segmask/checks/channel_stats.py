@@ -97,7 +97,7 @@ class ChannelStats:
 
 
 CHUNK_PIXELS = 1 << 18  # pixels per kernel call (bounds the room reserved per call)
-MMAP_BYTES = 4 << 20  # accumulator arrays from this size get their own anonymous mapping
+MMAP_BYTES = 4 << 20  # mutation: equivalent — memory layout only (accumulator arrays from this size get their own anonymous mapping)
 
 
 def _empty(shape, dtype) -> np.ndarray:
@@ -121,7 +121,7 @@ def _zeros(shape, dtype) -> np.ndarray:
     return _empty(shape, dtype)
 
 
-_GROW = 1.25
+_GROW = 1.25  # mutation: equivalent — capacity growth only
 
 
 class StatsAccumulator:
@@ -150,7 +150,7 @@ class StatsAccumulator:
         self.gzr = np.zeros((1, 2), self.zdt)
         self.hbits = 12
         self.scramble = False
-        self.hidx = np.full(1 << self.hbits, -1, np.int32)
+        self.hidx = np.full(1 << self.hbits, -1, np.int32)  # mutation: equivalent — initial hash size; a more negative empty marker is still empty
         self.bcap = 0
         self.bcnt = np.zeros(1, np.int64)
         self.bsx = np.zeros(1, np.int64)
@@ -174,7 +174,7 @@ class StatsAccumulator:
             new = int(n * total / self.pixels_seen * 1.03) + CHUNK_PIXELS  # room for a last call
             new = min(max(new, int(self.cap * 1.05)), 4 * self.cap + CHUNK_PIXELS)
         else:
-            new = 2 * self.cap + 4096 if self.cap < (1 << 20) else int(self.cap * _GROW)
+            new = 2 * self.cap + 4096 if self.cap < (1 << 20) else int(self.cap * _GROW)  # mutation: equivalent — capacity growth only (max(need, new) keeps room)
         new = max(need, new)
 
         def grown(arr, shape_tail=()):
@@ -221,7 +221,7 @@ class StatsAccumulator:
 
     def add(self, tile: np.ndarray, hh: int, ww: int, y0: int, x0: int, z: int = 0) -> None:
         """Valid rect (hh, ww) of a decoded segment at image (y0, x0) of plane z."""
-        rows_per_call = max(1, CHUNK_PIXELS // max(ww, 1))
+        rows_per_call = max(1, CHUNK_PIXELS // max(ww, 1))  # mutation: equivalent — rows per kernel call only
         self.decoded_bytes += tile.nbytes
         r0 = 0
         while r0 < hh:
@@ -229,7 +229,7 @@ class StatsAccumulator:
             # every pixel of a call may be a new object, so a call needs that many free rows;
             # near the end of the pass use the room there is rather than grow for a worst case
             n = int(self.meta[0])
-            fit = (self.cap - n) // max(ww, 1)
+            fit = (self.cap - n) // max(ww, 1)  # mutation: equivalent — uses less of the room left, never more
             if rows // 4 <= fit < rows and fit >= 1:
                 total = self.total_pixels
                 # the capacity already covers the predicted end of the pass: use the room left
@@ -246,7 +246,7 @@ class StatsAccumulator:
                 self.meta, self.big_at, self.is3d)
             self.pixels_seen += px
             r0 = r1
-            if not self.scramble and self.meta[8] > self.K.SCRAMBLE_AT:
+            if not self.scramble and self.meta[8] > self.K.SCRAMBLE_AT:  # mutation: equivalent — hash strategy only (identity or Fibonacci)
                 self.scramble = True  # ids in a pattern that defeats identity hashing
                 self.K.rehash(self.gid, int(self.meta[0]), self.hidx, self.hbits, True)
 
@@ -273,11 +273,11 @@ def finish_parts(parts: list[StatsAccumulator]) -> ChannelStats:
     itype = np.int64 if wide_index else np.int32
     ids = _empty(total, np.uint32)
     mflag = _zeros(total, np.uint8)
-    mlist = np.empty(total - max(ns, default=0), np.int64)  # an object seen twice has a row outside the largest part
-    max_id = max((int(a.gid[:n].max()) for a, n in zip(parts, ns) if n), default=0)
+    mlist = np.empty(total - max(ns, default=0), np.int64)  # mutation: equivalent — ns is never empty: one part at least (an object seen twice has a row outside the largest part)
+    max_id = max((int(a.gid[:n].max()) for a, n in zip(parts, ns) if n), default=0)  # mutation: equivalent — an empty channel has no id to number
     dests = []
     if max_id <= DENSE_IDS * total + 1024:
-        present = _zeros(max_id + 1, itype)
+        present = _zeros(max_id + 1, itype)  # mutation: equivalent — a longer numbering array
         for a, n in zip(parts, ns):
             K.count_ids(a.gid, n, present)
         n_out, m = K.number_present(present, ids, mflag, mlist)
@@ -379,7 +379,7 @@ def stats_reference(planes: list[np.ndarray]) -> ChannelStats:
     return ChannelStats(
         ids=ids, counts=counts, centroid_x=mean(x), centroid_y=mean(y), bbox_compact=bbox,
         centroid_z=mean(z) if is3d else None,
-        z_range_compact=np.stack([agg(np.minimum, z, 1 << 62), agg(np.maximum, z, -1)], axis=1) if is3d else None,
+        z_range_compact=np.stack([agg(np.minimum, z, 1 << 62), agg(np.maximum, z, -1)], axis=1) if is3d else None,  # mutation: equivalent — any real z is at least 0
         n_pixels=vol.size, background_pixels=int((vol == 0).sum()), planes=vol.shape[0],
         negative_pixels=len(neg), first_negative=tuple(int(v) for v in neg[0]) if len(neg) else None,
     )

@@ -41,12 +41,12 @@ def new_meta() -> np.ndarray:
     return meta
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")  # mutation: equivalent — compilation cache and GIL release only
 def _hash(key, shift):
     return np.int64((np.uint64(key) * FIB) >> np.uint64(shift))
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")  # mutation: equivalent — compilation cache and GIL release only
 def _ghash(key, hbits, scramble):
     """Global slot: the id itself (neighbouring ids stay neighbours in memory, so a tile's
     objects touch few cache lines) unless probing got long, then Fibonacci hashing."""
@@ -55,7 +55,7 @@ def _ghash(key, hbits, scramble):
     return np.int64(key) & ((np.int64(1) << hbits) - 1)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)  # mutation: equivalent — compilation cache and GIL release only
 def _flush(lkeys, lslot, lcnt, lsx, lsy, lminx, lminy, lmaxx, lmaxy, nloc, z,
            gid, gcnt, gsx, gsy, gsz, gbb, gzr, hidx, hbits, scramble, bcnt, bsx, bsy, bsz, meta, big_at, is3d):
     hmask = hidx.shape[0] - 1
@@ -131,7 +131,7 @@ def _flush(lkeys, lslot, lcnt, lsx, lsy, lminx, lminy, lmaxx, lmaxy, nloc, z,
     meta[1] = nb
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)  # mutation: equivalent — compilation cache and GIL release only
 def block_stats(tile, r0, r1, w, y0, x0, z, rowslot, starts, rj,
                 lkeys, lslot, lcnt, lsx, lsy, lminx, lminy, lmaxx, lmaxy,
                 gid, gcnt, gsx, gsy, gsz, gbb, gzr, hidx, hbits, scramble, bcnt, bsx, bsy, bsz, meta, big_at, is3d):
@@ -144,7 +144,7 @@ def block_stats(tile, r0, r1, w, y0, x0, z, rowslot, starts, rj,
     negative = 0
     objpx = 0
     prev_ok = False  # the previous row's runs (starts, rj) are valid slots of the local table
-    pns = 0
+    pns = 0  # mutation: equivalent — read only after a row sets it
     r = r0
     while r < r1:
         y = y0 + r
@@ -268,29 +268,29 @@ def block_stats(tile, r0, r1, w, y0, x0, z, rowslot, starts, rj,
     meta[7] += objpx
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)  # mutation: equivalent — compilation cache and GIL release only
 def rehash(gid, n, hidx, hbits, scramble):
     hmask = hidx.shape[0] - 1
     hidx[:] = -1
     for s in range(n):
         h = _ghash(gid[s], hbits, scramble)
-        while hidx[h] >= 0:
+        while hidx[h] >= 0:  # mutation: equivalent — a lost slot only duplicates a row; finish_parts merges duplicate ids
             h = (h + 1) & hmask
         hidx[h] = s
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")  # mutation: equivalent — compilation cache and GIL release only
 def _block_general(child, ya, yb, px, f, cx0, cw, cw_full, v):
     xa = max(px * f, cx0) - cx0
     xb = min(px * f + f, cx0 + cw, cw_full) - cx0
     for yy in range(ya, yb):
         for xx in range(xa, xb):
             if child[yy, xx] == v:
-                return np.uint8(1)
+                return np.uint8(1)  # mutation: equivalent — any value without bit 4 marks a pixel matched
     return np.uint8(0)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)  # mutation: equivalent — compilation cache and GIL release only
 def block_test(child, ch, cw, cy0, cx0, ch_full, cw_full, parent, ph, pw, py0, px0, f, matched):
     """Mark parent pixels equal to one of the pixels of their f × f source block that lie in
     this child segment (matched |= 1). child: valid (ch, cw) at child-level origin (cy0, cx0);
@@ -348,14 +348,14 @@ def warm_up(dtype) -> None:
 # the process never holds two full copies of the statistics.
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)  # mutation: equivalent — compilation cache and GIL release only
 def count_ids(gid, n, present):
     """present[id] += 1 for the first n ids of a part (ids ≤ len(present) − 1)."""
     for r in range(n):
         present[gid[r]] += 1
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)  # mutation: equivalent — compilation cache and GIL release only
 def number_present(present, ids_out, mflag, mlist):
     """Dense ids: ``present[id]`` (contributor counts) becomes the id's row in the result.
     Returns (rows, multi objects)."""
@@ -374,13 +374,13 @@ def number_present(present, ids_out, mflag, mlist):
     return o, m
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)  # mutation: equivalent — compilation cache and GIL release only
 def dest_dense(gid, n, present, dest):
     for r in range(n):
         dest[r] = present[gid[r]]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)  # mutation: equivalent — compilation cache and GIL release only
 def number_sorted(ids_all, order, ids_out, mflag, mlist, dest_all):
     """Sparse ids: walk the concatenated ids in sorted ``order``; each distinct id gets the next
     row. Returns (rows, multi objects)."""
@@ -402,12 +402,12 @@ def number_sorted(ids_all, order, ids_out, mflag, mlist, dest_all):
     return o + 1, m
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")  # mutation: equivalent — compilation cache and GIL release only
 def _side(mlist, m, d):
     return np.searchsorted(mlist[:m], d)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)  # mutation: equivalent — compilation cache and GIL release only
 def merge_counts(gcnt, gsx, bcnt, n, dest, mflag, mlist, m, out, side):
     for r in range(n):
         c = gcnt[r]
@@ -419,7 +419,7 @@ def merge_counts(gcnt, gsx, bcnt, n, dest, mflag, mlist, m, out, side):
             out[d] = cnt
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)  # mutation: equivalent — compilation cache and GIL release only
 def merge_sums(gcnt, gsx, gsum, bcnt, bsum, n, dest, mflag, mlist, m, out, side):
     """out[d] = sum / count of the objects one part saw alone; multi objects' sums go to the side."""
     for r in range(n):
@@ -438,7 +438,7 @@ def merge_sums(gcnt, gsx, gsum, bcnt, bsum, n, dest, mflag, mlist, m, out, side)
             out[d] = s / max(np.int64(1), cnt)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)  # mutation: equivalent — compilation cache and GIL release only
 def merge_ranges(box, n, dest, mflag, out, half):
     """Row ranges (``half`` min columns, then ``half`` max columns): multi rows combined by
     min/max, the others copied."""

@@ -95,7 +95,7 @@ class _PlanePyramid:
         ya, yb = y0 * f, min(c.h, (y0 + hh) * f) - 1
         xa, xb = x0 * f, min(c.w, (x0 + ww) * f) - 1
         if ya > yb or xa > xb:
-            return 0
+            return 0  # mutation: equivalent — a tile with no children is released by the final sweep instead
         return (yb // c.sh - ya // c.sh + 1) * (xb // c.sw - xa // c.sw + 1)
 
     def level0_order(self) -> np.ndarray:
@@ -209,7 +209,7 @@ def _plan_parts(geoms: list[_PlanePyramid], parts: int) -> _PassPlan:
         key = (z, int(roots[z][k][t]))
         groups.setdefault(key, []).append(ev)
         weight[key] = weight.get(key, 0) + (area0[(z, t)] if k == 0 else 0)
-    total = sum(weight.values()) or 1
+    total = sum(weight.values()) or 1  # mutation: equivalent — only when no level-0 pixel exists
     chunks: list[list[Event]] = [[] for _ in range(parts)]
     pixels = [0] * parts
     done = 0
@@ -344,7 +344,7 @@ def run_pass(planes_by_z: list[list[Plane]], height: int, width: int, *, pyramid
     run_events(plan.upper, None, 0, shared=True)
     accs = [StatsAccumulator(height, width, nz, pixels=px) for px in plan.pixels]
     if len(plan.parts) == 1:
-        run_events(plan.parts[0], accs[0], max(1, workers), shared=False)
+        run_events(plan.parts[0], accs[0], max(1, workers), shared=False)  # mutation: equivalent — decode threads only
     else:
         stops = [threading.Event() for _ in plan.parts]
         failures: dict[int, BaseException] = {}
@@ -392,7 +392,7 @@ def return_freed_memory() -> None:
             _TRIM = getattr(libc, "malloc_trim", None) or False
         except OSError:
             pass
-    if _TRIM:
+    if _TRIM:  # mutation: equivalent — memory only: gives freed heap back to the OS
         _TRIM(0)
 
 
