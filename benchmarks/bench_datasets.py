@@ -90,8 +90,8 @@ def main() -> None:
             "import pytest\n\n@pytest.mark.parametrize('i', range(2000))\ndef test_nothing(i):\n    pass\n")
         run([EXAMPLE], tmp, ["-p", "no:xdist"])  # fills the bytecode cache (not timed)
         run([], trivial, ["-n", "2"])
-        plugins = subprocess.run([args.python, "-c", "import importlib.metadata as m; print(' '.join(sorted("
-                                  "e.dist.name + '-' + e.dist.version for e in m.entry_points(group='pytest11'))))"],
+        plugins = subprocess.run([args.python, "-c", "import importlib.metadata as m; print(' '.join(sorted({"
+                                  "e.dist.name + '-' + e.dist.version for e in m.entry_points(group='pytest11')})))"],
                                  capture_output=True, text=True).stdout.strip()
         print(f"pytest plugins in {args.python}: {plugins}")
         print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}; "

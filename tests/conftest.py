@@ -49,7 +49,8 @@ hypothesis.settings.register_profile("thorough", deadline=None, max_examples=300
 hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 PROJECT = Path(__file__).resolve().parents[1]
-REAL_DATA = PROJECT.parent / "shared" / "real-data"
+# next to the project; SEGMASK_REAL_DATA points elsewhere (tools/mutation.py runs tests in a copy)
+REAL_DATA = Path(os.environ.get("SEGMASK_REAL_DATA") or PROJECT.parent / "shared" / "real-data")
 
 
 def make_tree(root: Path, entries: list[str]) -> Path:

@@ -288,6 +288,10 @@ def run_command(workdir: Path, command: list[str], timeout: float) -> tuple[int 
     """(exit code, or None on timeout; seconds) of `command` run in the copy."""
     env = dict(os.environ, PYTHONPATH=str(workdir) + os.pathsep + os.environ.get("PYTHONPATH", ""),
                PYTHONDONTWRITEBYTECODE="1")
+    real_data = REPO.parent / "shared" / "real-data"
+    if real_data.is_dir() and "SEGMASK_REAL_DATA" not in env:
+        # the copy lives in a temporary folder: point its tests at the real data next to us
+        env["SEGMASK_REAL_DATA"] = str(real_data)
     start = time.monotonic()
     proc = subprocess.Popen(command, cwd=workdir, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
