@@ -145,10 +145,10 @@ class StatsAccumulator:
         self.coord = np.uint16 if max(height, width) <= 65536 else np.uint32
         self.zdt = np.uint16 if planes <= 65536 else np.uint32
         self.cap = 0
-        self.gid = np.zeros(0, np.uint32)
-        self.gcnt = np.zeros(0, np.uint32)
-        self.gsx = np.zeros(0, np.uint32)
-        self.gsy = np.zeros(0, np.uint32)
+        self.gid = np.zeros(0, np.uint32)  # mutation: equivalent — a placeholder the first growth replaces
+        self.gcnt = np.zeros(0, np.uint32)  # mutation: equivalent — a placeholder the first growth replaces
+        self.gsx = np.zeros(0, np.uint32)  # mutation: equivalent — a placeholder the first growth replaces
+        self.gsy = np.zeros(0, np.uint32)  # mutation: equivalent — a placeholder the first growth replaces
         self.gsz = np.zeros(1, np.uint32)
         self.gbb = np.zeros((0, 4), self.coord)
         self.gzr = np.zeros((1, 2), self.zdt)

@@ -331,12 +331,12 @@ def warm_up(dtype) -> None:
     pass does not pay for it. numba caches the machine code on disk (``cache=True``)."""
     from .channel_stats import StatsAccumulator
 
-    tile = np.zeros((4, 4), dtype)
+    tile = np.zeros((4, 4), dtype)  # mutation: equivalent — warm-up only (compiles the kernels)
     acc = StatsAccumulator(4, 4)
-    acc.add(tile, 4, 4, 0, 0)
+    acc.add(tile, 4, 4, 0, 0)  # mutation: equivalent — warm-up only (compiles the kernels)
     acc.finish()
     matched = np.zeros((2, 2), np.uint8)
-    block_test(tile, 4, 4, 0, 0, 4, 4, tile, 2, 2, 0, 0, 2, matched)
+    block_test(tile, 4, 4, 0, 0, 4, 4, tile, 2, 2, 0, 0, 2, matched)  # mutation: equivalent — warm-up only (compiles the kernels)
 
 
 # --- the end of a pass: the parts' tables merged into one sorted, compact result -------------
