@@ -1042,7 +1042,7 @@ class _Reader:
             self.layout_error(f"no data rows below the header row {t.header_row}: CEDAR cannot validate a table "
                               "without records", "add one row per object below the header row",
                               row=t.header_row, blocking=False)
-        if getattr(self.src, "sst_long", 0):
+        if self.src.sst_long:  # both sources count them (TSV: always 0)
             t.structure.append(TABLE_LIMIT.finding(
                 f"{t.display}: {self.src.sst_long} shared string(s) longer than Excel's {MAX_CELL_CHARS:,} characters "
                 "per cell (MAX_CELL_CHARS); they were cut", self.loc, fix="shorten the text", authority=self.auth))
