@@ -87,3 +87,21 @@ def real_zip(tmp_path):
         return tmp_path / "real" / name
 
     return unzip
+
+
+def assert_stats_equal(stats, ref) -> None:
+    """Two ChannelStats (a streaming pass and the numpy reference) are the same."""
+    import numpy as np
+
+    np.testing.assert_array_equal(stats.ids, ref.ids)
+    np.testing.assert_array_equal(stats.counts, ref.counts)
+    np.testing.assert_allclose(stats.centroid_x, ref.centroid_x, rtol=1e-6)
+    np.testing.assert_allclose(stats.centroid_y, ref.centroid_y, rtol=1e-6)
+    np.testing.assert_array_equal(stats.bbox, ref.bbox)
+    assert (stats.n_pixels, stats.background_pixels, stats.negative_pixels, stats.first_negative, stats.planes) == (
+        ref.n_pixels, ref.background_pixels, ref.negative_pixels, ref.first_negative, ref.planes)
+    if ref.centroid_z is None:
+        assert stats.centroid_z is None and stats.z_range is None
+    else:
+        np.testing.assert_allclose(stats.centroid_z, ref.centroid_z, rtol=1e-6)
+        np.testing.assert_array_equal(stats.z_range, ref.z_range)

@@ -17,21 +17,7 @@ from pytest_segmask.checks.label_pass import run_pass, stats_of_planes
 from pytest_segmask.checks.mask_image import ChannelNotInFile, MaskInfo
 from pytest_segmask.checks.tiff_stream import MaskDecodeError, Plane
 from pytest_segmask.findings import Authority, Severity
-
-
-def assert_stats_equal(stats, ref):
-    np.testing.assert_array_equal(stats.ids, ref.ids)
-    np.testing.assert_array_equal(stats.counts, ref.counts)
-    np.testing.assert_allclose(stats.centroid_x, ref.centroid_x, rtol=1e-6)
-    np.testing.assert_allclose(stats.centroid_y, ref.centroid_y, rtol=1e-6)
-    np.testing.assert_array_equal(stats.bbox, ref.bbox)
-    assert (stats.n_pixels, stats.background_pixels, stats.negative_pixels, stats.first_negative, stats.planes) == (
-        ref.n_pixels, ref.background_pixels, ref.negative_pixels, ref.first_negative, ref.planes)
-    if ref.centroid_z is None:
-        assert stats.centroid_z is None and stats.z_range is None
-    else:
-        np.testing.assert_allclose(stats.centroid_z, ref.centroid_z, rtol=1e-6)
-        np.testing.assert_array_equal(stats.z_range, ref.z_range)
+from conftest import assert_stats_equal
 
 
 def write(path, planes, **layout):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REAL_DATA
+from conftest import REAL_DATA, assert_stats_equal
 
 from fixtures_generator import ChannelSpec, MaskSpec
 from fixtures_generator.writer import write_mask
@@ -20,23 +20,6 @@ from pytest_segmask.checks.mask_image import (
 )
 from pytest_segmask.checks.pyramid_labels import check_pyramid_labels
 from pytest_segmask.checks.tiff_stream import MaskDecodeError
-
-
-def assert_stats_equal(stats, ref):
-    np.testing.assert_array_equal(stats.ids, ref.ids)
-    np.testing.assert_array_equal(stats.counts, ref.counts)
-    np.testing.assert_allclose(stats.centroid_x, ref.centroid_x, rtol=1e-6)
-    np.testing.assert_allclose(stats.centroid_y, ref.centroid_y, rtol=1e-6)
-    np.testing.assert_array_equal(stats.bbox, ref.bbox)
-    assert stats.background_pixels == ref.background_pixels
-    assert stats.n_pixels == ref.n_pixels
-    assert stats.negative_pixels == ref.negative_pixels
-    assert stats.first_negative == ref.first_negative
-    if ref.centroid_z is None:
-        assert stats.centroid_z is None and stats.z_range is None
-    else:
-        np.testing.assert_allclose(stats.centroid_z, ref.centroid_z, rtol=1e-6)
-        np.testing.assert_array_equal(stats.z_range, ref.z_range)
 
 
 def run(path: Path, channel: int = 0):
