@@ -105,3 +105,17 @@ def assert_stats_equal(stats, ref) -> None:
     else:
         np.testing.assert_allclose(stats.centroid_z, ref.centroid_z, rtol=1e-6)
         np.testing.assert_array_equal(stats.z_range, ref.z_range)
+
+
+def damage_segments(path: Path, indices, level: int = 0, page: int = 0) -> None:
+    """Overwrite the compressed bytes of segments ``indices`` of IFD ``page`` (its SubIFD
+    ``level`` − 1 when level > 0) with bytes no codec accepts."""
+    import tifffile
+
+    with tifffile.TiffFile(path) as tif:
+        ifd = tif.pages[page] if level == 0 else tif.pages[page].pages[level - 1]
+        spans = [(ifd.dataoffsets[i], ifd.databytecounts[i]) for i in indices]
+    raw = bytearray(path.read_bytes())
+    for offset, count in spans:
+        raw[offset:offset + count] = b"\x13" * count
+    path.write_bytes(bytes(raw))

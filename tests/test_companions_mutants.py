@@ -162,30 +162,6 @@ def test_transformations_findings_whole(tmp_path):
 M = "derived/segmentation_masks/"
 
 
-def test_unreadable_folder_finding_whole(tmp_path, monkeypatch):
-    import os
-
-    from conftest import make_tree
-
-    from pytest_segmask import dirschema
-    from pytest_segmask.dirschema import check_not_allowed, choose_version, list_dataset
-    from pytest_segmask.findings import Severity
-    from pytest_segmask.rules import Authority
-
-    root = make_tree(tmp_path / "ds", ["extras/", "derived/extras/", M + "s.segmentations.ome.tiff", M + "c-objects.xlsx"])
-    real_walk = os.walk
-
-    def walk(top, onerror=None, followlinks=False):
-        onerror(PermissionError(13, "Permission denied", str(root / "derived/locked")))
-        yield from real_walk(top, onerror=onerror, followlinks=followlinks)
-
-    monkeypatch.setattr(dirschema.os, "walk", walk)
-    listing = list_dataset(root)
-    [finding] = check_not_allowed(listing, choose_version(listing, "auto", [".*"]), [".*"]).findings
-    assert (finding.code, finding.severity, finding.authority) == ("DIR-UNREADABLE", Severity.ERROR, Authority.INGEST)
-    assert "cannot list folder `derived/locked`: Permission denied" in finding.message
-
-
 @pytest.mark.parametrize("name, reason", [
     ("cells_objects.xlsx", "is named like an objects table but does not end in `-objects.xlsx` or `-objects.tsv`"),
     ("cells-objects", "is named like an objects table but does not end in `-objects.xlsx` or `-objects.tsv`"),

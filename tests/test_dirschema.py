@@ -8,6 +8,8 @@ import pytest
 from conftest import make_tree
 
 from pytest_segmask import dirschema
+from pytest_segmask.findings import Severity
+from pytest_segmask.rules import Authority
 from pytest_segmask.dirschema import (
     VERSIONS,
     check_not_allowed,
@@ -265,8 +267,8 @@ def test_unreadable_folder_as_finding(tmp_path, monkeypatch):
     monkeypatch.setattr(dirschema.os, "walk", walk)
     listing = list_dataset(root)
     choice = choose_version(listing, "auto", [".*"])
-    [finding] = check_not_allowed(listing, choice, [".*"]).errors
-    assert finding.code == "DIR-UNREADABLE"
+    [finding] = check_not_allowed(listing, choice, [".*"]).findings
+    assert (finding.code, finding.severity, finding.authority) == ("DIR-UNREADABLE", Severity.ERROR, Authority.INGEST)
     assert "cannot list folder `derived/locked`: Permission denied" in finding.message
 
 

@@ -17,7 +17,7 @@ from pytest_segmask.checks.label_pass import run_pass, stats_of_planes
 from pytest_segmask.checks.mask_image import ChannelNotInFile, MaskInfo
 from pytest_segmask.checks.tiff_stream import MaskDecodeError, Plane
 from pytest_segmask.findings import Authority, Severity
-from conftest import assert_stats_equal
+from conftest import assert_stats_equal, damage_segments
 
 
 def write(path, planes, **layout):
@@ -222,12 +222,7 @@ def test_undecodable_level_tile_is_excluded_and_named(tmp_path):
     level1 = labels[::2, ::2].copy()  # 32 × 32: 4 tiles of 16
     level2 = level1[::2, ::2].copy()  # 16 × 16: 1 tile
     path = write_pyramid(tmp_path / "bad.tiff", [labels, level1, level2], (16, 16))
-    with tifffile.TiffFile(path) as tif:
-        sub = tif.pages[0].pages[0]
-        offset, count = sub.dataoffsets[3], sub.databytecounts[3]
-    raw = bytearray(path.read_bytes())
-    raw[offset:offset + count] = b"\x13" * count
-    path.write_bytes(bytes(raw))
+    damage_segments(path, [3], level=1)
     for workers in (1, 2):
         result = pyramid_pass(path, workers)
         lv1, lv2 = result.pyramid.levels
@@ -255,11 +250,7 @@ def test_level_not_compared_notes(tmp_path):
 def test_undecodable_full_resolution_stops_the_pass(tmp_path):
     labels = np.ones((32, 32), np.uint16)
     path = write_pyramid(tmp_path / "l0.tiff", [labels, labels[::2, ::2].copy()], (16, 16))
-    with tifffile.TiffFile(path) as tif:
-        offset, count = tif.pages[0].dataoffsets[2], tif.pages[0].databytecounts[2]
-    raw = bytearray(path.read_bytes())
-    raw[offset:offset + count] = b"\x13" * count
-    path.write_bytes(bytes(raw))
+    damage_segments(path, [2])
     for workers in (1, 2):
         with pytest.raises(MaskDecodeError) as exc:
             pyramid_pass(path, workers)

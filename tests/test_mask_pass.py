@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REAL_DATA, assert_stats_equal
+from conftest import REAL_DATA, assert_stats_equal, damage_segments
 
 from fixtures_generator import ChannelSpec, MaskSpec
 from fixtures_generator.writer import write_mask
@@ -207,17 +207,10 @@ def test_source_image_comparison(tmp_path):
 
 
 def test_pyramid_level_decode_failure_is_a_pyramid_finding(tmp_path):
-    import tifffile
-
     mask = MaskSpec(width=128, height=128, tile=32, channels=(ChannelSpec("c", 9),))
     path = tmp_path / mask.file_name
     write_mask(mask, path)
-    with tifffile.TiffFile(path) as tif:
-        level1 = tif.pages[0].pages[0]
-        offset, count = level1.dataoffsets[1], level1.databytecounts[1]
-    raw = bytearray(path.read_bytes())
-    raw[offset:offset + count] = b"\x13" * count
-    path.write_bytes(bytes(raw))
+    damage_segments(path, [1], level=1)
     info, result = run(path)
     assert result.stats.n_objects == 9  # level 0 is intact
     findings = check_pyramid_labels(info, result.pyramid, "c").findings
@@ -485,19 +478,10 @@ def test_misaligned_tiles_stay_in_one_part(tmp_path):
 
 
 def test_level0_failure_in_a_later_part_is_reported_like_one_thread(tmp_path):
-    import tifffile
-
     mask = MaskSpec(width=128, height=128, tile=16, pyramid_levels=1, channels=(ChannelSpec("c", 9),))
     path = tmp_path / mask.file_name
     write_mask(mask, path)
-    with tifffile.TiffFile(path) as tif:
-        page = tif.pages[0]
-        bad = [40, 60]  # two damaged tiles, in the second half
-        spans = [(page.dataoffsets[i], page.databytecounts[i]) for i in bad]
-    raw = bytearray(path.read_bytes())
-    for offset, count in spans:
-        raw[offset:offset + count] = b"\x13" * count
-    path.write_bytes(bytes(raw))
+    damage_segments(path, [40, 60])  # two damaged tiles, in the second half
     info = open_mask(path)
     reader = MaskReader(info)
     try:
