@@ -526,3 +526,22 @@ def test_a_large_mask_with_few_segments_is_not_split(tmp_path, monkeypatch):
         assert not reader._splits(0, 3)  # fewer than 2 × 3
     finally:
         reader.close()
+
+
+def test_many_tiny_tiles_are_streamed_in_one_part(tmp_path, monkeypatch):
+    """Past SPLIT_MAX_EVENTS tiles the pass is not split and its events are not listed."""
+    from pytest_segmask.checks import label_pass
+
+    mask = MaskSpec(width=64, height=64, tile=16, pyramid_levels=1, channels=(ChannelSpec("a", 4),))
+    path = tmp_path / mask.file_name
+    labels = write_mask(mask, path)[0]
+    reader = MaskReader(open_mask(path))
+    try:
+        geoms = [label_pass._PlanePyramid(reader.plane_levels(0, 0), None, 0)]
+        assert len(label_pass._plan_parts(geoms, 2).parts) == 2  # 16 tiles
+        monkeypatch.setattr(label_pass, "SPLIT_MAX_EVENTS", 15)
+        [part] = label_pass._plan_parts(geoms, 2).parts
+        assert not isinstance(part, list)
+        assert_stats_equal(reader.channel_pass(0).stats, stats_reference([labels]))
+    finally:
+        reader.close()

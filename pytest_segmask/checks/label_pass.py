@@ -158,18 +158,28 @@ class _PassPlan:
     thread each). Every event of the sequential order is in exactly one list, in that order."""
 
     upper: list[Event]
-    parts: list[list[Event]]
+    parts: list  # of lists of events (one streamed iterator when the pass is not split)
     pixels: list[int]  # level-0 pixels of each part
 
 
+SPLIT_MAX_EVENTS = 1 << 18  # more tiles than this (tiny tiles): one thread, events streamed
+
+
 def _plan_parts(geoms: list[_PlanePyramid], parts: int) -> _PassPlan:
-    order: list[Event] = []
-    for z, g in enumerate(geoms):
-        order.extend((z, k, t) for k, t in g.events())
-    order = [(i, *ev) for i, ev in enumerate(order)]
-    whole = _PassPlan([], [order], [sum(g.layouts[0].h * g.layouts[0].w for g in geoms)])
-    if parts < 2:
-        return whole
+    def stream() -> Iterator[Event]:
+        position = 0
+        for z, g in enumerate(geoms):
+            for k, t in g.events():
+                yield position, z, k, t
+                position += 1
+
+    pixels = [sum(g.layouts[0].h * g.layouts[0].w for g in geoms)]
+    events = sum(lay.n_segments for g in geoms for lay in g.layouts)
+    if parts < 2 or events > SPLIT_MAX_EVENTS:
+        # the sequential order, streamed: a file of millions of tiny tiles needs no list of them
+        return _PassPlan([], [stream()], pixels)
+    order = list(stream())
+    whole = _PassPlan([], [order], pixels)
     area0 = {(z, t): g.layouts[0].rect(t)[2] * g.layouts[0].rect(t)[3]
              for z, g in enumerate(geoms) for t in range(g.layouts[0].n_segments)}
     # the split level: the highest whose tiles (over all planes) give each part a few subtrees
