@@ -1,0 +1,31 @@
+"""Companion checks, second round of mutant-killing tests (docs/mutation.md): exact messages at
+caps that only large inputs reach."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pytest_segmask.checks.adjacency import check_adjacency_ids, check_adjacency_structure, read_adjacency
+
+NAME = "cells-centroid-adjacency.csv"
+
+
+def run(tmp_path, text, channel_ids):
+    path = tmp_path / NAME
+    path.write_text(text, encoding="utf-8", newline="")
+    adj = read_adjacency(path, NAME)
+    return adj, check_adjacency_structure(adj), check_adjacency_ids(adj, "cells", channel_ids)
+
+
+def messages(result):
+    return [(f.code, f.message) for f in result.findings]
+
+
+def test_matrix_rows_named_for_the_first_10000_ids(tmp_path):
+    # a one-column matrix with 10,002 rows: ids 1 … 10,002 in lines 2 … 10,003; only the first
+    # 10,000 rows are remembered for naming unknown ids
+    text = ",1\n" + "".join(f"{k},0\n" for k in range(1, 10_003))
+    adj, _, ids = run(tmp_path, text, channel_ids=np.arange(1, 9_999, dtype=np.int64))
+    assert adj.form == "matrix" and len(adj.id_rows) == 10_000
+    assert messages(ids) == [("ADJ-IDS", f"{NAME}: 4 of 10002 object id(s) do not exist in mask channel 'cells' "
+                              "(which holds 9998 objects): 9999 (row 10000), 10000 (row 10001), 10001, 10002")]
