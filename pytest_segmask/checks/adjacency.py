@@ -292,7 +292,7 @@ def _read_edge_list(adj: Adjacency, header: list[str], reader) -> None:
         ids, first_pos = np.unique(flat, return_index=True)
         adj.ids = ids
         line_of = np.frombuffer(rows, np.int64)
-        adj.id_rows = {int(i): int(line_of[p // 2]) for i, p in zip(ids[:10_000], first_pos[:10_000])}
+        adj.id_rows = {int(i): int(line_of[p // 2]) for i, p in zip(ids[:10_000], first_pos)}
 
 
 def _read_matrix(adj: Adjacency, header: list[str], reader) -> None:
@@ -376,7 +376,7 @@ def _read_matrix(adj: Adjacency, header: list[str], reader) -> None:
     ids = np.array(sorted(set(col_ids) | set(row_ids)), dtype=np.int64)
     adj.ids = ids
     adj.n_edges = len(nz_i)
-    adj.id_rows = dict(zip(row_ids[:10_000], row_lines[:10_000]))
+    adj.id_rows = dict(zip(row_ids[:10_000], row_lines))  # zip stops at the capped ids
 
 
 def check_adjacency_structure(adj: Adjacency) -> CheckResult:
