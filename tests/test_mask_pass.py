@@ -545,3 +545,59 @@ def test_many_tiny_tiles_are_streamed_in_one_part(tmp_path, monkeypatch):
         assert_stats_equal(reader.channel_pass(0).stats, stats_reference([labels]))
     finally:
         reader.close()
+
+
+@pytest.mark.parametrize("max_rows", [1 << 21, 4])
+def test_large_mask_overlaps_the_next_pass_only_below_the_row_budget(tmp_path, monkeypatch, max_rows):
+    """Split passes, one channel at a time: the next channel's pass starts before a channel is
+    returned (it runs while the channel is merged and checked) only if the channel's tables
+    hold at most OVERLAP_MAX_ROWS rows; otherwise when it is asked for. The results, a damaged
+    channel included, are the same either way."""
+    from pytest_segmask.checks import mask_image
+
+    monkeypatch.setattr(mask_image, "SPLIT_MIN_PIXELS", 0)
+    monkeypatch.setattr(mask_image, "OVERLAP_MAX_ROWS", max_rows)
+    mask = MaskSpec(width=64, height=64, tile=16, channels=tuple(ChannelSpec(f"c{i}", 5 + i) for i in range(3)))
+    path = tmp_path / mask.file_name
+    labels = write_mask(mask, path)
+    reader = MaskReader(open_mask(path))
+    started: list[int] = []
+    real_start = MaskReader.start_channel_pass
+
+    def recording(self, index, workers=2):
+        started.append(index)
+        return real_start(self, index, workers)
+
+    monkeypatch.setattr(MaskReader, "start_channel_pass", recording)
+    try:
+        assert reader._splits(0, 2)
+        seen = []
+        for index, result in reader.iter_channel_passes([0, 1, 2]):
+            seen.append((index, list(started)))
+            assert_stats_equal(result.stats, stats_reference([labels[index]]))
+    finally:
+        reader.close()
+    if max_rows == 4:  # channel c holds 5 + c objects: more rows than 4
+        assert seen == [(0, [0]), (1, [0, 1]), (2, [0, 1, 2])]  # never overlapped
+    else:
+        assert seen == [(0, [0, 1]), (1, [0, 1, 2]), (2, [0, 1, 2])]  # always one ahead
+
+
+def test_overlapped_passes_report_a_damaged_channel_in_its_place(tmp_path, monkeypatch):
+    from pytest_segmask.checks import mask_image
+
+    monkeypatch.setattr(mask_image, "SPLIT_MIN_PIXELS", 0)
+    mask = MaskSpec(width=64, height=64, tile=16, pyramid_levels=1,
+                    channels=tuple(ChannelSpec(f"c{i}", 4) for i in range(3)))
+    path = tmp_path / mask.file_name
+    write_mask(mask, path)
+    damage_segments(path, [5], page=1)  # a level-0 tile of the second channel
+    reader = MaskReader(open_mask(path))
+    try:
+        got = [(i, type(r).__name__) for i, r in reader.iter_channel_passes([0, 1, 2])]
+        with pytest.raises(MaskDecodeError) as err:
+            reader.channel_pass(1)
+    finally:
+        reader.close()
+    assert got == [(0, "ChannelPass"), (1, "MaskDecodeError"), (2, "ChannelPass")]
+    assert "tile 5 " in str(err.value)

@@ -240,6 +240,38 @@ def run_pass(planes_by_z: list[list[Plane]], height: int, width: int, *, pyramid
     With ``workers`` ≥ 2 the tiles are split into that many parts, each decoded and reduced by
     its own thread (both without the GIL); their tables are merged at the end. Raises
     MaskDecodeError when a full-resolution segment (or IFD) cannot be read."""
+    return start_pass(planes_by_z, height, width, pyramid=pyramid, workers=workers, lock=lock).result()
+
+
+class PassRun:
+    """A channel's pass under way: its parts run in their own threads. ``join`` waits for them
+    and returns how many rows their tables hold; ``result`` merges the tables into the
+    ChannelPass (or raises the MaskDecodeError that stopped the pass). The caller's thread is
+    free meanwhile: it merges the previous channel while this one is decoded."""
+
+    def __init__(self, threads: list[threading.Thread], rows, finish) -> None:
+        self._threads = threads
+        self._rows = rows
+        self._finish = finish
+        self._result = None
+
+    def join(self) -> int:
+        for th in self._threads:
+            th.join()
+        return self._rows()
+
+    def result(self) -> ChannelPass:
+        if self._result is None:
+            self.join()
+            self._result = self._finish()
+            self._finish = self._rows = None
+        return self._result
+
+
+def start_pass(planes_by_z: list[list[Plane]], height: int, width: int, *, pyramid: bool = True,
+               workers: int = 2, lock: threading.Lock | None = None) -> PassRun:
+    """``run_pass`` started: the parts' threads are running when this returns (see PassRun).
+    Raises MaskDecodeError at once when a full-resolution IFD cannot be read."""
     from . import label_kernels as K
 
     nz = len(planes_by_z)
@@ -353,38 +385,42 @@ def run_pass(planes_by_z: list[list[Plane]], height: int, width: int, *, pyramid
 
     run_events(plan.upper, None, 0, shared=True)
     accs = [StatsAccumulator(height, width, nz, pixels=px) for px in plan.pixels]
-    if len(plan.parts) == 1:
-        run_events(plan.parts[0], accs[0], max(1, workers), shared=False)  # mutation: equivalent — decode threads only
-    else:
-        stops = [threading.Event() for _ in plan.parts]
-        failures: dict[int, BaseException] = {}
+    # one part: one thread reducing, decoding ahead on a small pool; several: each decodes inline
+    decode_threads = max(1, workers) if len(plan.parts) == 1 else 0  # mutation: equivalent — decode threads only
+    stops = [threading.Event() for _ in plan.parts]
+    failures: dict[int, BaseException] = {}
 
-        def part(i: int) -> None:
-            try:
-                run_events(plan.parts[i], accs[i], 0, shared=False, stop=stops[i])
-            except BaseException as exc:  # the first failing part (in the order) is reported
-                failures[i] = exc
-                for later in stops[i + 1:]:
-                    later.set()
+    def part(i: int) -> None:
+        try:
+            run_events(plan.parts[i], accs[i], decode_threads, shared=False, stop=stops[i])
+        except BaseException as exc:  # the first failing part (in the order) is reported
+            failures[i] = exc
+            for later in stops[i + 1:]:
+                later.set()
 
-        threads = [threading.Thread(target=part, args=(i,), name=f"segmask-pass-{i}")
-                   for i in range(len(plan.parts))]
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join()
+    def rows() -> int:
+        return sum(int(a.meta[0]) for a in accs)
+
+    def finish() -> ChannelPass:
+        nonlocal accs
         if failures:
             raise failures[min(failures)]
-    for key in list(resident):  # defensive: anything left (cannot happen with consistent geometry)
-        release(*key)
-    if result is not None:
-        for _, k, message in sorted(errors):
-            result.levels[k - 1].errors.append(message)
-        result.levels = [lv for lv in result.levels if lv.tested or lv.errors or lv.bad]
-    stats = finish_parts(accs)
-    del accs
-    return_freed_memory()
-    return ChannelPass(stats, result)
+        for key in list(resident):  # defensive: anything left (cannot happen with consistent geometry)
+            release(*key)
+        if result is not None:
+            for _, k, message in sorted(errors):
+                result.levels[k - 1].errors.append(message)
+            result.levels = [lv for lv in result.levels if lv.tested or lv.errors or lv.bad]
+        stats = finish_parts(accs)
+        accs = None
+        return_freed_memory()
+        return ChannelPass(stats, result)
+
+    threads = [threading.Thread(target=part, args=(i,), name=f"segmask-pass-{i}", daemon=True)
+               for i in range(len(plan.parts))]
+    for th in threads:
+        th.start()
+    return PassRun(threads, rows, finish)
 
 
 def return_freed_memory() -> None:

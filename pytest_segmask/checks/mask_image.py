@@ -859,6 +859,10 @@ def numpy_dtype(info: MaskInfo) -> np.dtype | None:
 
 
 SPLIT_MIN_PIXELS = 1 << 22  # a channel from 2048² px is passed on all threads, one channel at a time
+# The next channel's pass overlaps this channel's merge and items only while a channel's tables
+# are small: then both cores stay busy through the merge. Past this many rows (~50 MB of
+# statistics, ~100 MB of pass tables) memory stays at one channel instead.
+OVERLAP_MAX_ROWS = 1 << 21
 
 
 class ChannelNotInFile(MaskDecodeError):
@@ -907,7 +911,11 @@ class MaskReader:
     def channel_pass(self, channel_index: int, workers: int = 2):  # mutation: equivalent — thread count only
         """Statistics over all planes of the channel and the pyramid block test, in one pass.
         Raises MaskDecodeError (ChannelNotInFile for a channel stored in other files)."""
-        from .label_pass import run_pass
+        return self.start_channel_pass(channel_index, workers).result()
+
+    def start_channel_pass(self, channel_index: int, workers: int = 2):  # mutation: equivalent — thread count only
+        """``channel_pass`` started: a ``label_pass.PassRun`` whose threads are running."""
+        from .label_pass import start_pass
 
         info = self.info
         problem = info.channel_problem(channel_index)
@@ -920,7 +928,7 @@ class MaskReader:
                 f"channel {info.channel_names[channel_index]!r} has no plane in {info.display} for "
                 f"z = {cut_list(missing)}")
         levels = [self.plane_levels(channel_index, z) for z in range(len(zs))]
-        return run_pass(levels, info.height, info.width, workers=workers, lock=self._lock)
+        return start_pass(levels, info.height, info.width, workers=workers, lock=self._lock)
 
     def channel_passes(self, indices: list[int], workers: int = 2) -> dict:  # mutation: equivalent — thread count only
         """Several channels' passes, ``workers`` channels at a time (each consumer thread runs its
@@ -933,15 +941,22 @@ class MaskReader:
         the caller has already taken: drop each one when its items are done.
 
         A large mask (``SPLIT_MIN_PIXELS`` per channel, at least ``2 × workers`` tiles or strips)
-        is passed one channel at a time, each pass split over ``workers`` threads, and the next
-        channel starts only when asked for: memory stays at one channel. Smaller masks run
-        ``workers`` channels at a time, one thread each (splitting a small pass costs more than
-        it gains)."""
+        is passed one channel at a time, each pass split over ``workers`` threads; while a
+        channel's tables are merged and its items run, the next channel's pass runs only if the
+        channel had at most ``OVERLAP_MAX_ROWS`` objects, else it starts when asked for: memory
+        stays at one channel. Smaller masks run ``workers`` channels at a time, one thread each
+        (splitting a small pass costs more than it gains)."""
         from concurrent.futures import ThreadPoolExecutor
 
         def one(index, threads):
             try:
                 return self.channel_pass(index, workers=threads)
+            except MaskDecodeError as exc:
+                return exc
+
+        def start(index):
+            try:
+                return self.start_channel_pass(index, workers=workers)
             except MaskDecodeError as exc:
                 return exc
 
@@ -951,10 +966,24 @@ class MaskReader:
         with self._lock:
             self._file()
         if self._splits(todo[0], workers):
-            for index in todo:
-                result = one(index, workers)
+            run = start(todo[0])
+            for pos, index in enumerate(todo):
+                later = todo[pos + 1] if pos + 1 < len(todo) else None
+                following = None
+                if isinstance(run, MaskDecodeError):
+                    result = run
+                else:
+                    if later is not None and run.join() <= OVERLAP_MAX_ROWS:
+                        following = start(later)  # decoded while this channel is merged and checked
+                    try:
+                        result = run.result()
+                    except MaskDecodeError as exc:
+                        result = exc
+                del run
                 yield index, result
                 del result
+                if later is not None:
+                    run = following if following is not None else start(later)
             return
         with ThreadPoolExecutor(max(1, workers)) as pool:  # mutation: equivalent — thread count only
             running = [(i, pool.submit(one, i, 1)) for i in todo[:workers]]  # mutation: equivalent — threads per channel only
