@@ -556,6 +556,8 @@ def scan_xlsx(buf, pos, end, ncols, row_cap, last_row, sst_blank, max_rows, max_
                 if c_tn == 0:
                     kind[row_idx, col] = 1 if not c_f else 7
                     flags[row_idx, col] = fl
+                    if c_f:  # a formula without a cached value, as everywhere else: not an empty cell
+                        row_nonempty[row_idx] = True
                     continue
                 s = c_ts
                 e = c_te
@@ -706,7 +708,8 @@ def scan_tsv(buf, pos, end, final, ncols, row_cap, first_row, max_cols, max_line
                         j += 2
                         continue
                     if j + 1 >= end and not final:
-                        break  # need the next byte to decide
+                        j = end  # need the next byte to decide: the record is unfinished
+                        break
                     inq = False
                 j += 1
                 continue
