@@ -344,3 +344,27 @@ def test_a_million_objects_use_mapped_tables(tmp_path):
     plane[:8, :8] = 77  # one object of 64 px among a million of one
     path = write(tmp_path / "million.tiff", [plane], tile=(256, 256), compression=None)
     check(path, [plane], workers=(1,))
+
+
+@pytest.mark.parametrize("scramble", [False, True])
+def test_rehash_keeps_every_row_reachable_by_linear_probing(scramble):
+    """After ``rehash`` each id is found by the lookup's probe (slot, slot+1, …) before an empty
+    slot: colliding ids sit in consecutive slots, none is lost or skipped."""
+    from pytest_segmask.checks import label_kernels as K
+
+    hbits = 6
+    size = 1 << hbits
+    # ids colliding on a few home slots (identity: id mod 64), with wrap-around at the end
+    gid = np.array([3, 67, 131, 195, 62, 126, 190, 254, 318, 5, 9, 73, 137], np.uint32)
+    n = len(gid)
+    hidx = np.full(size, 7, np.int64)  # garbage: rehash clears the table first
+    K.rehash(gid, n, hidx, hbits, scramble)
+    assert sorted(hidx[hidx >= 0].tolist()) == list(range(n))  # every row once, nothing else
+    for s in range(n):
+        h = int(K._ghash(gid[s], hbits, scramble))  # the lookup's home slot
+        steps = 0
+        while hidx[h] != s:
+            assert hidx[h] >= 0, f"id {gid[s]}: an empty slot before its row"
+            h = (h + 1) & (size - 1)
+            steps += 1
+        assert steps < n

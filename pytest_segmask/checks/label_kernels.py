@@ -274,7 +274,7 @@ def rehash(gid, n, hidx, hbits, scramble):
     hidx[:] = -1
     for s in range(n):
         h = _ghash(gid[s], hbits, scramble)
-        while hidx[h] >= 0:  # mutation: equivalent — a lost slot only duplicates a row; finish_parts merges duplicate ids
+        while hidx[h] >= 0:
             h = (h + 1) & hmask
         hidx[h] = s
 
