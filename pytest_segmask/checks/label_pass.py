@@ -12,7 +12,8 @@ a "split level" (the highest level with at least two subtrees per part), and eac
 decoded and reduced by its own thread into its own table — imagecodecs and the compiled
 kernels release the GIL, so the threads run in parallel. The few tiles above the split level
 are decoded first; their tiles are shared by the parts (a lock each). The parts' tables are
-merged at the end, one column at a time (``channel_stats.finish_parts``). Results do not depend
+merged at the end, one column at a time (``channel_stats.finish_parts``); ``start_pass`` returns
+while the parts run, so the caller can merge the previous channel meanwhile. Results do not depend
 on the split: examples are the first bad pixels in raster order, errors come in pass order
 (tested against one thread). A geometry where one tile feeds two subtrees (levels with
 different tile sizes) runs in one thread, with decoding ahead on a small pool.
