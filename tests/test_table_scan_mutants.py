@@ -14,7 +14,7 @@ from pytest_segmask.checks import table_scan as ts
 
 NS = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
 SST_BLANK = np.array([False, True, False, False, False], np.bool_)  # shared string 1 is blank
-POISONS = (b'"' * 12, b"-->]]>\"\t\n<>" * 2, b"<row r=\"9\">")
+POISONS = (b'"' * 12, b"-->]]>\"\t\n<>" * 2, b"<row r=\"9\">", b">" * 12, b"\n" * 12)
 FIELDS = ("row_num", "row_nonempty", "kind", "num", "key", "sp_s", "sp_n", "flags")
 
 
@@ -194,7 +194,9 @@ def test_comment_cdata_pi_in_a_cell_make_it_complex(inner):
 
 
 @pytest.mark.parametrize("inner", ["<![CDATA[]]>", "<![CDATA[<row r='5'>]]>", "<!---->", "<!-- <row r='5'> -->",
-                                   "<?pi <row r='5'>?>"])
+                                   "<?pi <row r='5'>?>", "<!-- > <row r='5'> -->", "<!--a > <row r='5'> -->",
+                                   "<!---->-->", "<![CDATA[ > <row r='5'> ]]>",
+                                   "<![CDATA[]> <row r='5'> ]]>", "<!-- -> <row r='5'> -->", "<!-- --> "])
 def test_comment_cdata_pi_between_rows_are_skipped(inner):
     data = sheet(f'<row r="1"><c><v>1</v></c></row>{inner}<row r="2"><c><v>2</v></c></row>{inner}')
     got = xscan(data)
@@ -291,6 +293,25 @@ RICH_EXPECTED = [
 ]
 
 RICH = sheet(RICH_ROWS)
+
+
+def _safe_points(data: bytes):
+    """Where a scan may stop outside a row: after each markup construct outside the rows and
+    after each row (an independent tokenizer: RICH has no '<' inside comments or PIs outside rows)."""
+    import re
+
+    points = [0]
+    pos = 0
+    for m in re.finditer(rb"<row\b[^>]*/>|<row\b.*?</row>|<[^<]*?>", data):
+        assert m.start() == pos  # nothing but markup outside the rows
+        points.append(m.end())
+        pos = m.end()
+        if m.group().startswith(b"</sheetData"):
+            break
+    return points
+
+
+RICH_SAFE = _safe_points(RICH)
 RICH_X = sheet(RICH_ROWS.replace("<", "<x:").replace("<x:/", "</x:").replace("<x:!", "<!").replace("<x:?", "<?"),
                prefix="x")
 
@@ -336,14 +357,13 @@ def test_rich_sheet_every_end():
         for end in range(0, len(RICH) - len("</sheetData></worksheet>")):
             done = [i for i, e in enumerate(ends) if e <= end]
             pending = [i for i, s in enumerate(starts) if s < end and i not in done]
-            safe = ends[done[-1]] if done else (starts[0] if end >= starts[0] else None)
+            consumed = max(p for p in RICH_SAFE if p <= end)
             for pad in POISONS:
                 got = xscan(RICH[:end], row_cap=64, pad=pad)
                 assert got[0] == ts.S_MORE and got[7] == [RICH_EXPECTED[i] for i in done], (end, pad)
-                if not pending and safe is not None:
-                    assert got[1] >= safe
-                elif pending:
-                    assert got[1] == starts[pending[0]], end
+                assert got[1] == consumed, (end, pad)
+                if pending:
+                    assert consumed == starts[pending[0]], end
             if end % 3 == 0 or end > len(RICH) - 200:
                 assert xscan(RICH[:end], row_cap=64, py=True) == xscan(RICH[:end], row_cap=64, pad=POISONS[1]), end
 
@@ -444,8 +464,43 @@ def test_tsv_every_end():
                 for pad in POISONS[1:]:
                     assert tscan(TSV[:end], final=final, row_cap=64, pad=pad) == ref, (end, final, pad)
                 assert tscan(TSV[:end], final=final, row_cap=64, py=True) == ref, (end, final)
+                done = [e for e in TSV_LINE_ENDS if e < end]
                 if not final:
-                    assert ref[6] == TSV_EXPECTED[:len(ref[6])]
+                    assert ref[:3] == (ts.S_MORE, done[-1] + 1 if done else 0, len(done)), end
+                    assert ref[6] == TSV_EXPECTED[:len(done)]
+                else:
+                    rest = end > (done[-1] + 1 if done else 0)
+                    assert ref[:3] == (ts.S_DONE, end, len(done) + rest), end
+
+
+def _line_ends(data: bytes):
+    """Offsets of the line feeds that end records (Python's csv rules: a quote opens only at the
+    start of a field; inside, '""' is a quote and '"' closes)."""
+    ends = []
+    inq = False
+    start = True
+    k = 0
+    while k < len(data):
+        ch = data[k]
+        if inq:
+            if ch == 34:
+                if data[k + 1:k + 2] == b'"':
+                    k += 2
+                    continue
+                inq = False
+        elif ch == 10:
+            ends.append(k)
+            start = True
+        elif ch == 9:
+            start = True
+        else:
+            inq = ch == 34 and start
+            start = False
+        k += 1
+    return ends
+
+
+TSV_LINE_ENDS = _line_ends(TSV)
 
 
 def test_tsv_window_ending_just_after_a_closing_quote_keeps_the_row(tmp_path, monkeypatch):
@@ -474,3 +529,33 @@ def test_formula_in_an_inline_string_without_text_is_not_empty():
     assert got[7] == [(1, True, ())]
     got = xscan(sheet('<row r="1"><c r="A1" t="inlineStr"><f>1</f><is><t></t></is></c></row>'))
     assert got[7] == [(1, True, ((ts.K_TEXT, b"", ts.F_FORMULA), 0, 0, 0))]
+
+
+@pytest.mark.parametrize("tail", [b"", b" ", b"<", b"</", b"<row", b'<row r="1"/', b"<!--", b"<![CDATA[", b"<?x"])
+def test_self_closing_sheetdata_and_row_at_the_window_end(tail):
+    head = b'<?xml version="1.0"?><worksheet>'
+    for pad in POISONS:
+        data = head + b"<x:sheetData/>"
+        assert xscan(data, pad=pad)[:3] == (ts.S_DONE, len(data), 0)
+        data = head + b'<sheetData><row r="3"/>'
+        got = xscan(data + tail, pad=pad)
+        assert got[:4] == (ts.S_MORE, len(data), 1, 3) and got[7] == [(3, False, (0, 0, 0, 0))], pad
+        got = xscan(data + b'<row r="4"><c r="B4" t="b"/>', pad=pad)
+        assert got[:4] == (ts.S_MORE, len(data), 1, 3), pad
+        got = xscan(data + b'<row r="4"><c r="B4"/></row>', pad=pad)
+        assert got[:4] == (ts.S_MORE, len(data) + 28, 2, 4), pad
+        assert got[7][1] == (4, False, (0, ts.K_BLANK, 0, 0))
+
+
+@pytest.mark.parametrize("k", range(12))
+def test_markup_declaration_that_is_no_cdata_at_the_window_end(k):
+    """'<![' is taken as CDATA once nine bytes are in the window; before that, up to its '>'."""
+    head = b'<?xml version="1.0"?><worksheet><sheetData><row r="1"/>'
+    data = head + (b"<![x>abcdefghijk")[:5 + k]
+    for pad in POISONS:
+        got = xscan(data, pad=pad)
+        assert got[:3] == (ts.S_MORE, len(head) if 5 + k >= 9 else len(head) + 5, 1), (k, pad)
+    data = head + b"<![CDATA[x]]>"[:9 + k]
+    for pad in POISONS:
+        got = xscan(data, pad=pad)
+        assert got[:3] == (ts.S_MORE, len(head) + 13 if 9 + k >= 13 else len(head), 1), (k, pad)

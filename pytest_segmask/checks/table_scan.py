@@ -408,7 +408,9 @@ def scan_xlsx(buf, pos, end, ncols, row_cap, last_row, sst_blank, max_rows, max_
                     safe = after
                 i = after
                 continue
-            if in_row and not in_cell and _name_is(buf, ns, ne, 99, 0, 0, 1):  # <c>
+            if in_row and not in_cell and _name_is(buf, ns, ne, 99,  # <c>
+                                                                0, 0,  # mutation: equivalent — unused: _name_is reads only the first n = 1 name bytes
+                                                                1):
                 c_start = lt
                 if a_r_s >= 0:
                     cc = 0
@@ -465,7 +467,9 @@ def scan_xlsx(buf, pos, end, ncols, row_cap, last_row, sst_blank, max_rows, max_
                 i = after
                 continue
             if in_cell:
-                if _name_is(buf, ns, ne, 118, 0, 0, 1):  # <v>
+                if _name_is(buf, ns, ne, 118,  # <v>
+                                         0, 0,  # mutation: equivalent — unused: _name_is reads only the first n = 1 name bytes
+                                         1):
                     c_v = True
                     if selfclose:
                         c_vs = after
@@ -484,15 +488,21 @@ def scan_xlsx(buf, pos, end, ncols, row_cap, last_row, sst_blank, max_rows, max_
                         c_complex = True
                     i = k
                     continue
-                if _name_is(buf, ns, ne, 102, 0, 0, 1):  # <f>
+                if _name_is(buf, ns, ne, 102,  # <f>
+                                         0, 0,  # mutation: equivalent — unused: _name_is reads only the first n = 1 name bytes
+                                         1):
                     c_f = True
                     i = after
                     continue
-                if _name_is(buf, ns, ne, 105, 115, 0, 2):  # <is>
+                if _name_is(buf, ns, ne, 105, 115,  # <is>
+                                         0,  # mutation: equivalent — unused: _name_is reads only the first n = 2 name bytes
+                                         2):
                     c_is = True
                     i = after
                     continue
-                if c_is and _name_is(buf, ns, ne, 116, 0, 0, 1):  # <t> directly in <is>
+                if c_is and _name_is(buf, ns, ne, 116,  # <t> directly in <is>
+                                                  0, 0,  # mutation: equivalent — unused: _name_is reads only the first n = 1 name bytes
+                                                  1):
                     c_tn += 1
                     if selfclose:
                         c_ts = after
@@ -523,7 +533,9 @@ def scan_xlsx(buf, pos, end, ncols, row_cap, last_row, sst_blank, max_rows, max_
                     break
             continue
         # closing tags
-        if in_cell and _name_is(buf, ns, ne, 99, 0, 0, 1):  # </c>
+        if in_cell and _name_is(buf, ns, ne, 99,  # </c>
+                                             0, 0,  # mutation: equivalent — unused: _name_is reads only the first n = 1 name bytes
+                                             1):
             in_cell = False
             i = after
             if not c_keep:
