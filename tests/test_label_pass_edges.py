@@ -317,6 +317,9 @@ def test_channel_stats_accessors():
                          background_pixels=0)
     np.testing.assert_array_equal(empty.index_of(np.array([1, 2])), [-1, -1])
     assert empty.max_id == 0 and empty.background_fraction == 1.0 and empty.nbytes == 0
+    # the defaults of a 2D channel without negative pixels
+    assert (empty.planes, empty.negative_pixels, empty.first_negative, empty.decoded_bytes) == (1, 0, None, 0)
+    assert empty.centroid_z is None and empty.z_range_compact is None
     assert stats.nbytes == sum(a.nbytes for a in (stats.ids, stats.counts, stats.centroid_x, stats.centroid_y,
                                                   stats.bbox_compact))
 

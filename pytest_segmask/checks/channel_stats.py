@@ -120,7 +120,7 @@ def _empty(shape, dtype) -> np.ndarray:
 def _zeros(shape, dtype) -> np.ndarray:
     """Zeros; large ones in their own anonymous mapping (which the OS hands out zeroed)."""
     dtype = np.dtype(dtype)
-    if int(np.prod(shape)) * dtype.itemsize < MMAP_BYTES:
+    if int(np.prod(shape)) * dtype.itemsize < MMAP_BYTES:  # mutation: equivalent — where the zeros live (heap or mapping) only
         return np.zeros(shape, dtype)
     return _empty(shape, dtype)
 
@@ -153,7 +153,7 @@ class StatsAccumulator:
         self.gbb = np.zeros((0, 4), self.coord)
         self.gzr = np.zeros((1, 2), self.zdt)
         self.hbits = 12
-        self.scramble = False
+        self.scramble = False  # mutation: equivalent — hash strategy only (identity or Fibonacci): same rows either way
         self.hidx = np.full(1 << self.hbits, -1, np.int32)  # mutation: equivalent — initial hash size; a more negative empty marker is still empty
         self.bcap = 0
         self.bcnt = np.zeros(1, np.int64)
@@ -425,7 +425,7 @@ def check_labels(stats: ChannelStats | MaskDecodeError, info: MaskInfo, channel:
     return result
 
 
-def compute_channel_stats(plane, workers: int = 2) -> ChannelStats:
+def compute_channel_stats(plane, workers: int = 2) -> ChannelStats:  # mutation: equivalent — thread count only
     """Statistics of one full-resolution plane (compatibility entry; the plugin should use
     ``MaskReader.channel_pass``, which also runs the pyramid block test in the same pass)."""
     from .label_pass import stats_of_planes
