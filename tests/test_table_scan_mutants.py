@@ -559,3 +559,124 @@ def test_markup_declaration_that_is_no_cdata_at_the_window_end(k):
     for pad in POISONS:
         got = xscan(data, pad=pad)
         assert got[:3] == (ts.S_MORE, len(head) + 13 if 9 + k >= 13 else len(head), 1), (k, pad)
+
+
+@pytest.mark.parametrize("cell, expected", [
+    ('<c r="A1" t="n"><v>2</v></c>', ((ts.K_NUMBER, 2.0, 0), True)),
+    ('<c r="A1" t=""><v>2</v></c>', ((ts.K_COMPLEX, b'<c r="A1" t=""><v>2</v></c>', 0), True)),
+    ('<c r="A1" t="x"><v>2</v></c>', ((ts.K_COMPLEX, b'<c r="A1" t="x"><v>2</v></c>', 0), True)),
+    ('<c r="A1" t="st"><v>2</v></c>', ((ts.K_COMPLEX, b'<c r="A1" t="st"><v>2</v></c>', 0), True)),
+    ('<c r="A1" t="sx"><v>2</v></c>', ((ts.K_COMPLEX, b'<c r="A1" t="sx"><v>2</v></c>', 0), True)),
+    ('<c r="A1" t="str"><v>2</v></c>', ((ts.K_TEXT, b"2", 0), True)),
+    ('<c r="A1" t="s"><v>2</v></c>', ((ts.K_SHARED, 2, 0), True)),
+    ('<c r="A1" t="jnlineStr"><v>2</v></c>', ((ts.K_COMPLEX, b'<c r="A1" t="jnlineStr"><v>2</v></c>', 0), True)),
+    ('<c r="A1" t="b"><v>2</v></c>', ((ts.K_BOOL, 1.0, 0), True)),
+    ('<c r="A1" t="b"><v>0.0</v></c>', ((ts.K_BOOL, 0.0, 0), True)),
+    ('<c r="A1" t="b"><v>x</v></c>', ((ts.K_BOOL, 0.0, 0), True)),
+    ('<c r="A1" t="e"><v>#DIV/0!</v></c>', (ts.K_ERROR, True)),
+    ('<c r="A1" t="d"><v> </v></c>', ((ts.K_TEXT, b" ", 0), False)),
+    ('<c r="A1" t="str"><f>1</f><v> </v></c>', ((ts.K_TEXT, b" ", ts.F_FORMULA), True)),
+    ('<c r="A1" t="str"><f>1</f><v/></c>', ((ts.K_TEXT, b"", ts.F_FORMULA), True)),
+    ('<c r="A1"><f>1</f><v/></c>', ((ts.K_NOCACHE, ts.F_FORMULA), True)),
+    ('<c r="A1" t="b"><f>1</f><v></v></c>', ((ts.K_NOCACHE, ts.F_FORMULA), True)),
+    ('<c r="A1"><f>1</f><v>x</v></c>', ((ts.K_NUMBAD, b"x", ts.F_FORMULA), True)),
+    ('<c r="A1"><v></v></c>', (ts.K_BLANK, False)),
+    ('<c r="A1"><v/></c>', (ts.K_BLANK, False)),
+    ('<c r="A1" t="str"><v></v></c>', ((ts.K_TEXT, b"", 0), False)),
+    ('<c r="A1"><v>1<x/></v></c>', ((ts.K_COMPLEX, b'<c r="A1"><v>1<x/></v></c>', 0), True)),
+    ('<c r="A1" t="inlineStr"><is><t>a<x/></t></is></c>',
+     ((ts.K_COMPLEX, b'<c r="A1" t="inlineStr"><is><t>a<x/></t></is></c>', 0), True)),
+    ('<c r="A1" t="inlineStr"><is><t/><t/></is></c>',
+     ((ts.K_COMPLEX, b'<c r="A1" t="inlineStr"><is><t/><t/></is></c>', 0), True)),
+    ('<c r="A1" s="2" t="s"/>', (ts.K_BLANK, False)),
+    ('<c r="A1"></c>', (ts.K_BLANK, False)),
+])
+def test_cell_forms_exactly(cell, expected):
+    assert cell_of(cell) == expected
+
+
+def test_cells_beyond_the_kept_columns_only_count_for_emptiness():
+    for cell, nonempty in (('<c r="C1"><v>1</v></c>', True), ('<c r="C1"><v></v></c>', True),
+                           ('<c r="C1"/>', False), ('<c r="C1"></c>', False), ('<c r="C1" t="s"><v>1</v></c>', True),
+                           ('<c r="C1" t="str"><v> </v></c>', False), ('<c r="C1" t="d"><v>x</v></c>', True),
+                           ('<c r="C1" t="str"></c>', False), ('<c r="C1" t="b"><v>0</v></c>', True),
+                           ('<c r="C1" t="e"><v>#N/A</v></c>', True), ('<c r="C1"><f>1</f></c>', True),
+                           ('<c r="C1" t="zz"></c>', True), ('<c r="C1" t="inlineStr"><is/></c>', True),
+                           ('<c r="C1"><!--x--></c>', True), ('<c r="C1" t="n"><v></v></c>', True)):
+        got = one_cell('<c r="A1"><v></v></c>' + cell, ncols=2)
+        assert got[0] == ts.S_DONE and got[7] == [(1, nonempty, (ts.K_BLANK, 0))], cell
+        assert got[5] == 3
+
+
+def test_cell_columns_without_references_and_widest():
+    got = one_cell('<c><v>1</v></c><c r="C1"><v>3</v></c><c><v>4</v></c><c r="1"><v>5</v></c><c r="b1"><v>6</v></c>',
+                   ncols=8)
+    assert got[7][0][2] == ((2, 1.0, 0), 0, (2, 3.0, 0), (2, 4.0, 0), (2, 5.0, 0), (2, 6.0, 0), 0, 0)
+    assert got[5] == 6
+    got = xscan(sheet('<row><c r="B1"><v>1</v></c></row><row/><row r="5"/><row><c/></row>'), ncols=2)
+    assert [r[0] for r in got[7]] == [1, 2, 5, 6] and got[5] == 2 and got[3] == 6
+    got = xscan(sheet('<row r="3"><c r="D3"/></row>'), ncols=2, last_row=2)
+    assert (got[0], got[3], got[5]) == (ts.S_DONE, 3, 4)
+    got = xscan(sheet('<row r="3"><c r="D3"/></row>'), ncols=2, last_row=3)
+    assert (got[0], got[2], got[6]) == (ts.S_BAD, 0, 0)  # about the row, not a shared string
+    got = xscan(sheet('<row r="1"/><row r="x"/>'))
+    assert (got[0], got[2], got[3], got[6]) == (ts.S_BAD, 1, 1, 0)
+    got = xscan(sheet('<row r="1"/><row r="2"><c t="s"><v>9</v></c></row>'))
+    assert (got[0], got[1], got[2], got[3], got[4], got[6]) == (ts.S_BAD, len(sheet('<row r="1"/>')) - 24, 1, 1, 9,
+                                                                ts.BAD_SHARED)
+
+
+@pytest.mark.parametrize("tail", [b"<>", b"< >", b"</>", b"<?>", b"<!>", b"<a>", b"<a/>", b"</a>", b"<a b='>'>"])
+def test_odd_markup_between_rows_is_skipped_at_the_window_end(tail):
+    head = b'<?xml version="1.0"?><worksheet><sheetData><row r="1"/>'
+    for pad in POISONS:
+        got = xscan(head + tail, pad=pad)
+        assert got[:3] == (ts.S_MORE, len(head + tail), 1), (tail, pad)
+        got = xscan(head + tail[:-1], pad=pad)
+        assert got[:3] == (ts.S_MORE, len(head), 1), (tail, pad)
+    assert xscan(head + tail, py=True)[:3] == (ts.S_MORE, len(head + tail), 1)
+    assert xscan(head + tail[:-1], py=True)[:3] == (ts.S_MORE, len(head), 1)
+
+
+def test_xlsx_limits_exactly():
+    data = sheet('<row r="5"><c r="C5"><v>1</v></c></row>')
+    assert xscan(data, max_rows=5)[0] == ts.S_DONE
+    assert xscan(data, max_rows=4)[:5] == (ts.S_ROW_LIMIT, len(sheet("")) - 24, 0, 0, 5)
+    assert xscan(data, max_cols=3)[0] == ts.S_DONE
+    assert xscan(data, max_cols=2)[:5] == (ts.S_COL_LIMIT, len(sheet("")) - 24, 0, 0, 3)
+    data = sheet('<row r="1"><c><v>1</v></c></row><row r="2"><c/><c/><c/></row>')
+    got = xscan(data, max_cols=2)
+    assert got[:5] == (ts.S_COL_LIMIT, data.index(b'<row r="2"'), 1, 1, 3)
+    got = xscan(data, row_cap=1)
+    assert got[:4] == (ts.S_FULL, data.index(b'<row r="2"'), 1, 1)
+    got = xscan(data, row_cap=1, pos=data.index(b'<row r="2"'), last_row=1)
+    assert got[:4] == (ts.S_DONE, len(data) - len("</worksheet>"), 1, 2)
+    got = xscan(data + b"<row r='1'/>", pos=len(data))  # after </sheetData> a scan starts fresh
+    assert got[0] == ts.S_MORE
+
+
+def test_tsv_limits_exactly():
+    assert tscan(b"a\nb\nc\n", row_cap=2)[:4] == (ts.S_FULL, 4, 2, 2)
+    assert tscan(b"a\nb\nc\n", row_cap=3)[:4] == (ts.S_DONE, 6, 3, 3)
+    assert tscan(b"a\nb\nc\n", row_cap=3, final=False)[:4] == (ts.S_MORE, 6, 3, 3)
+    assert tscan(b"ab\nabc\n", max_line=3)[:4] == (ts.S_DONE, 7, 2, 2)
+    assert tscan(b"ab\nabcd\n", max_line=3)[:5] == (ts.S_ROW_LIMIT, 3, 1, 1, 2)
+    assert tscan(b"ab\nabcd", max_line=3, final=False)[:5] == (ts.S_ROW_LIMIT, 3, 1, 1, 2)
+    assert tscan(b"ab\nabc", max_line=3, final=False)[:5] == (ts.S_MORE, 3, 1, 1, 0)
+    assert tscan(b"ab\nabcd", max_line=3, final=True)[:5] == (ts.S_ROW_LIMIT, 3, 1, 1, 2)
+    assert tscan(b"a\tb\tc\n1\n", max_cols=3, ncols=2)[:6] == (ts.S_DONE, 8, 2, 2, 0, 3)
+    assert tscan(b"1\na\tb\tc\td\n1\n", max_cols=3, ncols=2)[:6] == (ts.S_COL_LIMIT, 2, 1, 1, 4, 3)
+    assert tscan(b"a\x00b\n", first_row=4)[:5] == (ts.S_BAD, 0, 0, 4, 5)
+    assert tscan(b'"a\x00b"\n')[:5] == (ts.S_BAD, 0, 0, 0, 1)
+    got = tscan(b"a\t\t\n\t\t\t\n\r\n \t\r\n", ncols=3)
+    assert got[:6] == (ts.S_DONE, 14, 4, 4, 0, 1)
+    assert got[6] == [(1, True, ((4, b"a", 0), 1, 1)), (2, False, (1, 1, 1)), (3, False, (1, 0, 0)),
+                      (4, False, ((4, b" ", 0), 1, 0))]
+    got = tscan(b"\r", ncols=1)
+    assert got[6] == [(1, False, (1,))]
+    got = tscan(b"x\r\r\n", ncols=1)
+    assert got[6] == [(1, True, ((4, b"x\r", 0),))]
+    got = tscan(b"\xff\t\x80x\t7\n", ncols=3)
+    assert got[6] == [(1, True, ((4, b"\xff", ts.F_HIGH), (4, b"\x80x", ts.F_HIGH), (4, b"7", 1, 7.0)))]
+    got = tscan(b'"\xff"\n', ncols=1)
+    assert got[6] == [(1, True, ((8, b'"\xff"', ts.F_HIGH),))]
