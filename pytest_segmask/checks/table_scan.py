@@ -264,7 +264,9 @@ def scan_xlsx(buf, pos, end, ncols, row_cap, last_row, sst_blank, max_rows, max_
         b1 = buf[i + 1]
         if b1 == 33 or b1 == 63:  # <! or <?
             # comment, CDATA or processing instruction
-            if b1 == 33 and i + 3 < end and buf[i + 2] == 45 and buf[i + 3] == 45:
+            if (b1 == 33 and i
+                    + 3  # mutation: equivalent — i + 4 < end differs only for a window ending in '<!--': both wait for more bytes
+                    < end and buf[i + 2] == 45 and buf[i + 3] == 45):
                 j = i + 4
                 found = False
                 while j + 2 < end:
@@ -484,7 +486,9 @@ def scan_xlsx(buf, pos, end, ncols, row_cap, last_row, sst_blank, max_rows, max_
                         break
                     c_vs = after
                     c_ve = k
-                    if k + 1 < end and buf[k + 1] != 47:
+                    if (k
+                            + 1  # mutation: equivalent — k + 2 < end differs only for a tag start in the window's last 2 bytes: the row is unfinished, scanned again
+                            < end and buf[k + 1] != 47):
                         c_complex = True
                     i = k
                     continue
@@ -517,7 +521,9 @@ def scan_xlsx(buf, pos, end, ncols, row_cap, last_row, sst_blank, max_rows, max_
                         break
                     c_ts = after
                     c_te = k
-                    if k + 1 < end and buf[k + 1] != 47:
+                    if (k
+                            + 1  # mutation: equivalent — k + 2 < end differs only for a tag start in the window's last 2 bytes: the row is unfinished, scanned again
+                            < end and buf[k + 1] != 47):
                         c_complex = True
                     i = k
                     continue
@@ -716,7 +722,9 @@ def scan_tsv(buf, pos, end, final, ncols, row_cap, first_row, max_cols, max_line
                 break
             if inq:
                 if ch == 34:
-                    if j + 1 < end and buf[j + 1] == 34:
+                    if (j
+                            + 1  # mutation: equivalent — j + 2 < end differs only for '""' ending the window: both stop at end
+                            < end and buf[j + 1] == 34):
                         j += 2
                         continue
                     if j + 1 >= end and not final:
@@ -772,7 +780,9 @@ def scan_tsv(buf, pos, end, final, ncols, row_cap, first_row, max_cols, max_line
                 e += 1
                 while e < line_end:
                     if buf[e] == 34:
-                        if e + 1 < line_end and buf[e + 1] == 34:
+                        if (e
+                                + 1  # mutation: equivalent — e + 2 < line_end differs only for '""' ending the line: both stop at line_end
+                                < line_end and buf[e + 1] == 34):
                             e += 2
                             continue
                         e += 1
