@@ -3,7 +3,12 @@ exact values read, at the boundaries the first round left open."""
 
 from __future__ import annotations
 
-from pytest_segmask.checks.objects_table import check_columns, check_layout, check_values, read_objects_table
+import numpy as np
+
+from pytest_segmask.checks.objects_table import (
+    check_centroids, check_columns, check_layout, check_values, read_objects_table,
+)
+from pytest_segmask.findings import Authority, Severity
 
 from test_tables_kit import HEADER, SCHEMA, obj, template, write_tsv, write_xlsx
 
@@ -25,6 +30,21 @@ def schema_with(label, values, after="Requirement level", base=None):
     return rows
 
 
+class Stats:
+    """Per-object boxes (y0, x0, y1, x1) and optional z ranges, as the label pass gives them."""
+
+    def __init__(self, ids, bbox, z_range=None):
+        self.ids = np.asarray(ids, np.int64)
+        self.bbox = np.asarray(bbox, np.int64).reshape(-1, 4)
+        self.z_range = None if z_range is None else np.asarray(z_range, np.int64).reshape(-1, 2)
+        self.centroid_z = None if z_range is None else self.z_range.mean(axis=1)
+
+    def index_of(self, ids):
+        ids = np.asarray(ids, np.int64)
+        pos = np.minimum(np.searchsorted(self.ids, ids), len(self.ids) - 1)
+        return np.where(self.ids[pos] == ids, pos, -1)
+
+
 def test_no_separator_header_is_exactly_as_wide_as_its_cells(tmp_path):
     rows = template()
     rows[6] = ["[ THIS ROW MUST BE PRESENT AND EMPTY ]"]
@@ -43,3 +63,34 @@ def test_quoted_tsv_number_exactly_at_min_value_is_in_range(tmp_path):
     assert f.code == "TABLE-RANGE"
     assert f.message == ("cells-objects.tsv: 1 × numberOutOfRange: Number is out of range ('X' ×1): row 11, "
                          "column 'X', value '-1'")
+
+
+def test_centroids_at_and_just_past_every_edge_of_the_box(tmp_path):
+    # every object's box: x 50–60, y 100–110, z 3–5; within 1 px of it passes, 1.5 px off fails
+    at = {1: (49, 105, 4), 2: (48.5, 105, 4), 3: (61, 105, 4), 4: (61.5, 105, 4), 5: (55, 99, 4), 6: (55, 98.5, 4),
+          7: (55, 111, 4), 8: (55, 111.5, 4), 9: (55, 105, 2), 10: (55, 105, 1.5), 11: (55, 105, 6),
+          12: (55, 105, 6.5)}
+    data = [obj(i, X=x, Y=y, Z=z) for i, (x, y, z) in at.items()]
+    table = xlsx(tmp_path, template(data))
+    stats = Stats(range(1, 13), [[100, 50, 110, 60]] * 12, z_range=[[3, 5]] * 12)
+    [f] = check_centroids(table, "cells", stats, (10, 200, 200), None).findings
+    assert (f.code, f.severity, f.authority) == ("TABLE-CENTROIDS", Severity.ERROR, Authority.SCHEMA)
+    box = " pixel/pixel/pixel vs box x 50–60, y 100–110"
+    assert f.message == (f"{NAME}: 6 centroid(s) outside the object's bounding box in the mask: "
+                         f"row 10 id 2 at (48.5, 105, 4){box}; row 12 id 4 at (61.5, 105, 4){box}; "
+                         f"row 14 id 6 at (55, 98.5, 4){box}; row 16 id 8 at (55, 111.5, 4){box}; "
+                         f"row 18 id 10 at (55, 105, 1.5){box}")
+
+
+def test_object_id_column_found_anywhere_in_the_header(tmp_path):
+    # Object ID as the second column: the ids are read from it, not from column A
+    swap = [1, 0] + list(range(2, len(HEADER)))
+
+    def moved(row):
+        return [row[i] if i < len(row) else None for i in swap]
+
+    schema = [[r[0], None] + r[2:] for r in SCHEMA]  # column A holds the labels; Object ID has no rule
+    rows = schema + [None, moved(HEADER)] + [moved(obj(i)) for i in (4, 5, 6)]
+    table = xlsx(tmp_path, rows)
+    assert table.columns[:2] == ["Source file", "Object ID"] and table.id_col == 1
+    assert table.ids.tolist() == [4, 5, 6]

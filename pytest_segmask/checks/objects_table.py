@@ -448,7 +448,8 @@ class _Reader:
     def run(self) -> None:
         t = self.t
         head = self.src.read(HEAD_COLUMNS, HEAD_ROWS, min_rows=HEAD_ROWS)
-        if head is not None and self.src.widest > HEAD_COLUMNS:  # a wide table: read its head again
+        wide = self.src.widest > HEAD_COLUMNS  # mutation: equivalent — a head exactly HEAD_COLUMNS wide read again at that width gives the same cells
+        if head is not None and wide:  # a wide table: read its head again
             widest = self.src.widest
             self.src.restart()
             head = self.src.read(widest, HEAD_ROWS, min_rows=HEAD_ROWS)
