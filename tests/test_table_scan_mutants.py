@@ -362,10 +362,26 @@ def test_rich_sheet_every_end():
                 got = xscan(RICH[:end], row_cap=64, pad=pad)
                 assert got[0] == ts.S_MORE and got[7] == [RICH_EXPECTED[i] for i in done], (end, pad)
                 assert got[1] == consumed, (end, pad)
+                assert got[3] == (RICH_EXPECTED[done[-1]][0] if done else 0), (end, pad)
                 if pending:
                     assert consumed == starts[pending[0]], end
             if end % 4 == 0 or RICH[end - 1:end] in (b"<", b"-", b"]", b"/", b'"', b">", b"!", b"?", b"["):
                 assert xscan(RICH[:end], row_cap=64, py=True) == xscan(RICH[:end], row_cap=64, pad=POISONS[1]), end
+
+
+def test_unfinished_first_row_keeps_the_last_row_number():
+    pos = RICH.index(b'<row r="4"')
+    for end in range(pos, RICH.index(b"</row>", pos) + 6):
+        got = xscan(RICH[:end], pos=pos, last_row=2)
+        assert got[:4] == (ts.S_MORE, pos, 0, 2), end
+    got = xscan(RICH[:RICH.index(b"</row>", pos) + 7], pos=pos, last_row=2)
+    assert got[:4] == (ts.S_MORE, RICH.index(b"</row>", pos) + 6, 1, 4)
+    got = xscan(sheet('<row r="7"><c r="A7" t="s"><v>99</v></c></row>'), last_row=6)
+    assert got[:4] == (ts.S_BAD, len(sheet("")) - 24, 0, 6)
+    got = xscan(sheet('<row r="7"><c r="XFE7"/></row>'), last_row=6)
+    assert got[:4] == (ts.S_COL_LIMIT, len(sheet("")) - 24, 0, 6)
+    got = tscan(b"a\nb\tc\td\n", first_row=6, max_cols=2)
+    assert got[:5] == (ts.S_COL_LIMIT, 2, 1, 7, 3)
 
 
 def test_rich_sheet_from_every_row_start():
@@ -466,11 +482,11 @@ def test_tsv_every_end():
                 assert tscan(TSV[:end], final=final, row_cap=64, py=True) == ref, (end, final)
                 done = [e for e in TSV_LINE_ENDS if e < end]
                 if not final:
-                    assert ref[:3] == (ts.S_MORE, done[-1] + 1 if done else 0, len(done)), end
+                    assert ref[:4] == (ts.S_MORE, done[-1] + 1 if done else 0, len(done), len(done)), end
                     assert ref[6] == TSV_EXPECTED[:len(done)]
                 else:
                     rest = end > (done[-1] + 1 if done else 0)
-                    assert ref[:3] == (ts.S_DONE, end, len(done) + rest), end
+                    assert ref[:4] == (ts.S_DONE, end, len(done) + rest, len(done) + rest), end
 
 
 def _line_ends(data: bytes):

@@ -671,15 +671,12 @@ def scan_xlsx(buf, pos, end, ncols, row_cap, last_row, sst_blank, max_rows, max_
         i = after
         if not in_row:
             safe = i
-    if status == 0 or status == 1:
-        # an unfinished row is scanned again from its start next time
-        if in_row:
-            n -= 1
-            cur_row = row_num[n - 1] if n > 0 else last_row
-    elif status == 4 or status == 3 or status == 5:
-        if in_row:
-            n -= 1
-            cur_row = row_num[n - 1] if n > 0 else last_row
+    if in_row:
+        # a row not finished (S_MORE: scanned again from its start next time) or stopped by a column
+        # limit or a bad shared string is not returned; a full block (S_FULL), a row number beyond the
+        # limit or out of order and the end of the sheet (S_DONE) are all met outside a row
+        n -= 1
+        cur_row = row_num[n - 1] if n > 0 else last_row
     out[0] = status
     out[1] = safe
     out[2] = n
