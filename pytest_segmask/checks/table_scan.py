@@ -793,7 +793,8 @@ def scan_tsv(buf, pos, end, final, ncols, row_cap, first_row, max_cols, max_line
             if c >= max_cols:
                 over = True
                 break
-            if c + 1 > widest and e > s:
+            if (e > s  # a field with bytes
+                    and c + 1 > widest):  # mutation: equivalent — '>=' or 'c + 2 >' only assign the same widest again
                 widest = c + 1
             blank = True
             fl = 0
