@@ -371,3 +371,9 @@ def test_rehash_keeps_every_row_reachable_by_linear_probing(scramble):
             h = (h + 1) & (size - 1)
             steps += 1
         assert steps < n
+
+
+def test_merge_row_numbers_widen_at_2_to_the_31():
+    from pytest_segmask.checks.channel_stats import index_type
+
+    assert [index_type(n) for n in (0, (1 << 31) - 1, 1 << 31)] == [np.int32, np.int32, np.int64]

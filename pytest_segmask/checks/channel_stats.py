@@ -151,7 +151,7 @@ class StatsAccumulator:
         self.gsy = np.zeros(0, np.uint32)  # mutation: equivalent — a placeholder the first growth replaces
         self.gsz = np.zeros(1, np.uint32)
         self.gbb = np.zeros((0, 4), self.coord)
-        self.gzr = np.zeros((1, 2), self.zdt)
+        self.gzr = np.zeros((1, 2), self.zdt)  # mutation: equivalent — a placeholder (2D never reads it; 3D grows it first)
         self.hbits = 12
         self.scramble = False  # mutation: equivalent — hash strategy only (identity or Fibonacci): same rows either way
         self.hidx = np.full(1 << self.hbits, -1, np.int32)  # mutation: equivalent — initial hash size; a more negative empty marker is still empty
@@ -161,8 +161,8 @@ class StatsAccumulator:
         self.bsy = np.zeros(1, np.int64)
         self.bsz = np.zeros(1, np.int64)
         self.meta = K.new_meta()
-        self.local = (np.zeros(K.LOCAL_MAX, np.uint32), np.full(1 << K.LOCAL_BITS, -1, np.int32),
-                      *(np.zeros(K.LOCAL_MAX, np.int64) for _ in range(7)))
+        local_slots = np.full(1 << K.LOCAL_BITS, -1, np.int32)  # mutation: equivalent — the kernel masks slots to LOCAL_BITS; any negative is empty
+        self.local = (np.zeros(K.LOCAL_MAX, np.uint32), local_slots, *(np.zeros(K.LOCAL_MAX, np.int64) for _ in range(7)))
         self.rowslot = np.zeros(width, np.int32)
         self.starts = np.zeros(width + 1, np.int32)
         self.rj = np.zeros(width + 1, np.int32)
@@ -259,6 +259,11 @@ class StatsAccumulator:
         return finish_parts([self])
 
 
+def index_type(rows: int):
+    """Row numbers of a merge: int32 while they fit, int64 from 2^31 rows."""
+    return np.int64 if rows >= (1 << 31) else np.int32
+
+
 DENSE_IDS = 2  # ids numbered by counting when max id ≤ DENSE_IDS × rows (else by sorting)
 
 
@@ -273,8 +278,7 @@ def finish_parts(parts: list[StatsAccumulator]) -> ChannelStats:
         a.local = a.rowslot = a.starts = a.rj = None
     ns = [int(a.meta[0]) for a in parts]
     total = sum(ns)
-    wide_index = total >= (1 << 31)
-    itype = np.int64 if wide_index else np.int32
+    itype = index_type(total)
     ids = _empty(total, np.uint32)
     mflag = _zeros(total, np.uint8)
     mlist = np.empty(total - max(ns, default=0), np.int64)  # mutation: equivalent — ns is never empty: one part at least (an object seen twice has a row outside the largest part)
@@ -320,7 +324,7 @@ def finish_parts(parts: list[StatsAccumulator]) -> ChannelStats:
         for a, n, dest in zip(parts, ns, dests):
             K.merge_sums(a.gcnt, a.gsx, getattr(a, sum_name), a.bcnt, getattr(a, side_name), n, dest,
                          mflag, mlist, m, out, side)
-        out[mlist] = side / np.maximum(side_cnt, 1)
+        out[mlist] = side / np.maximum(side_cnt, 1)  # mutation: equivalent — a promoted object has ≥ big_at ≥ 4,096 px
         return out
 
     # gsx last: a promoted row keeps its side-table row there

@@ -85,24 +85,17 @@ def _flush(lkeys, lslot, lcnt, lsx, lsy, lminx, lminy, lmaxx, lmaxy, nloc, z,
                 gbb[s, 3] = lmaxx[j]
                 break
             if gid[s] == key:
-                if lminy[j] < gbb[s, 0]:
-                    gbb[s, 0] = lminy[j]
-                if lminx[j] < gbb[s, 1]:
-                    gbb[s, 1] = lminx[j]
-                if lmaxy[j] > gbb[s, 2]:
-                    gbb[s, 2] = lmaxy[j]
-                if lmaxx[j] > gbb[s, 3]:
-                    gbb[s, 3] = lmaxx[j]
+                gbb[s, 0] = min(gbb[s, 0], lminy[j])
+                gbb[s, 1] = min(gbb[s, 1], lminx[j])
+                gbb[s, 2] = max(gbb[s, 2], lmaxy[j])
+                gbb[s, 3] = max(gbb[s, 3], lmaxx[j])
                 if is3d:
-                    if z < gzr[s, 0]:
-                        gzr[s, 0] = z
-                    if z > gzr[s, 1]:
-                        gzr[s, 1] = z
+                    gzr[s, 0] = min(gzr[s, 0], z)
+                    gzr[s, 1] = max(gzr[s, 1], z)
                 break
             h = (h + 1) & hmask
             probe += 1
-        if probe > meta[8]:
-            meta[8] = probe
+        meta[8] = max(meta[8], probe)
         c = lcnt[j]
         if gcnt[s] == PROMOTED:
             b = gsx[s]
@@ -209,10 +202,8 @@ def block_stats(tile, r0, r1, w, y0, x0, z, rowslot, starts, rj,
                 key = np.uint32(v)
                 j = rowslot[x]  # the run above usually belongs to the same object
                 if j < nloc and lkeys[j] == key:
-                    if x0 + x < lminx[j]:
-                        lminx[j] = x0 + x
-                    if x0 + e - 1 > lmaxx[j]:
-                        lmaxx[j] = x0 + e - 1
+                    lminx[j] = min(lminx[j], x0 + x)
+                    lmaxx[j] = max(lmaxx[j], x0 + e - 1)
                     lmaxy[j] = y
                 else:
                     h = _hash(key, lshift)
@@ -232,10 +223,8 @@ def block_stats(tile, r0, r1, w, y0, x0, z, rowslot, starts, rj,
                             lmaxy[j] = y
                             break
                         if lkeys[j] == key:
-                            if x0 + x < lminx[j]:
-                                lminx[j] = x0 + x
-                            if x0 + e - 1 > lmaxx[j]:
-                                lmaxx[j] = x0 + e - 1
+                            lminx[j] = min(lminx[j], x0 + x)
+                            lmaxx[j] = max(lmaxx[j], x0 + e - 1)
                             lmaxy[j] = y  # rows come in order
                             break
                         h = (h + 1) & lmask
@@ -447,14 +436,10 @@ def merge_ranges(box, n, dest, mflag, out, half):
         for r in range(n):
             d = dest[r]
             if mflag[d]:
-                if box[r, 0] < out[d, 0]:
-                    out[d, 0] = box[r, 0]
-                if box[r, 1] < out[d, 1]:
-                    out[d, 1] = box[r, 1]
-                if box[r, 2] > out[d, 2]:
-                    out[d, 2] = box[r, 2]
-                if box[r, 3] > out[d, 3]:
-                    out[d, 3] = box[r, 3]
+                out[d, 0] = min(out[d, 0], box[r, 0])
+                out[d, 1] = min(out[d, 1], box[r, 1])
+                out[d, 2] = max(out[d, 2], box[r, 2])
+                out[d, 3] = max(out[d, 3], box[r, 3])
             else:
                 out[d, 0] = box[r, 0]
                 out[d, 1] = box[r, 1]
@@ -464,10 +449,8 @@ def merge_ranges(box, n, dest, mflag, out, half):
         for r in range(n):
             d = dest[r]
             if mflag[d]:
-                if box[r, 0] < out[d, 0]:
-                    out[d, 0] = box[r, 0]
-                if box[r, 1] > out[d, 1]:
-                    out[d, 1] = box[r, 1]
+                out[d, 0] = min(out[d, 0], box[r, 0])
+                out[d, 1] = max(out[d, 1], box[r, 1])
             else:
                 out[d, 0] = box[r, 0]
                 out[d, 1] = box[r, 1]
