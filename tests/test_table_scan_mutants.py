@@ -608,6 +608,12 @@ def test_markup_declaration_that_is_no_cdata_at_the_window_end(k):
     ('<c r="A1" t="inlineStr"><is><t/><t/></is></c>',
      ((ts.K_COMPLEX, b'<c r="A1" t="inlineStr"><is><t/><t/></is></c>', 0), True)),
     ('<c r="A1" s="2" t="s"/>', (ts.K_BLANK, False)),
+    ('<c r="A1"><is><t>ab</t></is></c>', ((ts.K_TEXT, b"ab", 0), True)),
+    ('<c r="A1" t="str"><is><t>ab</t></is></c>', ((ts.K_TEXT, b"ab", 0), True)),
+    ('<c r="A1" t="b"><is><t>1</t></is></c>', ((ts.K_TEXT, b"1", 0), True)),
+    ('<c r="A1" t="e"><is><t> </t></is></c>', ((ts.K_TEXT, b" ", 0), False)),
+    ('<c r="A1" t="inlineStr"><f>1</f><is><t>a</t></is></c>', ((ts.K_TEXT, b"a", ts.F_FORMULA), True)),
+    ('<c r="A1" t="inlineStr"><is><t>a</t></is><v>3</v></c>', ((ts.K_TEXT, b"a", 0), True)),
     ('<c r="A1"></c>', (ts.K_BLANK, False)),
 ])
 def test_cell_forms_exactly(cell, expected):

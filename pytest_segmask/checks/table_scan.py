@@ -372,7 +372,7 @@ def scan_xlsx(buf, pos, end, ncols, row_cap, last_row, sst_blank, max_rows, max_
                 rn = cur_row + 1
                 if a_r_s >= 0:  # mutation: equivalent — a value starts after '<c r="' or '<row r="' (offset > 4): >= 0, > 0, >= 1 agree
                     rn = 0
-                    ok = a_r_e > a_r_s
+                    ok = a_r_e > a_r_s  # mutation: equivalent — r="" read as row 0 is out of order too (S_BAD, not a shared string); only the unread detail differs
                     for k in range(a_r_s, a_r_e):
                         d = int(buf[k])
                         if d < 48 or d > 57:
@@ -436,7 +436,7 @@ def scan_xlsx(buf, pos, end, ncols, row_cap, last_row, sst_blank, max_rows, max_
                 c_t = 0
                 if a_t_s >= 0:  # mutation: equivalent — a value starts after '<c r="' or '<row r="' (offset > 4): >= 0, > 0, >= 1 agree
                     ln = a_t_e - a_t_s
-                    f0 = buf[a_t_s] if ln > 0 else 0
+                    f0 = buf[a_t_s]  # t="": the closing quote, matched by nothing below (each needs ln >= 1)
                     if ln == 1 and f0 == 115:
                         c_t = 1
                     elif ln == 3 and f0 == 115:
