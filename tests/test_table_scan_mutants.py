@@ -705,3 +705,16 @@ def test_tsv_limits_exactly():
     assert got[6] == [(1, True, ((4, b"\xff", ts.F_HIGH), (4, b"\x80x", ts.F_HIGH), (4, b"7", 1, 7.0)))]
     got = tscan(b'"\xff"\n', ncols=1)
     assert got[6] == [(1, True, ((8, b'"\xff"', ts.F_HIGH),))]
+
+
+def test_attribute_without_a_value_ends_the_attributes():
+    """A name without '="…"' (not XML, written by hand) before the tag's '>' ends the tag there."""
+    assert cell_of('<c r="B1" x><v>1</v></c>', col=1) == ((ts.K_NUMBER, 1.0, 0), True)
+    # a bare name takes the next quoted value as its own: r is lost, t is read
+    assert cell_of('<c x r="C1" t="s"><v>1</v></c>') == ((ts.K_SHARED, 1, 0), False)
+    got = xscan(sheet('<row spans><c><v>2</v></c></row><row r="3" x></row>'))
+    assert got[0] == ts.S_DONE and [r[0] for r in got[7]] == [1, 3]
+    for pad in POISONS:
+        data = sheet('<row r="1"/>')[:-len("</sheetData></worksheet>")] + b"<x y>"
+        assert xscan(data, pad=pad)[:3] == (ts.S_MORE, len(data), 1)
+        assert xscan(data[:-1], pad=pad)[:3] == (ts.S_MORE, len(data) - 5, 1)
