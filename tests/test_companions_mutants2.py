@@ -29,3 +29,19 @@ def test_matrix_rows_named_for_the_first_10000_ids(tmp_path):
     assert adj.form == "matrix" and len(adj.id_rows) == 10_000
     assert messages(ids) == [("ADJ-IDS", f"{NAME}: 4 of 10002 object id(s) do not exist in mask channel 'cells' "
                               "(which holds 9998 objects): 9999 (row 10000), 10000 (row 10001), 10001, 10002")]
+
+
+def test_matrix_entry_of_one_without_its_mirror(tmp_path):
+    ids = np.array([1, 2], dtype=np.int64)
+    _, structure, _ = run(tmp_path, ",1,2\n1,0,1\n2,0,0\n", ids)
+    assert messages(structure) == [("ADJ-SYMMETRIC", f"{NAME}: 1 asymmetric entr(ies): 1–2 = 1 but 2–1 = 0")]
+    adj, structure, _ = run(tmp_path, ",1,2\n1,0,0\n2,0,0\n", ids)  # no stored entry at all
+    assert structure.findings == [] and adj.n_edges == 0
+    assert structure.notes == [f"{NAME}: matrix, 2 object ids, 0 edge(s)"]
+
+
+def test_three_id_cells_in_the_first_row_are_an_edge_list_without_header(tmp_path):
+    adj, structure, _ = run(tmp_path, "1,2,3\n2,3,4\n", np.array([1, 2, 3], dtype=np.int64))
+    assert adj.form is None
+    assert messages(structure) == [("ADJ-FORM", f"{NAME}: the first row `1,2,3` holds ids, not column names: an edge "
+                                    "list needs a header row")]

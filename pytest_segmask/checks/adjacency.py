@@ -360,8 +360,8 @@ def _read_matrix(adj: Adjacency, header: list[str], reader) -> None:
         sorted_keys, sorted_values = keys[order], v_arr[order]
         transposed = j_arr * n + i_arr
         pos = np.minimum(np.searchsorted(sorted_keys, transposed), max(len(keys) - 1, 0))
-        found = sorted_keys[pos] == transposed if len(keys) else np.zeros(0, bool)
-        mirror = np.where(found, sorted_values[pos] if len(keys) else 0.0, 0.0)
+        found = sorted_keys[pos] == transposed  # no stored entry: every array here is empty
+        mirror = np.where(found, sorted_values[pos], 0.0)
         bad = np.flatnonzero(mirror != v_arr)
         if len(bad):
             shown = [

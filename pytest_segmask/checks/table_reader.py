@@ -150,7 +150,7 @@ class Source:
         data = self._fill()
         if not data:
             self.eof = True
-            return False
+            return False  # mutation: equivalent — eof is set first, so a caller that scans again on True gets False from the next call: the same bytes, the same end
         need = tail + len(data)
         if need > len(self.buf):  # mutation: equivalent — ">=" reallocates a buffer that was just big enough
             grown = np.empty(max(need, 2 * READ_BYTES), np.uint8)  # mutation: equivalent — spare room only
