@@ -45,3 +45,10 @@ def test_three_id_cells_in_the_first_row_are_an_edge_list_without_header(tmp_pat
     assert adj.form is None
     assert messages(structure) == [("ADJ-FORM", f"{NAME}: the first row `1,2,3` holds ids, not column names: an edge "
                                     "list needs a header row")]
+
+
+def test_two_id_cells_then_a_name_in_the_first_row(tmp_path):
+    adj, structure, _ = run(tmp_path, "1,2,distance\n2,3,4\n", np.array([1, 2, 3], dtype=np.int64))
+    assert adj.form is None
+    assert messages(structure) == [("ADJ-FORM", f"{NAME}: the first row `1,2,distance` holds ids, not column names: "
+                                    "an edge list needs a header row")]
