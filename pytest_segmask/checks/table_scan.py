@@ -314,9 +314,9 @@ def scan_xlsx(buf, pos, end, ncols, row_cap, last_row, sst_blank, max_rows, max_
         # attributes (start tags) up to '>' -- quoted values may hold '>'
         j = ne
         selfclose = False
-        a_r_s = -1  # mutation: equivalent — any negative start means unset: it is only tested with >= 0, and a set one is > 4
+        a_r_s = -1  # mutation: equivalent — any negative start means unset: it is only tested with >= 0, and a set one is >= 6
         a_r_e = -1  # mutation: equivalent — read only when its start is set (>= 0), which sets it too
-        a_t_s = -1  # mutation: equivalent — any negative start means unset: it is only tested with >= 0, and a set one is > 4
+        a_t_s = -1  # mutation: equivalent — any negative start means unset: it is only tested with >= 0, and a set one is >= 6
         a_t_e = -1  # mutation: equivalent — read only when its start is set (>= 0), which sets it too
         complete = False
         while j < end:
@@ -370,7 +370,7 @@ def scan_xlsx(buf, pos, end, ncols, row_cap, last_row, sst_blank, max_rows, max_
         if not closing:
             if not in_row and _name_is(buf, ns, ne, 114, 111, 119, 3):  # <row>
                 rn = cur_row + 1
-                if a_r_s >= 0:  # mutation: equivalent — a value starts after '<c r="' or '<row r="' (offset > 4): >= 0, > 0, >= 1 agree
+                if a_r_s >= 0:  # mutation: equivalent — a set value starts >= 6 bytes into the buffer (after '<x r="'): >= 0, > 0, >= 1 agree
                     rn = 0
                     ok = a_r_e > a_r_s  # mutation: equivalent — r="" read as row 0 is out of order too (S_BAD, not a shared string); only the unread detail differs
                     for k in range(a_r_s, a_r_e):
@@ -414,7 +414,7 @@ def scan_xlsx(buf, pos, end, ncols, row_cap, last_row, sst_blank, max_rows, max_
                                                                 0, 0,  # mutation: equivalent — unused: _name_is reads only the first n = 1 name bytes
                                                                 1):
                 c_start = lt
-                if a_r_s >= 0:  # mutation: equivalent — a value starts after '<c r="' or '<row r="' (offset > 4): >= 0, > 0, >= 1 agree
+                if a_r_s >= 0:  # mutation: equivalent — a set value starts >= 6 bytes into the buffer (after '<x r="'): >= 0, > 0, >= 1 agree
                     cc = 0
                     k = a_r_s
                     while k < a_r_e and 65 <= buf[k] <= 90:
@@ -434,7 +434,7 @@ def scan_xlsx(buf, pos, end, ncols, row_cap, last_row, sst_blank, max_rows, max_
                 if col + 1 > widest:  # mutation: equivalent — ">=" assigns the same value
                     widest = col + 1
                 c_t = 0
-                if a_t_s >= 0:  # mutation: equivalent — a value starts after '<c r="' or '<row r="' (offset > 4): >= 0, > 0, >= 1 agree
+                if a_t_s >= 0:  # mutation: equivalent — a set value starts >= 6 bytes into the buffer (after '<x r="'): >= 0, > 0, >= 1 agree
                     ln = a_t_e - a_t_s
                     f0 = buf[a_t_s]  # t="": the closing quote, matched by nothing below (each needs ln >= 1)
                     if ln == 1 and f0 == 115:
