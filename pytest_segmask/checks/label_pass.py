@@ -440,7 +440,7 @@ def return_freed_memory() -> None:
         except OSError:
             pass
     if _TRIM:  # mutation: equivalent — memory only: gives freed heap back to the OS
-        _TRIM(0)
+        _TRIM(0)  # mutation: equivalent — the padding kept at the heap's top: memory only
 
 
 _TRIM = None  # glibc's malloc_trim, False where there is none (macOS, Windows, musl)
