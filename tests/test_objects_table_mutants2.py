@@ -94,3 +94,13 @@ def test_object_id_column_found_anywhere_in_the_header(tmp_path):
     table = xlsx(tmp_path, rows)
     assert table.columns[:2] == ["Source file", "Object ID"] and table.id_col == 1
     assert table.ids.tolist() == [4, 5, 6]
+
+
+def test_input_pattern_applies_to_number_cells(tmp_path):
+    # a number cell is matched as its text (11 -> "11"); no permissible values, not a text column
+    schema = schema_with("Input pattern", [None] * 6 + [r"^1[12]$", None, None])
+    table = xlsx(tmp_path, template(schema=schema))
+    [f] = check_values(table).findings
+    assert (f.code, f.severity, f.authority) == ("TABLE-FORMAT", Severity.ERROR, Authority.INGEST)
+    assert f.message == (f"{NAME}: 1 × invalidValueFormat: Value does not conform to the expected format. ('X' ×1): "
+                         "row 12, column 'X', value '13'")

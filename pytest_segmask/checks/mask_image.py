@@ -489,8 +489,8 @@ def ome_schema():
     import importlib.util
 
     spec = importlib.util.find_spec("ome_types")
-    folders = list(spec.submodule_search_locations or []) if spec else []
-    xsd = Path(folders[0]) / "ome-2016-06.xsd" if folders else files("ome_types") / "ome-2016-06.xsd"
+    folders = list(spec.submodule_search_locations or []) if spec else []  # mutation: equivalent — an empty list only takes the files() fallback below: the same XSD
+    xsd = Path(folders[0]) / "ome-2016-06.xsd" if folders else files("ome_types") / "ome-2016-06.xsd"  # mutation: equivalent — both name the same XSD of the installed ome_types; the second only imports it first
     with xsd.open("rb") as fh:
         return etree.XMLSchema(etree.parse(fh, parser))
 
