@@ -720,3 +720,13 @@ def test_attribute_without_a_value_ends_the_attributes():
         data = sheet('<row r="1"/>')[:-len("</sheetData></worksheet>")] + b"<x y>"
         assert xscan(data, pad=pad)[:3] == (ts.S_MORE, len(data), 1)
         assert xscan(data[:-1], pad=pad)[:3] == (ts.S_MORE, len(data) - 5, 1)
+
+
+def test_column_letters_are_a_to_z_only():
+    # '@' (before 'A') and '[' (after 'Z') are not letters: a reference without letters takes the
+    # next column, and the letters stop at the first that is not one
+    got = one_cell('<c r="B1"><v>1</v></c><c r="[1"><v>2</v></c><c r="@1"><v>3</v></c><c r="Z1"><v>4</v></c>'
+                   '<c r="A[1"><v>5</v></c><c r="BZ@1"><v>6</v></c>', ncols=60)
+    cells = got[7][0][2]
+    assert {i: c[1] for i, c in enumerate(cells) if c} == {0: 5.0, 1: 1.0, 2: 2.0, 3: 3.0, 25: 4.0}
+    assert got[5] == 78  # BZ (beyond the 60 kept columns: counted only)
