@@ -730,3 +730,12 @@ def test_column_letters_are_a_to_z_only():
     cells = got[7][0][2]
     assert {i: c[1] for i, c in enumerate(cells) if c} == {0: 5.0, 1: 1.0, 2: 2.0, 3: 3.0, 25: 4.0}
     assert got[5] == 78  # BZ (beyond the 60 kept columns: counted only)
+
+
+@pytest.mark.parametrize("text", ["1:", ":", "/1", "1/"])
+def test_digits_are_0_to_9_only(text):
+    # ':' follows '9' and '/' precedes '0': neither is a digit of a row number or a shared-string index
+    got = xscan(sheet(f'<row r="{text}"><c><v>1</v></c></row>'))
+    assert (got[0], got[2], got[6]) == (ts.S_BAD, 0, 0)
+    got = one_cell(f'<c r="A1" t="s"><v>{text}</v></c>', sst=np.zeros(100, np.bool_))
+    assert (got[0], got[4], got[6]) == (ts.S_BAD, -1, ts.BAD_SHARED)
