@@ -624,6 +624,7 @@ def test_cells_beyond_the_kept_columns_only_count_for_emptiness():
     for cell, nonempty in (('<c r="C1"><v>1</v></c>', True), ('<c r="C1"><v></v></c>', True),
                            ('<c r="C1"/>', False), ('<c r="C1"></c>', False), ('<c r="C1" t="s"><v>1</v></c>', True),
                            ('<c r="C1" t="str"><v> </v></c>', False), ('<c r="C1" t="d"><v>x</v></c>', True),
+                           ('<c r="C1" t="str"><v> ! </v></c>', True), ('<c r="C1" t="d"><v>\t \r</v></c>', False),
                            ('<c r="C1" t="str"></c>', False), ('<c r="C1" t="b"><v>0</v></c>', True),
                            ('<c r="C1" t="e"><v>#N/A</v></c>', True), ('<c r="C1"><f>1</f></c>', True),
                            ('<c r="C1" t="zz"></c>', True), ('<c r="C1" t="inlineStr"><is/></c>', True),
@@ -739,3 +740,11 @@ def test_digits_are_0_to_9_only(text):
     assert (got[0], got[2], got[6]) == (ts.S_BAD, 0, 0)
     got = one_cell(f'<c r="A1" t="s"><v>{text}</v></c>', sst=np.zeros(100, np.bool_))
     assert (got[0], got[4], got[6]) == (ts.S_BAD, -1, ts.BAD_SHARED)
+
+
+def test_only_bytes_up_to_space_are_whitespace():
+    got = tscan(b"!5\t5!\t \t!\t\x205\t5\x20\n", ncols=6)
+    assert got[6] == [(1, True, ((ts.K_TEXT, b"!5", 0), (ts.K_TEXT, b"5!", 0), (ts.K_TEXT, b" ", 0),
+                                 (ts.K_TEXT, b"!", 0), (ts.K_TEXT, b" 5", 1, 5.0), (ts.K_TEXT, b"5 ", 1, 5.0)))]
+    assert cell_of('<c r="A1" t="str"><v>!</v></c>') == ((ts.K_TEXT, b"!", 0), True)
+    assert cell_of('<c r="A1"><v>!1</v></c>') == ((ts.K_NUMBAD, b"!1", 0), True)
