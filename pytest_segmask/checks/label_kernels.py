@@ -180,7 +180,7 @@ def block_stats(tile, r0, r1, w, y0, x0, z, rowslot, starts, rj,
             starts[ns] = x
             ns += row[x] != row[x - 1]
         starts[ns] = w
-        prev_ok = True
+        prev_ok = True  # mutation: equivalent — speed only: without it every row is searched for runs
         pns = ns
         for i in range(ns):
             x = starts[i]
@@ -321,7 +321,7 @@ def warm_up(dtype) -> None:
     from .channel_stats import StatsAccumulator
 
     tile = np.zeros((4, 4), dtype)  # mutation: equivalent — warm-up only (compiles the kernels)
-    acc = StatsAccumulator(4, 4)
+    acc = StatsAccumulator(4, 4)  # mutation: equivalent — warm-up only (compiles the kernels)
     acc.add(tile, 4, 4, 0, 0)  # mutation: equivalent — warm-up only (compiles the kernels)
     acc.finish()
     matched = np.zeros((2, 2), np.uint8)
