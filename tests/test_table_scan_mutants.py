@@ -748,3 +748,13 @@ def test_only_bytes_up_to_space_are_whitespace():
                                  (ts.K_TEXT, b"!", 0), (ts.K_TEXT, b" 5", 1, 5.0), (ts.K_TEXT, b"5 ", 1, 5.0)))]
     assert cell_of('<c r="A1" t="str"><v>!</v></c>') == ((ts.K_TEXT, b"!", 0), True)
     assert cell_of('<c r="A1"><v>!1</v></c>') == ((ts.K_NUMBAD, b"!1", 0), True)
+
+
+@pytest.mark.parametrize("text, value", [("9999999999999999999.9", 1e19), ("99999999999999999999.5", 1e20),
+                                         ("0.99999999999999999999", 1.0), ("18446744073709551615.9", 1.8446744073709552e19)])
+def test_numbers_keep_nineteen_significant_digits(text, value):
+    # a 20th digit (in the fraction too) would overflow the 64-bit mantissa
+    (kind, num, fl), nonempty = cell_of(f'<c r="A1"><v>{text}</v></c>')
+    assert (kind, fl, nonempty) == (ts.K_NUMBER, 0, True) and num == pytest.approx(value, rel=1e-15)
+    got = tscan(text.encode(), ncols=1)
+    assert got[6][0][2][0][3] == pytest.approx(value, rel=1e-15)
