@@ -10,7 +10,7 @@ from pytest_segmask.checks.objects_table import (
 )
 from pytest_segmask.findings import Authority, Severity
 
-from test_tables_kit import HEADER, SCHEMA, obj, template, write_tsv, write_xlsx
+from test_tables_kit import HEADER, SCHEMA, Raw, obj, template, write_tsv, write_xlsx
 
 NAME = "cells-objects.xlsx"
 
@@ -104,3 +104,30 @@ def test_input_pattern_applies_to_number_cells(tmp_path):
     assert (f.code, f.severity, f.authority) == ("TABLE-FORMAT", Severity.ERROR, Authority.INGEST)
     assert f.message == (f"{NAME}: 1 × invalidValueFormat: Value does not conform to the expected format. ('X' ×1): "
                          "row 12, column 'X', value '13'")
+
+
+def test_unreadable_schema_cell_stops_the_read(tmp_path):
+    # CEDAR stops at a schema cell it cannot read: no column rule after it, no data row read
+    schema = [list(r) for r in SCHEMA]
+    schema[0][8] = 5  # the Type of column 'Y' is a number
+    table = xlsx(tmp_path, template(schema=schema))
+    assert table.blocking and [c.name for c in table.validated] == HEADER[1:8]
+    assert table.rows == 0 and table.ids.tolist() == []
+
+
+def test_missing_file_is_named_by_its_os_error(tmp_path):
+    table = read_objects_table(tmp_path / "gone-objects.xlsx")
+    f = table.read_error
+    assert (f.code, f.severity, f.authority) == ("TABLE-READ", Severity.ERROR, Authority.INGEST)
+    assert f.message == "cannot read gone-objects.xlsx: No such file or directory" and f.fix == "make the file readable"
+
+
+def test_infinite_bounds_saturate_like_java_int(tmp_path):
+    # a bound of ±1e999 (infinite) on an integer column is Integer.MAX/MIN_VALUE: huge values clip to it
+    inf = Raw('<c r="{ref}"><v>1e999</v></c>')
+    minus_inf = Raw('<c r="{ref}"><v>-1e999</v></c>')
+    schema = schema_with("Min value", [None] * 6 + [minus_inf, None, None])
+    schema = schema_with("Max value", [None] * 6 + [inf, None, None], after="Min value", base=schema)
+    table = xlsx(tmp_path, template([obj(1, X=1e10), obj(2, X=-1e10), obj(3, X=2147483647)], schema=schema))
+    assert [c.max for c in table.validated if c.name == "X"] == [float("inf")]
+    assert check_values(table).findings == []

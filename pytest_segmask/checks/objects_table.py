@@ -207,7 +207,7 @@ def java_str(value) -> str:
         if math.isnan(value):
             return "NaN"
         if math.isinf(value):
-            return "Infinity" if value > 0 else "-Infinity"
+            return "Infinity" if value > 0 else "-Infinity"  # mutation: equivalent — value is ±inf here: > 0, >= 0 and > 1 agree
         text = repr(value)
         if "e" in text:
             mant, _, exp = text.partition("e")
