@@ -175,9 +175,10 @@ def _parse_number(buf, s, e, pow10):
     if value != 0.0:
         if exp10 > 308:
             value = np.inf
-        elif exp10 > 0:
+        elif exp10 > (  # mutation: equivalent — '>=' scales by pow10[0] = 1.0 at exp10 == 0: the same value
+                0):
             value *= pow10[exp10]
-        elif exp10 < 0:
+        elif exp10 < 0:  # mutation: equivalent — '<= 0' and '< 1' divide by pow10[0] = 1.0 at exp10 == 0: the same value
             e10 = -exp10
             if e10 > 308:
                 value /= pow10[308]
