@@ -23,3 +23,14 @@ def test_first_undecodable_ifd_is_the_one_named(tmp_path, monkeypatch):
     monkeypatch.setattr(mi, "segment_layout", layout)
     info = mi.open_mask(path, display="m.tiff")
     assert info.ifd_count == 3 and info.segment_error == "IFD 1: damaged 1"
+
+
+def test_exactly_max_ifds_is_within_the_limit(tmp_path, monkeypatch):
+    monkeypatch.setattr(mi, "MAX_IFDS", 3)
+    monkeypatch.setattr(mi, "limit_text", lambda name: f"the limit {name} = 3")
+    for planes, error in ((3, None), (4, "the file has 4 IFDs, beyond the limit MAX_IFDS = 3")):
+        path = tmp_path / f"p{planes}.tiff"
+        tifffile.imwrite(path, np.ones((planes, 16, 16), np.uint8), tile=(16, 16), photometric="minisblack",
+                         metadata=None)
+        info = mi.open_mask(path, display="m.tiff")
+        assert (info.ifd_count, info.segment_error) == (3, error)
