@@ -109,7 +109,7 @@ class _PlanePyramid:
         for k in range(1, self.depth + 1):
             lay, f = self.layouts[k], self.factors[k]
             y, x = y // f, x // f
-            inside = (y < lay.h) & (x < lay.w)
+            inside = (y < lay.h) & (x < lay.w)  # mutation: equivalent — decode order only: every tile is still visited once
             keys.append(np.where(inside, (y // lay.sh) * lay.cols + x // lay.sw, lay.n_segments))
         return np.lexsort(keys)
 
@@ -277,7 +277,7 @@ def start_pass(planes_by_z: list[list[Plane]], height: int, width: int, *, pyram
 
     nz = len(planes_by_z)
     depth = max((len(levels) - 1 for levels in planes_by_z), default=0) if pyramid else 0
-    result = PyramidResult([LevelResult(k, 2) for k in range(1, depth + 1)], planes=nz) if depth else None
+    result = PyramidResult([LevelResult(k, 2) for k in range(1, depth + 1)], planes=nz) if depth else None  # mutation: equivalent — factor 2 is a placeholder: a level is compared only after its factor is set
     geoms = [_PlanePyramid(levels if pyramid else levels[:1], result, z) for z, levels in enumerate(planes_by_z)]
     lock = lock or threading.Lock()  # one per file handle: seek + read are not atomic
     plan = _plan_parts(geoms, workers)
