@@ -277,7 +277,7 @@ def start_pass(planes_by_z: list[list[Plane]], height: int, width: int, *, pyram
 
     nz = len(planes_by_z)
     depth = max((len(levels) - 1 for levels in planes_by_z), default=0) if pyramid else 0
-    result = PyramidResult([LevelResult(k, 2) for k in range(1, depth + 1)], planes=nz) if depth else None  # mutation: equivalent — factor 2 is a placeholder: a level is compared only after its factor is set
+    result = PyramidResult([LevelResult(k) for k in range(1, depth + 1)], planes=nz) if depth else None
     geoms = [_PlanePyramid(levels if pyramid else levels[:1], result, z) for z, levels in enumerate(planes_by_z)]
     lock = lock or threading.Lock()  # one per file handle: seek + read are not atomic
     plan = _plan_parts(geoms, workers)

@@ -27,7 +27,7 @@ MAX_EXAMPLES = 5
 @dataclass
 class LevelResult:
     level: int  # the smaller level k (compared with k − 1)
-    factor: int
+    factor: int = 0  # mutation: equivalent — set when the level is compared; only compared levels print it
     tested: int = 0
     bad: int = 0
     first: list[tuple[int, int, int]] = field(default_factory=list)  # (z, y, x) at level k
