@@ -52,3 +52,5 @@ def test_two_id_cells_then_a_name_in_the_first_row(tmp_path):
     assert adj.form is None
     assert messages(structure) == [("ADJ-FORM", f"{NAME}: the first row `1,2,distance` holds ids, not column names: "
                                     "an edge list needs a header row")]
+    [f] = structure.findings
+    assert f.location.row == 1 and f.fix == "add a header row such as `object_1,object_2,distance`"
