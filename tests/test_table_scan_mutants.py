@@ -758,3 +758,14 @@ def test_numbers_keep_nineteen_significant_digits(text, value):
     assert (kind, fl, nonempty) == (ts.K_NUMBER, 0, True) and num == pytest.approx(value, rel=1e-15)
     got = tscan(text.encode(), ncols=1)
     assert got[6][0][2][0][3] == pytest.approx(value, rel=1e-15)
+
+
+def test_kernels_write_the_named_constants():
+    """The kernels write literal codes; the named constants are what the reader compares them with."""
+    got = one_cell('<c r="B1"><v>1</v></c>')
+    assert got[7][0][2][0] == ts.K_ABSENT == 0 and got[0] == ts.S_DONE == 2
+    assert tscan(b"a\tb\n", ncols=3)[6][0][2][2] == ts.K_ABSENT
+    assert (ts.K_BLANK, ts.K_NUMBER, ts.K_SHARED, ts.K_TEXT, ts.K_BOOL, ts.K_ERROR, ts.K_NOCACHE, ts.K_COMPLEX,
+            ts.K_NUMBAD) == (1, 2, 3, 4, 5, 6, 7, 8, 9)
+    assert (ts.S_MORE, ts.S_FULL, ts.S_DONE, ts.S_ROW_LIMIT, ts.S_COL_LIMIT, ts.S_BAD, ts.BAD_SHARED) == (0, 1, 2, 3, 4, 5, 1)
+    assert (ts.F_NUMERIC, ts.F_AMP, ts.F_HIGH, ts.F_FORMULA) == (1, 2, 4, 8)
