@@ -725,10 +725,7 @@ def scan_tsv(buf, pos, end, final, ncols, row_cap, first_row, max_cols, max_line
                             < end and buf[j + 1] == 34):
                         j += 2
                         continue
-                    if j + 1 >= end and not final:
-                        j = end  # need the next byte to decide: the record is unfinished
-                        break
-                    inq = False
+                    inq = False  # a quote ending the window may be half a '""': j reaches end, so the record is scanned again with more bytes
                 j += 1
                 continue
             if ch == 10:
