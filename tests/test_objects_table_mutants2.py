@@ -131,3 +131,20 @@ def test_infinite_bounds_saturate_like_java_int(tmp_path):
     table = xlsx(tmp_path, template([obj(1, X=1e10), obj(2, X=-1e10), obj(3, X=2147483647)], schema=schema))
     assert [c.max for c in table.validated if c.name == "X"] == [float("inf")]
     assert check_values(table).findings == []
+
+
+def test_one_sided_integer_bounds_keep_java_int_range_on_the_other_side(tmp_path):
+    # only a Min value: the Max is Integer.MAX_VALUE, and a huge value clips to it (in range); and the mirror
+    schema = schema_with("Min value", [None] * 6 + [0, None, None])
+    schema = schema_with("Max value", [None] * 6 + [None, 100, None], after="Min value", base=schema)
+    table = xlsx(tmp_path, template([obj(1, X=1e10, Y=-1e10), obj(2, X=2147483647, Y=-2147483648)], schema=schema))
+    assert check_values(table).findings == []
+
+
+def test_permissible_values_apply_to_number_cells(tmp_path):
+    schema = [list(r) for r in SCHEMA]
+    schema[4][7] = "11|12"  # Permissible values of the integer column X
+    table = xlsx(tmp_path, template(schema=schema))
+    [f] = check_values(table).findings
+    assert (f.code, f.severity, f.authority) == ("TABLE-NOT-PERMISSIBLE", Severity.ERROR, Authority.INGEST)
+    assert f.message.endswith("('X' ×1): row 11, column 'X', value '13'")
