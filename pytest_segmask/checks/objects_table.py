@@ -29,6 +29,7 @@ from . import table_scan as ts
 from .table_reader import MAX_CELL_CHARS
 
 CEDAR = "CEDAR spreadsheet-validator-api (metadatacenter, feat/virtual-template)"
+JAVA_INT_MIN, JAVA_INT_MAX = -2**31, 2**31 - 1  # Java's int: CEDAR's integer bounds saturate there
 TEMPLATE = "HuBMAP object-by-feature template v1.0.0 (dataset-metadata-spreadsheet epic/)"
 INGEST = "ingest-validation-tests segmentation_mask_validator.py"
 EPIC = "EPIC README (dataset-metadata-spreadsheet epic/README.md)"
@@ -203,7 +204,7 @@ def java_str(value) -> str:
         return "true" if value else "false"
     if isinstance(value, float):
         if math.isfinite(value) and value % 1 == 0:
-            return str(int(max(-2**31, min(2**31 - 1, value))))
+            return str(int(max(JAVA_INT_MIN, min(JAVA_INT_MAX, value))))
         if math.isnan(value):
             return "NaN"
         if math.isinf(value):
@@ -892,9 +893,9 @@ class _Reader:
             v = values[numbers]
             if col.min is not None or col.max is not None:
                 if col.sub_type == "INTEGER":
-                    iv = np.clip(np.trunc(np.nan_to_num(v)), -2**31, 2**31 - 1)
-                    lo = -2**31 if col.min is None else _java_int(col.min)
-                    hi = 2**31 - 1 if col.max is None else _java_int(col.max)
+                    iv = np.clip(np.trunc(np.nan_to_num(v)), JAVA_INT_MIN, JAVA_INT_MAX)
+                    lo = JAVA_INT_MIN if col.min is None else _java_int(col.min)
+                    hi = JAVA_INT_MAX if col.max is None else _java_int(col.max)
                     out = np.flatnonzero((iv < lo) | (iv > hi))
                 else:
                     lo = -np.finfo(float).max if col.min is None else float(col.min)
@@ -1062,7 +1063,9 @@ def _java_int(value) -> int:
     v = float(value)
     if math.isnan(v):
         return 0
-    return int(max(-2**31, min(2**31 - 1, math.trunc(v) if math.isfinite(v) else (2**31 - 1 if v == math.inf else -2**31))))
+    if not math.isfinite(v):
+        return JAVA_INT_MAX if v == math.inf else JAVA_INT_MIN
+    return int(max(JAVA_INT_MIN, min(JAVA_INT_MAX, math.trunc(v))))
 
 
 def _text_of(cell) -> str:
