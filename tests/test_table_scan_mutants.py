@@ -769,3 +769,11 @@ def test_kernels_write_the_named_constants():
             ts.K_NUMBAD) == (1, 2, 3, 4, 5, 6, 7, 8, 9)
     assert (ts.S_MORE, ts.S_FULL, ts.S_DONE, ts.S_ROW_LIMIT, ts.S_COL_LIMIT, ts.S_BAD, ts.BAD_SHARED) == (0, 1, 2, 3, 4, 5, 1)
     assert (ts.F_NUMERIC, ts.F_AMP, ts.F_HIGH, ts.F_FORMULA) == (1, 2, 4, 8)
+
+
+
+def test_inline_string_cell_holding_v_goes_to_the_slow_path():
+    """t="inlineStr" with <v> instead of <is>: Apache POI (CEDAR's reader) reads the <v> text;
+    the scanner leaves such a cell to the slow path (which does the same); <is> wins over <v>."""
+    assert cell_of('<c r="A1" t="inlineStr"><v>cells</v></c>')[0][0] == ts.K_COMPLEX
+    assert cell_of('<c r="A1" t="inlineStr"><is><t>x</t></is><v>cells</v></c>')[0][0] == ts.K_TEXT

@@ -904,3 +904,12 @@ def test_a_single_exclamation_mark_is_a_value(tmp_path, fmt):
     assert table.empty_count == 0 and table.rows == 3
     [f] = check_values(table).findings
     assert "7 × missingRequired" in f.message and "hold only cell formatting" not in f.message
+
+
+def test_inline_string_cell_holding_v_reads_its_text(tmp_path):
+    """t="inlineStr" with <v> instead of <is>: Apache POI (CEDAR's reader) reads the <v> text."""
+    path = tmp_path / NAME
+    write_xlsx(path, template([obj(1, Mask_name=Raw('<c r="{ref}" t="inlineStr"><v>cells</v></c>')),
+                               obj(2, Mask_name=Raw('<c r="{ref}" t="inlineStr"><v>nuclei</v></c>'))]))
+    table = read_objects_table(path)
+    assert table.mask_names == {"cells": 9, "nuclei": 10}  # the rows where each name is first

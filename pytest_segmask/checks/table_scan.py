@@ -563,7 +563,9 @@ def scan_xlsx(buf, pos, end, ncols, row_cap, last_row, sst_blank, max_rows, max_
             fl = 0
             if c_f:
                 fl |= 8
-            if c_complex or c_tn > 1:
+            # t="inlineStr" holding <v> instead of <is>: Apache POI (CEDAR's reader) reads the <v>
+            # text, as the slow path does
+            if c_complex or c_tn > 1 or (c_t == 3 and c_v and not c_is):
                 kind[row_idx, col] = 8
                 sp_s[row_idx, col] = c_start
                 sp_n[row_idx, col] = after - c_start
