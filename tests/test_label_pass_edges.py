@@ -377,3 +377,27 @@ def test_merge_row_numbers_widen_at_2_to_the_31():
     from pytest_segmask.checks.channel_stats import index_type
 
     assert [index_type(n) for n in (0, (1 << 31) - 1, 1 << 31)] == [np.int32, np.int32, np.int64]
+
+
+@pytest.mark.parametrize("scramble", [False, True])
+def test_global_hash_slots_stay_inside_the_table(scramble):
+    from pytest_segmask.checks import label_kernels as K
+
+    for hbits in (4, 12):
+        slots = {int(K._ghash(np.uint32(key), hbits, scramble)) for key in range(0, 1 << 20, 7)}
+        assert min(slots) >= 0 and max(slots) == (1 << hbits) - 1  # the whole table, nothing past it
+
+
+def test_switch_to_scrambled_hashing_keeps_one_row_per_id():
+    """Ids that defeat identity hashing (k·2^20 + 1): the accumulator switches to Fibonacci
+    hashing and goes on finding each id's row — no id gets a second row."""
+    from pytest_segmask.checks.channel_stats import StatsAccumulator
+
+    ids = (np.arange(1, 4001, dtype=np.uint64) << np.uint64(20)).astype(np.uint32) | np.uint32(1)
+    plane = np.repeat(ids, 4).reshape(80, 200)
+    acc = StatsAccumulator(80, 200)
+    for y0 in range(0, 80, 16):
+        acc.add(np.ascontiguousarray(plane[y0:y0 + 16]), 16, 200, y0, 0)
+    acc.add(np.ascontiguousarray(plane[:16]), 16, 200, 0, 0)  # the first rows' ids again, after the switch
+    assert acc.scramble
+    assert int(acc.meta[0]) == len(np.unique(plane))

@@ -144,13 +144,13 @@ class StatsAccumulator:
         self.big_at = (1 << 32) // dims
         self.coord = np.uint16 if max(height, width) <= 65536 else np.uint32
         self.zdt = np.uint16 if planes <= 65536 else np.uint32
-        self.cap = 0
         self.gid = np.zeros(0, np.uint32)  # mutation: equivalent — a placeholder the first growth replaces
         self.gcnt = np.zeros(0, np.uint32)  # mutation: equivalent — a placeholder the first growth replaces
         self.gsx = np.zeros(0, np.uint32)  # mutation: equivalent — a placeholder the first growth replaces
         self.gsy = np.zeros(0, np.uint32)  # mutation: equivalent — a placeholder the first growth replaces
-        self.gsz = np.zeros(1, np.uint32)
-        self.gbb = np.zeros((0, 4), self.coord)
+        self.gsz = np.zeros(1, np.uint32)  # mutation: equivalent — a placeholder (2D never reads it; 3D grows it first)
+        self.gbb = np.zeros((0, 4), self.coord)  # mutation: equivalent — a placeholder the first growth replaces
+        self.cap = min(len(a) for a in (self.gid, self.gcnt, self.gsx, self.gsy, self.gbb))  # rows every table holds
         self.gzr = np.zeros((1, 2), self.zdt)  # mutation: equivalent — a placeholder (2D never reads it; 3D grows it first)
         self.hbits = 12
         self.scramble = False  # mutation: equivalent — hash strategy only (identity or Fibonacci): same rows either way
@@ -176,7 +176,7 @@ class StatsAccumulator:
         total = self.total_pixels
         if self.pixels_seen * 50 > total:  # 2 % seen: extrapolate the object density
             new = int(n * total / self.pixels_seen * 1.03) + CHUNK_PIXELS  # room for a last call
-            new = min(max(new, int(self.cap * 1.05)), 4 * self.cap + CHUNK_PIXELS)
+            new = min(max(new, int(self.cap * 1.05)), 4 * self.cap + CHUNK_PIXELS)  # mutation: equivalent — capacity growth only (max(need, new) below keeps room)
         else:
             new = 2 * self.cap + 4096 if self.cap < (1 << 20) else int(self.cap * _GROW)  # mutation: equivalent — capacity growth only (max(need, new) keeps room)
         new = max(need, new)
