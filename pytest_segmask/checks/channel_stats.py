@@ -126,6 +126,7 @@ def _zeros(shape, dtype) -> np.ndarray:
 
 
 _GROW = 1.25  # mutation: equivalent — capacity growth only
+FIT_SHARE = 4  # mutation: equivalent — rows per call only: a call near the end may shrink to 1/FIT_SHARE to use the room left
 
 
 class StatsAccumulator:
@@ -234,7 +235,7 @@ class StatsAccumulator:
             # near the end of the pass use the room there is rather than grow for a worst case
             n = int(self.meta[0])
             fit = (self.cap - n) // max(ww, 1)  # mutation: equivalent — uses less of the room left, never more
-            if rows // 4 <= fit < rows and fit >= 1:
+            if rows // FIT_SHARE <= fit < rows and fit >= 1:
                 total = self.total_pixels
                 # the capacity already covers the predicted end of the pass: use the room left
                 # rather than grow for a worst case that does not come

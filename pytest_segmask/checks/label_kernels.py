@@ -94,7 +94,7 @@ def _flush(lkeys, lslot, lcnt, lsx, lsy, lminx, lminy, lmaxx, lmaxy, nloc, z,
                     gzr[s, 1] = max(gzr[s, 1], z)
                 break
             h = (h + 1) & hmask
-            probe += 1
+            probe += 1  # mutation: equivalent — the probe length only decides when to switch to Fibonacci hashing
         meta[8] = max(meta[8], probe)
         c = lcnt[j]
         if gcnt[s] == PROMOTED:
