@@ -465,7 +465,7 @@ class _Reader:
         if header_at is None:
             return
         self.known_separators = len(self.search.found)
-        ncols = max(len(t.columns), 1)
+        ncols = max(len(t.columns), 1)  # mutation: equivalent — a one-column header views one or two columns: no rule reads a cell past the header, emptiness is the scanner's
         self.prev_row = head_rows[header_at][0]
         data = head.rows(header_at + 1, head.n)
         if data.n:
