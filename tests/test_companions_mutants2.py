@@ -5,20 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pytest_segmask.checks.adjacency import check_adjacency_ids, check_adjacency_structure, read_adjacency
-
-NAME = "cells-centroid-adjacency.csv"
-
-
-def run(tmp_path, text, channel_ids):
-    path = tmp_path / NAME
-    path.write_text(text, encoding="utf-8", newline="")
-    adj = read_adjacency(path, NAME)
-    return adj, check_adjacency_structure(adj), check_adjacency_ids(adj, "cells", channel_ids)
-
-
-def messages(result):
-    return [(f.code, f.message) for f in result.findings]
+from test_companions_mutants import NAME, messages, run
 
 
 def test_matrix_rows_named_for_the_first_10000_ids(tmp_path):

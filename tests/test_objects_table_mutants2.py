@@ -3,14 +3,13 @@ exact values read, at the boundaries the first round left open."""
 
 from __future__ import annotations
 
-import numpy as np
-
 from pytest_segmask.checks.objects_table import (
     check_centroids, check_columns, check_layout, check_values, read_objects_table,
 )
 from pytest_segmask.findings import Authority, Severity
 
 from test_tables_kit import HEADER, SCHEMA, Raw, obj, template, write_tsv, write_xlsx
+from test_tables_mutants import Stats, schema_with
 
 NAME = "cells-objects.xlsx"
 
@@ -21,28 +20,6 @@ def xlsx(tmp_path, rows=None, name=NAME, **kw):
 
 def tsv(tmp_path, rows=None, name="cells-objects.tsv"):
     return read_objects_table(write_tsv(tmp_path / name, rows))
-
-
-def schema_with(label, values, after="Requirement level", base=None):
-    rows = [list(r) for r in (SCHEMA if base is None else base)]
-    at = next(i for i, r in enumerate(rows) if r[0] == after) + 1
-    rows.insert(at, [label] + values)
-    return rows
-
-
-class Stats:
-    """Per-object boxes (y0, x0, y1, x1) and optional z ranges, as the label pass gives them."""
-
-    def __init__(self, ids, bbox, z_range=None):
-        self.ids = np.asarray(ids, np.int64)
-        self.bbox = np.asarray(bbox, np.int64).reshape(-1, 4)
-        self.z_range = None if z_range is None else np.asarray(z_range, np.int64).reshape(-1, 2)
-        self.centroid_z = None if z_range is None else self.z_range.mean(axis=1)
-
-    def index_of(self, ids):
-        ids = np.asarray(ids, np.int64)
-        pos = np.minimum(np.searchsorted(self.ids, ids), len(self.ids) - 1)
-        return np.where(self.ids[pos] == ids, pos, -1)
 
 
 def test_no_separator_header_is_exactly_as_wide_as_its_cells(tmp_path):
