@@ -259,6 +259,18 @@ def test_3d_accumulator_with_promotion():
     assert_stats_equal(stats, stats_reference(planes))
 
 
+
+def test_3d_promotion_keeps_the_z_sum_of_earlier_planes():
+    """An object below the promotion threshold in plane 1 and promoted in plane 2: its z sum from
+    plane 1 moves into the wide side table (centroid z = (10·1 + 30·2) / 40)."""
+    planes = [np.zeros((8, 16), np.uint16) for _ in range(3)]
+    planes[1][0, :10] = 7
+    planes[2][1, :15] = 7
+    planes[2][2, :15] = 7
+    stats = _accumulate(planes, big_at=20)
+    assert_stats_equal(stats, stats_reference(planes))
+    assert float(stats.centroid_z[0]) == 1.75
+
 def test_kernels_are_compiled_without_the_gil():
     assert label_kernels.block_stats.targetoptions.get("nogil")
     assert label_kernels.block_test.targetoptions.get("nogil")

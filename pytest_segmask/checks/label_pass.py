@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .channel_stats import ChannelStats, StatsAccumulator, finish_parts
-from .pyramid_labels import LevelResult, PyramidResult
+from .pyramid_labels import MAX_EXAMPLES, LevelResult, PyramidResult
 from .tiff_stream import MaskDecodeError, Plane, _checked_layout, decode_segment
 
 
@@ -305,7 +305,7 @@ def start_pass(planes_by_z: list[list[Plane]], height: int, width: int, *, pyram
         examples = []
         if nbad:
             ys, xs = np.nonzero(bad)
-            examples = [(z, int(y0 + a), int(x0 + b)) for a, b in zip(ys[:5], xs[:5])]
+            examples = [(z, int(y0 + a), int(x0 + b)) for a, b in zip(ys[:MAX_EXAMPLES], xs[:MAX_EXAMPLES])]
         with tally:
             lv = result.levels[k - 1]
             lv.tested += tested
