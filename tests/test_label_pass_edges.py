@@ -401,3 +401,19 @@ def test_switch_to_scrambled_hashing_keeps_one_row_per_id():
     acc.add(np.ascontiguousarray(plane[:16]), 16, 200, 0, 0)  # the first rows' ids again, after the switch
     assert acc.scramble
     assert int(acc.meta[0]) == len(np.unique(plane))
+
+
+def test_undecodable_level_tile_that_no_level_0_tile_feeds_is_still_reported(tmp_path):
+    """Level 1 wider than level 0 / 2 (128 → 80 px, factor 2): its tiles past x = 64 get no
+    level-0 pixels, yet every tile of every level is decoded once, so a broken one is named."""
+    labels = (np.arange(128 * 128, dtype=np.uint32).reshape(128, 128) // 5) % 50 + 1
+    path = tmp_path / "wide.ome.tiff"
+    with tifffile.TiffWriter(path, ome=True) as tif:
+        tif.write(labels, tile=(16, 16), subifds=1, compression="zlib", metadata={"axes": "YX"})
+        tif.write(np.ones((80, 80), np.uint32), tile=(16, 16), subfiletype=1, compression="zlib")
+    damage_segments(path, [4], level=1)  # row 0, x 64–79: fed by no level-0 tile
+    with tifffile.TiffFile(path) as tif:
+        levels = [Plane(tif.pages[0], path.name, "c", 0), Plane(tif.pages[0].pages[0], path.name, "c", 1)]
+        result = run_pass([levels], 128, 128, workers=1)
+    [level] = result.pyramid.levels
+    assert level.factor == 2 and len(level.errors) == 1 and "tile 4" in level.errors[0], level.errors
