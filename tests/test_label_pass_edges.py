@@ -233,6 +233,22 @@ def test_undecodable_level_tile_is_excluded_and_named(tmp_path):
         assert_stats_equal(result.stats, stats_reference([labels]))
 
 
+def test_undecodable_level_tile_excludes_exactly_the_parent_pixels_it_feeds(tmp_path):
+    """Level 1 is 45 × 45 in 16-px tiles (3 × 3, the last row and column 13 px): a broken first
+    tile (y, x 0–15) feeds level-2 pixels 0–7 and nothing of column or row 8, which lie in the
+    same level-2 tile; a broken corner tile (y, x 32–44, odd) feeds 16–22, row and column 22
+    by a one-pixel block of its own."""
+    labels = (np.arange(90 * 90, dtype=np.uint32).reshape(90, 90) // 3) % 97 + 1
+    level1 = labels[::2, ::2].copy()  # 45 × 45
+    level2 = level1[::2, ::2].copy()  # 23 × 23: every pixel good
+    path = write_pyramid(tmp_path / "odd.tiff", [labels, level1, level2], (16, 16))
+    damage_segments(path, [0, 8], level=1)
+    for workers in (1, 2):
+        lv1, lv2 = pyramid_pass(path, workers).pyramid.levels
+        assert len(lv1.errors) == 2 and (lv1.tested, lv1.bad) == (45 * 45 - 16 * 16 - 13 * 13, 0)
+        assert (lv2.tested, lv2.bad, lv2.errors) == (23 * 23 - 8 * 8 - 7 * 7, 0, [])
+
+
 def test_level_not_compared_notes(tmp_path):
     labels = np.ones((32, 32), np.uint16)
     path = write_pyramid(tmp_path / "same.tiff", [labels, labels.copy()], (16, 16))
