@@ -168,7 +168,9 @@ def pyramid_pass(path, workers):
         levels = [Plane(page, path.name, "c", 0)] + [Plane(p, path.name, "c", k)
                                                      for k, p in enumerate(page.pages, start=1)]
         h, w = levels[0].shape
-        return run_pass([levels], h, w, workers=workers)
+        result = run_pass([levels], h, w, workers=workers)
+    assert result.held_to_end == 0  # every pyramid tile was released by the last tile under it
+    return result
 
 
 def averaged(labels, f):
@@ -247,6 +249,34 @@ def test_undecodable_level_tile_excludes_exactly_the_parent_pixels_it_feeds(tmp_
         lv1, lv2 = pyramid_pass(path, workers).pyramid.levels
         assert len(lv1.errors) == 2 and (lv1.tested, lv1.bad) == (45 * 45 - 16 * 16 - 13 * 13, 0)
         assert (lv2.tested, lv2.bad, lv2.errors) == (23 * 23 - 8 * 8 - 7 * 7, 0, [])
+
+
+@pytest.mark.parametrize("rows, cols", [(56, 64), (64, 56)])
+def test_level_smaller_than_level_0_over_f_leaves_the_last_level_0_tiles_unpaired(tmp_path, rows, cols):
+    """Level 1 of a 128² image cut to 56 rows (or columns), factor 2: the level-0 tiles at 112–127
+    feed no level-1 pixel, and the level-1 tiles above them are fed by the tiles at 96–111 only."""
+    labels = (np.arange(128 * 128, dtype=np.uint32).reshape(128, 128) // 3) % 89 + 1
+    level1 = labels[::2, ::2][:rows, :cols].copy()
+    path = write_pyramid(tmp_path / "short.tiff", [labels, level1], (16, 16))
+    for workers in (1, 2):
+        result = pyramid_pass(path, workers)
+        [lv] = result.pyramid.levels
+        assert (lv.factor, lv.tested, lv.bad, lv.errors) == (2, rows * cols, 0, [])
+        assert_stats_equal(result.stats, stats_reference([labels]))
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_one_pixel_wide_last_tiles_are_counted_as_children(tmp_path, workers):
+    """129 × 129 in 16-px tiles: the last tile row and column are 1 px; level 1 (65²) and level 2
+    (33²) end the same way, so the tile over them has exactly one child per direction."""
+    labels = (np.arange(129 * 129, dtype=np.uint32).reshape(129, 129) // 7) % 101 + 1
+    level1 = labels[::2, ::2].copy()
+    level2 = level1[::2, ::2].copy()
+    level2[32, 32] = 5_000  # the one bad pixel, in the corner tile
+    path = write_pyramid(tmp_path / "one.tiff", [labels, level1, level2], (16, 16))
+    lv1, lv2 = pyramid_pass(path, workers).pyramid.levels
+    assert (lv1.tested, lv1.bad) == (65 * 65, 0)
+    assert (lv2.tested, lv2.bad, lv2.first) == (33 * 33, 1, [(0, 32, 32)])
 
 
 def test_level_not_compared_notes(tmp_path):
@@ -433,3 +463,6 @@ def test_undecodable_level_tile_that_no_level_0_tile_feeds_is_still_reported(tmp
         result = run_pass([levels], 128, 128, workers=1)
     [level] = result.pyramid.levels
     assert level.factor == 2 and len(level.errors) == 1 and "tile 4" in level.errors[0], level.errors
+    # level-1 pixels past 64 have no block: not tested, not bad (tile 4 is not judged at all)
+    tested, bad, _ = block_reference(labels, np.ones((64, 64), np.uint32), 2)
+    assert (level.tested, level.bad, result.held_to_end) == (tested, bad, 0) and bad > 0

@@ -34,16 +34,31 @@ TEXT = "# mutation: equivalent — inside a string, not a pragma"
 
 def f(x):
     return x > LIMIT  # mutation:equivalent--close enough
+
+
+def g(a, b):
+    return a > 1 or b < 2  # mutation: equivalent[and/or, negate] — either way the same
 '''
 
 
 def test_pragma_lines_and_reasons(tool):
-    assert tool.equivalence_pragmas(SOURCE) == {
+    reasons = {line: p.reason for line, p in tool.equivalence_pragmas(SOURCE).items()}
+    assert reasons == {
         1: "only sizes a buffer",
         2: "the step is always overridden",
         3: "(no reason given)",
         8: "close enough",
+        12: "either way the same",
     }
+    assert tool.equivalence_pragmas(SOURCE)[12].kinds == {"and/or", "negate"}
+    assert tool.equivalence_pragmas(SOURCE)[8].kinds is None
+
+
+def test_a_pragma_naming_kinds_covers_only_those_mutants_of_its_line(tool):
+    line12 = [m for m in tool.list_mutants("m.py", SOURCE) if m.line == 12]
+    kinds = {m.kind: m.equivalent for m in line12}
+    assert kinds["and/or"] == "either way the same"
+    assert kinds["compare"] is None and kinds["constant"] is None
 
 
 def test_mutants_on_pragma_lines_are_declared_equivalent(tool):

@@ -192,14 +192,27 @@ def mutation_points(source: str):
     return tree, points
 
 
-PRAGMA = re.compile(r"#\s*mutation:\s*equivalent\b\s*(?:[\u2014\u2013:]|-+)?\s*(?P<reason>.*?)\s*$")
+PRAGMA = re.compile(r"#\s*mutation:\s*equivalent\b(?:\[(?P<kinds>[^\]]*)\])?\s*(?:[\u2014\u2013:]|-+)?\s*(?P<reason>.*?)\s*$")
 
 
-def equivalence_pragmas(source: str) -> dict[int, str]:
-    """Line number -> reason of every `# mutation: equivalent — <reason>` comment.
+@dataclass(frozen=True)
+class Pragma:
+    """A `# mutation: equivalent[kinds] — reason` comment: ``kinds`` None covers every mutant of
+    its line, else only those kinds (e.g. ``[and/or]`` leaves the line's comparisons running)."""
+
+    reason: str
+    kinds: frozenset[str] | None = None
+
+    def covers(self, kind: str) -> bool:
+        return self.kinds is None or kind in self.kinds
+
+
+def equivalence_pragmas(source: str) -> dict[int, Pragma]:
+    """Line number -> the `# mutation: equivalent — <reason>` comment on it.
 
     The comment must be a real comment (not inside a string); `—`, `–`, `-`, `--` or `:` may
     separate the reason, which may be empty (then it is recorded as "(no reason given)").
+    ``equivalent[and/or,constant]`` limits it to those mutation kinds.
     """
     import io
     import tokenize
@@ -213,7 +226,10 @@ def equivalence_pragmas(source: str) -> dict[int, str]:
         if tok.type == tokenize.COMMENT:
             match = PRAGMA.search(tok.string)
             if match:
-                found[tok.start[0]] = match.group("reason") or "(no reason given)"
+                kinds = match.group("kinds")
+                found[tok.start[0]] = Pragma(
+                    match.group("reason") or "(no reason given)",
+                    None if kinds is None else frozenset(k.strip() for k in kinds.split(",") if k.strip()))
     return found
 
 
@@ -227,8 +243,9 @@ def list_mutants(module: str, source: str) -> list[Mutant]:
         if isinstance(node, (ast.If, ast.While)):  # show the condition, not the block
             before, after = ast.unparse(node.test), ast.unparse(apply(copy.deepcopy(node)).test)
         line = getattr(node, "lineno", 0)
+        pragma = pragmas.get(line)
         out.append(Mutant(module, index, kind, line, _one_line(before), _one_line(after),
-                          equivalent=pragmas.get(line)))
+                          equivalent=pragma.reason if pragma is not None and pragma.covers(kind) else None))
     return out
 
 

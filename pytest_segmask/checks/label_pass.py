@@ -40,6 +40,9 @@ class ChannelPass:
 
     stats: ChannelStats
     pyramid: PyramidResult | None  # None: the channel has no pyramid levels
+    # pyramid tiles still held when the pass ended (released by its final sweep): 0 when each
+    # was released by the last tile under it, as the memory bound needs
+    held_to_end: int
 
 
 def _ceil_div(a: int, b: int) -> int:
@@ -53,7 +56,7 @@ class _PlanePyramid:
         self.z = z
         self.planes = [levels[0]]
         self.layouts = [_checked_layout(levels[0])]  # level 0: a damaged layout stops the pass
-        self.factors = [1]
+        self.factors = [None]  # level k's factor is against level k − 1: level 0 has none
         dtype0 = levels[0].page.dtype
         for k, plane in enumerate(levels[1:], start=1):
             try:
@@ -95,7 +98,7 @@ class _PlanePyramid:
         y0, x0, hh, ww = p.rect(t)
         ya, yb = y0 * f, min(c.h, (y0 + hh) * f) - 1
         xa, xb = x0 * f, min(c.w, (x0 + ww) * f) - 1
-        if ya > yb or xa > xb:
+        if ya > yb or xa > xb:  # mutation: equivalent[and/or] — a count ≤ 0 leaves the tile to the final sweep, like 0
             return 0  # mutation: equivalent — a tile with no children is released by the final sweep instead
         return (yb // c.sh - ya // c.sh + 1) * (xb // c.sw - xa // c.sw + 1)
 
@@ -106,7 +109,7 @@ class _PlanePyramid:
         y = (t // lay0.cols) * lay0.sh
         x = (t % lay0.cols) * lay0.sw
         keys = [t]
-        for k in range(1, self.depth + 1):
+        for k in range(1, self.depth + 1):  # mutation: equivalent — decode order only: every tile is still visited once
             lay, f = self.layouts[k], self.factors[k]
             y, x = y // f, x // f
             inside = (y < lay.h) & (x < lay.w)  # mutation: equivalent — decode order only: every tile is still visited once
@@ -127,7 +130,6 @@ class _PlanePyramid:
         for t in self.level0_order():
             t = int(t)
             yield from ensure(0, t)
-            done[0][t] = 1
             yield (0, t)
         for k in range(1, self.depth + 1):  # tiles no level-0 tile leads to (nothing under them)
             for t in range(self.layouts[k].n_segments):
@@ -140,13 +142,13 @@ class _PlanePyramid:
 class _Resident:
     __slots__ = ("arr", "rect", "matched", "remaining", "failed", "lock")
 
-    def __init__(self, arr, rect, remaining, failed=False, shared=False):
+    def __init__(self, arr, rect, remaining, failed):
         self.arr = arr
         self.rect = rect
         self.remaining = remaining
         self.failed = failed
         self.matched = None if failed else np.zeros((rect[2], rect[3]), np.uint8)
-        self.lock = threading.Lock() if shared else None  # its children are in several parts
+        self.lock = threading.Lock()  # an upper tile's children may be in several parts
 
 
 Event = tuple[int, int, int, int]  # (position in the pass's order, z, level, tile)
@@ -163,7 +165,8 @@ class _PassPlan:
     pixels: list[int]  # level-0 pixels of each part
 
 
-SPLIT_MAX_EVENTS = 1 << 18  # more tiles than this (tiny tiles): one thread, events streamed
+# more tiles than this (tiny tiles): one thread, events streamed
+SPLIT_MAX_EVENTS = 1 << 18  # mutation: equivalent — threads only: split or whole, a pass gives the same result (tested)
 
 
 def _plan_parts(geoms: list[_PlanePyramid], parts: int) -> _PassPlan:
@@ -176,7 +179,7 @@ def _plan_parts(geoms: list[_PlanePyramid], parts: int) -> _PassPlan:
 
     pixels = [sum(g.layouts[0].h * g.layouts[0].w for g in geoms)]
     events = sum(lay.n_segments for g in geoms for lay in g.layouts)
-    if parts < 2 or events > SPLIT_MAX_EVENTS:
+    if parts < 2 or events > SPLIT_MAX_EVENTS:  # mutation: equivalent — threads only (split or whole: same result)
         # the sequential order, streamed: a file of millions of tiny tiles needs no list of them
         return _PassPlan([], [stream()], pixels)
     order = list(stream())
@@ -185,7 +188,7 @@ def _plan_parts(geoms: list[_PlanePyramid], parts: int) -> _PassPlan:
              for z, g in enumerate(geoms) for t in range(g.layouts[0].n_segments)}
     # the split level: the highest whose tiles (over all planes) give each part a few subtrees
     split = None
-    for s in range(max(g.depth for g in geoms), -1, -1):
+    for s in range(max(g.depth for g in geoms), -1, -1):  # mutation: equivalent[constant] — which split level only: same result
         if sum(g.layouts[min(s, g.depth)].n_segments for g in geoms) >= 2 * parts:
             split = s
             break
@@ -223,7 +226,7 @@ def _plan_parts(geoms: list[_PlanePyramid], parts: int) -> _PassPlan:
     total = sum(weight.values()) or 1  # mutation: equivalent — only when no level-0 pixel exists
     chunks: list[list[Event]] = [[] for _ in range(parts)]
     pixels = [0] * parts
-    done = 0
+    done = 0  # mutation: equivalent — how the parts are balanced only
     for key, evs in groups.items():  # contiguous runs of subtrees, balanced by pixels
         i = min(parts - 1, done * parts // total)
         chunks[i].extend(evs)
@@ -236,7 +239,8 @@ def _plan_parts(geoms: list[_PlanePyramid], parts: int) -> _PassPlan:
 
 
 def run_pass(planes_by_z: list[list[Plane]], height: int, width: int, *, pyramid: bool = True,
-             workers: int = 2, lock: threading.Lock | None = None) -> ChannelPass:
+             workers: int = 2,  # mutation: equivalent — thread count only
+             lock: threading.Lock | None = None) -> ChannelPass:
     """The pass over one channel: ``planes_by_z[z]`` = that plane's levels, full resolution first.
     With ``workers`` ≥ 2 the tiles are split into that many parts, each decoded and reduced by
     its own thread (both without the GIL); their tables are merged at the end. Raises
@@ -270,13 +274,14 @@ class PassRun:
 
 
 def start_pass(planes_by_z: list[list[Plane]], height: int, width: int, *, pyramid: bool = True,
-               workers: int = 2, lock: threading.Lock | None = None) -> PassRun:
+               workers: int = 2,  # mutation: equivalent — thread count only
+               lock: threading.Lock | None = None) -> PassRun:
     """``run_pass`` started: the parts' threads are running when this returns (see PassRun).
     Raises MaskDecodeError at once when a full-resolution IFD cannot be read."""
     from . import label_kernels as K
 
     nz = len(planes_by_z)
-    depth = max((len(levels) - 1 for levels in planes_by_z), default=0) if pyramid else 0
+    depth = max(len(levels) - 1 for levels in planes_by_z) if pyramid else 0  # a channel has a plane at least
     result = PyramidResult([LevelResult(k) for k in range(1, depth + 1)], planes=nz) if depth else None
     geoms = [_PlanePyramid(levels if pyramid else levels[:1], result, z) for z, levels in enumerate(planes_by_z)]
     lock = lock or threading.Lock()  # one per file handle: seek + read are not atomic
@@ -313,8 +318,7 @@ def start_pass(planes_by_z: list[list[Plane]], height: int, width: int, *, pyram
             if examples:
                 lv.add_examples(examples)
 
-    def consume(ev: Event, arr: np.ndarray | None, error: str | None, acc: StatsAccumulator | None,
-                shared: bool) -> None:
+    def consume(ev: Event, arr: np.ndarray | None, error: str | None, acc: StatsAccumulator | None) -> None:
         pos, z, k, t = ev
         g = geoms[z]
         lay = g.layouts[k]
@@ -327,10 +331,7 @@ def start_pass(planes_by_z: list[list[Plane]], height: int, width: int, *, pyram
         # compare with the resident level-(k+1) tiles this tile feeds
         for p in g.parents(k, t):
             parent = resident[(z, k + 1, p)]
-            plock = parent.lock
-            if plock is not None:
-                plock.acquire()
-            try:
+            with parent.lock:
                 if not parent.failed:
                     py0, px0, phh, pww = parent.rect
                     if error is None:
@@ -344,22 +345,19 @@ def start_pass(planes_by_z: list[list[Plane]], height: int, width: int, *, pyram
                             parent.matched[ya - py0:yb - py0, xa - px0:xb - px0] |= 4
                 parent.remaining -= 1
                 last = parent.remaining == 0
-            finally:
-                if plock is not None:
-                    plock.release()
             if last:
                 release(z, k + 1, p)
         if k == 0:
             acc.add(arr, hh, ww, y0, x0, z)
         else:
             n = g.n_children(k, t)
-            resident[(z, k, t)] = _Resident(arr, rect, n, failed=error is not None, shared=shared)
+            resident[(z, k, t)] = _Resident(arr, rect, n, failed=error is not None)
             if n == 0:
                 release(z, k, t)
 
-    def run_events(events: list[Event], acc, decode_threads: int, shared: bool, stop=None) -> None:
+    def run_events(events: list[Event], acc, decode_threads: int, stop=None) -> None:
         """Consume ``events`` in order; decode inline, or ahead on a small pool."""
-        if decode_threads <= 0:
+        if decode_threads <= 0:  # mutation: equivalent — decode threads only
             for ev in events:
                 if stop is not None and stop.is_set():
                     return
@@ -367,24 +365,24 @@ def start_pass(planes_by_z: list[list[Plane]], height: int, width: int, *, pyram
                     arr, error = decode(*ev[1:]), None
                 except MaskDecodeError as exc:
                     arr, error = None, str(exc)
-                consume(ev, arr, error, acc, shared)
+                consume(ev, arr, error, acc)
             return
         window: deque = deque()
-        ahead = 2 * decode_threads + 2
+        ahead = 2 * decode_threads + 2  # mutation: equivalent — read-ahead depth only
         with ThreadPoolExecutor(decode_threads) as pool:
             try:
                 for ev in events:
                     window.append((ev, pool.submit(decode, *ev[1:])))
                     if len(window) >= ahead:
-                        _take(window, consume, acc, shared)
+                        _take(window, consume, acc)
                 while window:
-                    _take(window, consume, acc, shared)
+                    _take(window, consume, acc)
             except BaseException:
                 for _, fut in window:
                     fut.cancel()
                 raise
 
-    run_events(plan.upper, None, 0, shared=True)
+    run_events(plan.upper, None, 0)  # mutation: equivalent — decode threads only
     accs = [StatsAccumulator(height, width, nz, pixels=px) for px in plan.pixels]
     # one part: one thread reducing, decoding ahead on a small pool; several: each decodes inline
     decode_threads = max(1, workers) if len(plan.parts) == 1 else 0  # mutation: equivalent — decode threads only
@@ -393,7 +391,7 @@ def start_pass(planes_by_z: list[list[Plane]], height: int, width: int, *, pyram
 
     def part(i: int) -> None:
         try:
-            run_events(plan.parts[i], accs[i], decode_threads, shared=False, stop=stops[i])
+            run_events(plan.parts[i], accs[i], decode_threads, stop=stops[i])
         except BaseException as exc:  # the first failing part (in the order) is reported
             failures[i] = exc
             for later in stops[i + 1:]:
@@ -406,6 +404,7 @@ def start_pass(planes_by_z: list[list[Plane]], height: int, width: int, *, pyram
         nonlocal accs
         if failures:
             raise failures[min(failures)]
+        held = len(resident)
         for key in list(resident):  # defensive: anything left (cannot happen with consistent geometry)
             release(*key)
         if result is not None:
@@ -415,7 +414,7 @@ def start_pass(planes_by_z: list[list[Plane]], height: int, width: int, *, pyram
         stats = finish_parts(accs)
         accs = None
         return_freed_memory()
-        return ChannelPass(stats, result)
+        return ChannelPass(stats, result, held)
 
     threads = [threading.Thread(target=part, args=(i,), name=f"segmask-pass-{i}", daemon=True)
                for i in range(len(plan.parts))]
@@ -428,15 +427,15 @@ def return_freed_memory() -> None:
     """Give the heap memory freed by the pass back to the OS (glibc keeps freed blocks of its
     threads' arenas and of mid-sized arrays; the next channel would start tens of MB higher)."""
     global _TRIM
-    if _TRIM is None:
-        _TRIM = False
+    if _TRIM is None:  # mutation: equivalent — memory only: without it the heap is never trimmed
+        _TRIM = False  # mutation: equivalent — replaced below wherever libc has malloc_trim (every test machine)
         try:
             import ctypes
             import ctypes.util
 
             name = ctypes.util.find_library("c")
-            libc = ctypes.CDLL(name) if name else None
-            _TRIM = getattr(libc, "malloc_trim", None) or False
+            libc = ctypes.CDLL(name) if name else None  # mutation: equivalent — memory only (heap trimming)
+            _TRIM = getattr(libc, "malloc_trim", None) or False  # mutation: equivalent — memory only (heap trimming)
         except OSError:
             pass
     if _TRIM:  # mutation: equivalent — memory only: gives freed heap back to the OS
@@ -446,21 +445,21 @@ def return_freed_memory() -> None:
 _TRIM = None  # glibc's malloc_trim, False where there is none (macOS, Windows, musl)
 
 
-def _take(window: deque, consume, acc, shared) -> None:
+def _take(window: deque, consume, acc) -> None:
     ev, fut = window.popleft()
     try:
         arr, error = fut.result(), None
     except MaskDecodeError as exc:
         arr, error = None, str(exc)
-    consume(ev, arr, error, acc, shared)
+    consume(ev, arr, error, acc)
 
 
-def stats_of_planes(planes: list[Plane], workers: int = 2) -> ChannelStats:
+def stats_of_planes(planes: list[Plane], workers: int = 2) -> ChannelStats:  # mutation: equivalent — thread count only
     """Statistics of full-resolution planes (one per z), without the block test."""
     h, w = planes[0].shape
     return run_pass([[p] for p in planes], h, w, pyramid=False, workers=workers).stats
 
 
-def pyramid_of_planes(levels: list[Plane], workers: int = 2) -> PyramidResult | None:
+def pyramid_of_planes(levels: list[Plane], workers: int = 2) -> PyramidResult | None:  # mutation: equivalent — thread count only
     h, w = levels[0].shape
     return run_pass([levels], h, w, workers=workers).pyramid
