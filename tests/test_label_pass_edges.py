@@ -279,6 +279,28 @@ def test_one_pixel_wide_last_tiles_are_counted_as_children(tmp_path, workers):
     assert (lv2.tested, lv2.bad, lv2.first) == (33 * 33, 1, [(0, 32, 32)])
 
 
+def test_each_level_keeps_its_own_factor_and_a_damaged_level_layout_is_named(tmp_path):
+    """Levels of factors 2 then 3; then the same file with level 2's first tile offset pointing
+    past the end of the file: level 2 is not compared and its layout error is named."""
+    labels = (np.arange(96 * 96, dtype=np.uint32).reshape(96, 96) // 5) % 61 + 1
+    level1 = labels[::2, ::2].copy()  # 48²
+    level2 = level1[::3, ::3].copy()  # 16²
+    path = write_pyramid(tmp_path / "f23.tiff", [labels, level1, level2], (16, 16))
+    lv1, lv2 = pyramid_pass(path, 2).pyramid.levels
+    assert (lv1.level, lv1.factor, lv1.tested, lv2.level, lv2.factor, lv2.tested) == (1, 2, 48 * 48, 2, 3, 16 * 16)
+    with tifffile.TiffFile(path) as tif:
+        tag = tif.pages[0].pages[1].tags["ImageWidth"]
+        where, size = tag.valueoffset, {3: 2, 4: 4}[int(tag.dtype)]  # SHORT or LONG
+    raw = bytearray(path.read_bytes())
+    raw[where:where + size] = (40).to_bytes(size, "little")  # 3 tiles wide, 1 offset listed
+    path.write_bytes(bytes(raw))
+    result = pyramid_pass(path, 2).pyramid
+    lv1, lv2 = result.levels
+    assert (lv1.level, lv1.factor, lv1.tested, lv1.errors) == (1, 2, 48 * 48, [])
+    assert (lv2.level, lv2.tested, lv2.errors) == (2, 0, [
+        f"{path.name}: channel 'c' level 2: it declares 3 segments but lists 1 offsets"])
+
+
 def test_level_not_compared_notes(tmp_path):
     labels = np.ones((32, 32), np.uint16)
     path = write_pyramid(tmp_path / "same.tiff", [labels, labels.copy()], (16, 16))

@@ -443,7 +443,7 @@ def test_parts_equal_one_thread(tmp_path, changes):
     reader = MaskReader(info)
     try:
         levels = [reader.plane_levels(0, z) for z in range(info.size_z)]
-        geoms = [_PlanePyramid(lv, None, z) for z, lv in enumerate(levels)]
+        geoms = [_PlanePyramid(lv, z) for z, lv in enumerate(levels)]
         plan = _plan_parts(geoms, 3)
         assert len(plan.parts) > 1  # the geometry splits
         events = sorted(plan.upper + [ev for part in plan.parts for ev in part])
@@ -481,7 +481,7 @@ def test_misaligned_tiles_stay_in_one_part(tmp_path):
     try:
         levels = reader.plane_levels(0, 0)
         assert [p.page.tilewidth for p in levels] == [32, 48, 32]
-        assert len(_plan_parts([_PlanePyramid(levels, None, 0)], 2).parts) == 1
+        assert len(_plan_parts([_PlanePyramid(levels, 0)], 2).parts) == 1
         result = reader.channel_pass(0)
         assert_stats_equal(result.stats, stats_reference([labels]))
         assert result.pyramid.bad_pixels == 0
@@ -549,7 +549,7 @@ def test_many_tiny_tiles_are_streamed_in_one_part(tmp_path, monkeypatch):
     labels = write_mask(mask, path)[0]
     reader = MaskReader(open_mask(path))
     try:
-        geoms = [label_pass._PlanePyramid(reader.plane_levels(0, 0), None, 0)]
+        geoms = [label_pass._PlanePyramid(reader.plane_levels(0, 0), 0)]
         assert len(label_pass._plan_parts(geoms, 2).parts) == 2  # 16 tiles
         monkeypatch.setattr(label_pass, "SPLIT_MAX_EVENTS", 15)
         [part] = label_pass._plan_parts(geoms, 2).parts

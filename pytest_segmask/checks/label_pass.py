@@ -52,29 +52,26 @@ def _ceil_div(a: int, b: int) -> int:
 class _PlanePyramid:
     """Geometry of one plane's levels: layouts, factors, tile relations."""
 
-    def __init__(self, levels: list[Plane], result: PyramidResult | None, z: int) -> None:
+    def __init__(self, levels: list[Plane], z: int) -> None:
         self.z = z
         self.planes = [levels[0]]
         self.layouts = [_checked_layout(levels[0])]  # level 0: a damaged layout stops the pass
         self.factors = [None]  # level k's factor is against level k − 1: level 0 has none
+        self.findings: list[tuple[int, str, str]] = []  # (level, "error" | "note", text): why comparing stopped
         dtype0 = levels[0].page.dtype
         for k, plane in enumerate(levels[1:], start=1):
             try:
                 layout = _checked_layout(plane)
             except MaskDecodeError as exc:
-                if result is not None:
-                    result.levels[k - 1].errors.append(str(exc))
+                self.findings.append((k, "error", str(exc)))
                 break
             prev = self.layouts[-1]
             f = max(round(prev.w / layout.w), round(prev.h / layout.h))
             if f < 2 or plane.page.dtype != dtype0:
-                if result is not None:
-                    why = (f"it is not smaller than level {k - 1}" if f < 2
-                           else f"its pixel type {plane.page.dtype} differs from level 0")
-                    result.notes.append(f"level {k} not compared: {why} (see the pyramid item)")
+                why = (f"it is not smaller than level {k - 1}" if f < 2
+                       else f"its pixel type {plane.page.dtype} differs from level 0")
+                self.findings.append((k, "note", f"level {k} not compared: {why} (see the pyramid item)"))
                 break
-            if result is not None:
-                result.levels[k - 1].factor = f
             self.planes.append(plane)
             self.layouts.append(layout)
             self.factors.append(f)
@@ -124,7 +121,7 @@ class _PlanePyramid:
             for p in self.parents(k, t):
                 if not done[k + 1][p]:
                     yield from ensure(k + 1, p)
-                    done[k + 1][p] = 1
+                    done[k + 1][p] = True
                     yield (k + 1, p)
 
         for t in self.level0_order():
@@ -135,7 +132,7 @@ class _PlanePyramid:
             for t in range(self.layouts[k].n_segments):
                 if not done[k][t]:
                     yield from ensure(k, t)
-                    done[k][t] = 1
+                    done[k][t] = True
                     yield (k, t)
 
 
@@ -238,14 +235,14 @@ def _plan_parts(geoms: list[_PlanePyramid], parts: int) -> _PassPlan:
     return _PassPlan(upper, [chunks[i] for i in kept], [pixels[i] for i in kept])
 
 
-def run_pass(planes_by_z: list[list[Plane]], height: int, width: int, *, pyramid: bool = True,
+def run_pass(planes_by_z: list[list[Plane]], height: int, width: int, *,
              workers: int = 2,  # mutation: equivalent — thread count only
              lock: threading.Lock | None = None) -> ChannelPass:
     """The pass over one channel: ``planes_by_z[z]`` = that plane's levels, full resolution first.
     With ``workers`` ≥ 2 the tiles are split into that many parts, each decoded and reduced by
     its own thread (both without the GIL); their tables are merged at the end. Raises
     MaskDecodeError when a full-resolution segment (or IFD) cannot be read."""
-    return start_pass(planes_by_z, height, width, pyramid=pyramid, workers=workers, lock=lock).result()
+    return start_pass(planes_by_z, height, width, workers=workers, lock=lock).result()
 
 
 class PassRun:
@@ -273,7 +270,7 @@ class PassRun:
         return self._result
 
 
-def start_pass(planes_by_z: list[list[Plane]], height: int, width: int, *, pyramid: bool = True,
+def start_pass(planes_by_z: list[list[Plane]], height: int, width: int, *,
                workers: int = 2,  # mutation: equivalent — thread count only
                lock: threading.Lock | None = None) -> PassRun:
     """``run_pass`` started: the parts' threads are running when this returns (see PassRun).
@@ -281,9 +278,14 @@ def start_pass(planes_by_z: list[list[Plane]], height: int, width: int, *, pyram
     from . import label_kernels as K
 
     nz = len(planes_by_z)
-    depth = max(len(levels) - 1 for levels in planes_by_z) if pyramid else 0  # a channel has a plane at least
-    result = PyramidResult([LevelResult(k) for k in range(1, depth + 1)], planes=nz) if depth else None
-    geoms = [_PlanePyramid(levels if pyramid else levels[:1], result, z) for z, levels in enumerate(planes_by_z)]
+    depth = max(len(levels) - 1 for levels in planes_by_z)  # a channel has a plane at least
+    result = PyramidResult([LevelResult(k + 1) for k in range(depth)], planes=nz) if depth else None
+    geoms = [_PlanePyramid(levels, z) for z, levels in enumerate(planes_by_z)]
+    for g in geoms:
+        for k in range(1, g.depth + 1):
+            result.levels[k - 1].factor = g.factors[k]
+        for k, kind, text in g.findings:
+            (result.levels[k - 1].errors if kind == "error" else result.notes).append(text)
     lock = lock or threading.Lock()  # one per file handle: seek + read are not atomic
     plan = _plan_parts(geoms, workers)
     resident: dict[tuple[int, int, int], _Resident] = {}
@@ -341,8 +343,7 @@ def start_pass(planes_by_z: list[list[Plane]], height: int, width: int, *, pyram
                         f = g.factors[k + 1]
                         ya, yb = max(py0, y0 // f), min(py0 + phh, (y0 + hh - 1) // f + 1)
                         xa, xb = max(px0, x0 // f), min(px0 + pww, (x0 + ww - 1) // f + 1)
-                        if ya < yb and xa < xb:
-                            parent.matched[ya - py0:yb - py0, xa - px0:xb - px0] |= 4
+                        parent.matched[ya - py0:yb - py0, xa - px0:xb - px0] |= 4  # never empty: a parent
                 parent.remaining -= 1
                 last = parent.remaining == 0
             if last:
@@ -373,7 +374,7 @@ def start_pass(planes_by_z: list[list[Plane]], height: int, width: int, *, pyram
             try:
                 for ev in events:
                     window.append((ev, pool.submit(decode, *ev[1:])))
-                    if len(window) >= ahead:
+                    if len(window) >= ahead:  # mutation: equivalent — read-ahead depth only
                         _take(window, consume, acc)
                 while window:
                     _take(window, consume, acc)
@@ -416,7 +417,8 @@ def start_pass(planes_by_z: list[list[Plane]], height: int, width: int, *, pyram
         return_freed_memory()
         return ChannelPass(stats, result, held)
 
-    threads = [threading.Thread(target=part, args=(i,), name=f"segmask-pass-{i}", daemon=True)
+    threads = [threading.Thread(target=part, args=(i,), name=f"segmask-pass-{i}",
+                                daemon=True)  # mutation: equivalent — an abandoned pass does not hold up the exit
                for i in range(len(plan.parts))]
     for th in threads:
         th.start()
@@ -457,7 +459,7 @@ def _take(window: deque, consume, acc) -> None:
 def stats_of_planes(planes: list[Plane], workers: int = 2) -> ChannelStats:  # mutation: equivalent — thread count only
     """Statistics of full-resolution planes (one per z), without the block test."""
     h, w = planes[0].shape
-    return run_pass([[p] for p in planes], h, w, pyramid=False, workers=workers).stats
+    return run_pass([[p] for p in planes], h, w, workers=workers).stats  # level 0 alone: no block test
 
 
 def pyramid_of_planes(levels: list[Plane], workers: int = 2) -> PyramidResult | None:  # mutation: equivalent — thread count only
