@@ -463,9 +463,11 @@ def test_parts_equal_one_thread(tmp_path, changes):
         reader.close()
 
 
-def test_misaligned_tiles_stay_in_one_part(tmp_path):
-    """Level tiles of different sizes (32, 48, 32 px): a level-1 tile then feeds two level-2
-    tiles, state two parts would share, so the pass stays in one thread (and is still right)."""
+@pytest.mark.parametrize("tile1", [(48, 48), (32, 48)])
+def test_misaligned_tiles_stay_in_one_part(tmp_path, tile1):
+    """Level tiles of different sizes (32, 48, 32 px): a level-1 tile then feeds two (or, with
+    48-px rows, four) level-2 tiles, state two parts would share, so the pass stays in one
+    thread (and is still right)."""
     import tifffile
 
     from pytest_segmask.checks.label_pass import _plan_parts, _PlanePyramid
@@ -474,13 +476,13 @@ def test_misaligned_tiles_stay_in_one_part(tmp_path):
     path = tmp_path / "odd.segmentations.ome.tiff"
     with tifffile.TiffWriter(path, ome=True) as tif:
         tif.write(labels, tile=(32, 32), subifds=2, metadata={"axes": "YX"})
-        tif.write(labels[::2, ::2], tile=(48, 48), subfiletype=1)
+        tif.write(labels[::2, ::2], tile=tile1, subfiletype=1)
         tif.write(labels[::4, ::4], tile=(32, 32), subfiletype=1)
     info = open_mask(path)
     reader = MaskReader(info)
     try:
         levels = reader.plane_levels(0, 0)
-        assert [p.page.tilewidth for p in levels] == [32, 48, 32]
+        assert [(p.page.tilelength, p.page.tilewidth) for p in levels] == [(32, 32), tile1, (32, 32)]
         assert len(_plan_parts([_PlanePyramid(levels, 0)], 2).parts) == 1
         result = reader.channel_pass(0)
         assert_stats_equal(result.stats, stats_reference([labels]))

@@ -193,11 +193,10 @@ def _plan_parts(geoms: list[_PlanePyramid], parts: int) -> _PassPlan:
         return whole
     # root (tile of the split level) of every tile below it; a tile feeding two roots is
     # shared state between parts: then the pass stays in one thread
-    roots: list[list[np.ndarray]] = []
+    roots: list[dict[int, np.ndarray]] = []  # per plane: level -> root of each tile
     for z, g in enumerate(geoms):
         s = min(split, g.depth)
-        per_level = [None] * (s + 1)
-        per_level[s] = np.arange(g.layouts[s].n_segments, dtype=np.int64)
+        per_level = {s: np.arange(g.layouts[s].n_segments, dtype=np.int64)}
         for k in range(s - 1, -1, -1):
             root = np.empty(g.layouts[k].n_segments, np.int64)
             for t in range(len(root)):
@@ -205,7 +204,8 @@ def _plan_parts(geoms: list[_PlanePyramid], parts: int) -> _PassPlan:
                 rs = {int(per_level[k + 1][p]) for p in ps}
                 if len(rs) > 1:
                     return whole
-                root[t] = rs.pop() if rs else -1 - ((k << 32) + t)  # no parent: a subtree of its own
+                # no parent: a subtree of its own
+                root[t] = rs.pop() if rs else -1 - ((k << 32) + t)  # mutation: equivalent[constant] — any distinct negative key
             per_level[k] = root
         roots.append(per_level)
     upper: list[Event] = []
@@ -343,7 +343,8 @@ def start_pass(planes_by_z: list[list[Plane]], height: int, width: int, *,
                         f = g.factors[k + 1]
                         ya, yb = max(py0, y0 // f), min(py0 + phh, (y0 + hh - 1) // f + 1)
                         xa, xb = max(px0, x0 // f), min(px0 + pww, (x0 + ww - 1) // f + 1)
-                        parent.matched[ya - py0:yb - py0, xa - px0:xb - px0] |= 4  # never empty: a parent
+                        # never empty (a parent of the tile); bit 4: not judged
+                        parent.matched[ya - py0:yb - py0, xa - px0:xb - px0] |= 4  # mutation: equivalent — 5 has bit 4 too
                 parent.remaining -= 1
                 last = parent.remaining == 0
             if last:
@@ -395,7 +396,7 @@ def start_pass(planes_by_z: list[list[Plane]], height: int, width: int, *,
             run_events(plan.parts[i], accs[i], decode_threads, stop=stops[i])
         except BaseException as exc:  # the first failing part (in the order) is reported
             failures[i] = exc
-            for later in stops[i + 1:]:
+            for later in stops[i + 1:]:  # mutation: equivalent — how soon later parts stop only (the first failure is reported)
                 later.set()
 
     def rows() -> int:
