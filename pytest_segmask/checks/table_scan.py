@@ -350,7 +350,7 @@ def scan_xlsx(buf, pos, end, ncols, row_cap, last_row, sst_blank, max_rows, max_
                 j = vs
                 while j < end and buf[j] != q:
                     j += 1
-                if j >= end:
+                if j >= end:  # mutation: equivalent[compare] — j stops at end: there the tag is incomplete either way (status 0 below)
                     break
                 ve = j
                 # local attribute name r / t (no prefix for these in SpreadsheetML)
