@@ -1249,8 +1249,8 @@ def check_mask_agreement(table: ObjectsTable, channel: str | None, mask_file: st
         return result
     ids = np.unique(table.ids)
     mask_ids = np.asarray(stats.ids)
-    extra = np.setdiff1d(ids, mask_ids, assume_unique=True)
-    missing = np.setdiff1d(mask_ids, ids, assume_unique=True)
+    extra = np.setdiff1d(ids, mask_ids, assume_unique=True)  # mutation: equivalent — speed only: both lists are unique already
+    missing = np.setdiff1d(mask_ids, ids, assume_unique=True)  # mutation: equivalent — speed only: both lists are unique already
     if len(extra):
         if len(mask_ids) == 0:
             text = (f"the mask channel {channel!r} holds no objects, but the table lists {len(ids)}"
