@@ -110,7 +110,12 @@ def _empty(shape, dtype) -> np.ndarray:
         return np.empty(shape, dtype)
     import mmap
 
-    mapping = mmap.mmap(-1, count * dtype.itemsize)
+    if hasattr(mmap, "MAP_PRIVATE"):  # mutation: equivalent — the kind of mapping only (POSIX: private, else the default)
+        # private: mmap's default is a shared mapping, which Linux backs with shmem pages (4 KB,
+        # no transparent huge pages): every first touch of a table would fault per 4 KB
+        mapping = mmap.mmap(-1, count * dtype.itemsize, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    else:
+        mapping = mmap.mmap(-1, count * dtype.itemsize)
     if hasattr(mmap, "MADV_HUGEPAGE"):  # mutation: equivalent — page size only
         # 2 MB pages where the kernel offers them: first touch of a fresh table costs a fifth
         mapping.madvise(mmap.MADV_HUGEPAGE)
