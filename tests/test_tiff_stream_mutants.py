@@ -316,3 +316,43 @@ def test_read_region_past_the_image(small_tiff):
         np.testing.assert_array_equal(out[:5, :7], data[40:45, 70:77])
         assert not out[5:].any() and not out[:, 7:].any()
         np.testing.assert_array_equal(read_region(p, 46, 50, 0, 10, workers=1), np.zeros((4, 10), np.uint16))
+
+
+class _CountingLock:
+    """A lock that counts how often it was taken."""
+
+    def __init__(self):
+        self.taken = 0
+        self._lock = threading.Lock()
+
+    def __enter__(self):
+        self.taken += 1
+        return self._lock.__enter__()
+
+    def __exit__(self, *exc):
+        return self._lock.__exit__(*exc)
+
+
+@pytest.mark.parametrize("positional", [True, False])
+def test_segments_read_positionally_or_under_the_lock_give_the_same_pixels(tmp_path, monkeypatch, positional):
+    """POSIX: a whole file is read with os.pread (no seek, no lock, the file position is
+    untouched); elsewhere, or when that read comes back short, seek + read under the lock."""
+    labels = np.arange(40 * 48, dtype=np.uint32).reshape(40, 48)
+    path = tmp_path / "p.tiff"
+    tifffile.imwrite(path, labels, tile=(16, 16), compression="zlib", photometric="minisblack", metadata=None)
+    monkeypatch.setattr(ts, "_PREAD", positional and ts._PREAD)
+    with tifffile.TiffFile(path) as tif:
+        plane = Plane(tif.pages[0], path.name, "c", 0)
+        lay = _checked_layout(plane)
+        fh = tif.filehandle
+        fh.seek(7)
+        lock = _CountingLock()
+        for t in range(lay.n_segments):
+            y0, x0, hh, ww = lay.rect(t)
+            np.testing.assert_array_equal(decode_segment(plane, lay, t, lock)[:hh, :ww], labels[y0:y0 + hh, x0:x0 + ww])
+        if ts._PREAD:
+            assert (lock.taken, fh.tell()) == (0, 7)
+        else:
+            assert lock.taken == lay.n_segments
+        end = fh.size
+        assert ts._read_bytes(fh, end - 3, 10, lock) == path.read_bytes()[end - 3:]  # short: falls through

@@ -7,6 +7,7 @@ per-page codecs (imagecodecs underneath), which release the GIL.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -175,6 +176,22 @@ def codec_words(exc: BaseException) -> str:
     return "its bytes do not decode with the declared compression"
 
 
+def _read_bytes(fh, offset: int, count: int, lock: threading.Lock) -> bytes:
+    """``count`` bytes at ``offset``. A whole file on a POSIX system is read positionally
+    (``os.pread``: no seek, the file position is untouched), so the pass's threads read at the
+    same time; otherwise seek + read under the file's lock."""
+    if _PREAD and getattr(fh, "_offset", None) == 0 and fh.is_file:  # tifffile: 0 = not embedded in another file
+        data = os.pread(fh.fileno(), count, offset)
+        if len(data) == count:  # a short read (past the end) falls through to the plain read
+            return data
+    with lock:
+        fh.seek(offset)
+        return fh.read(count)
+
+
+_PREAD = hasattr(os, "pread")  # POSIX
+
+
 def decode_segment(plane: Plane, layout: Layout, index: int, lock: threading.Lock) -> np.ndarray:
     """Decode one segment: a C-contiguous native-endian 2-D array (at least the valid rect)."""
     page = plane.page
@@ -189,9 +206,7 @@ def decode_segment(plane: Plane, layout: Layout, index: int, lock: threading.Loc
     if count > 2 * MAX_SEGMENT_BYTES:
         raise MaskDecodeError(f"{plane.display}: {plane.where(index)} declares {count:,} bytes, beyond "
                               f"{limit_text('MAX_SEGMENT_BYTES')}")
-    with lock:
-        fh.seek(offset)
-        data = fh.read(count)
+    data = _read_bytes(fh, offset, count, lock)
     try:
         decoded, _, _ = page.decode(data, index)
     except Exception as exc:  # noqa: BLE001 - any codec failure is a finding
