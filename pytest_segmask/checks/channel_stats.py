@@ -290,7 +290,7 @@ def finish_parts(parts: list[StatsAccumulator]) -> ChannelStats:
     mlist = np.empty(total - max(ns, default=0), np.int64)  # mutation: equivalent — ns is never empty: one part at least (an object seen twice has a row outside the largest part)
     max_id = max((int(a.gid[:n].max()) for a, n in zip(parts, ns) if n), default=0)  # mutation: equivalent — an empty channel has no id to number
     dests = []
-    if max_id <= DENSE_IDS * total + 1024:
+    if max_id <= DENSE_IDS * total + 1024:  # mutation: equivalent — which numbering (counting or sorting) only: both give the same rows (tested)
         present = _zeros(max_id + 1, itype)  # mutation: equivalent — a longer numbering array
         for a, n in zip(parts, ns):
             K.count_ids(a.gid, n, present)
