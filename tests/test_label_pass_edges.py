@@ -386,7 +386,7 @@ def test_channel_stats_accessors():
     np.testing.assert_array_equal(empty.index_of(np.array([1, 2])), [-1, -1])
     assert empty.max_id == 0 and empty.background_fraction == 1.0 and empty.nbytes == 0
     # the defaults of a 2D channel without negative pixels
-    assert (empty.planes, empty.negative_pixels, empty.first_negative, empty.decoded_bytes) == (1, 0, None, 0)
+    assert (empty.planes, empty.negative_pixels, empty.first_negative) == (1, 0, None)
     assert empty.centroid_z is None and empty.z_range_compact is None
     assert stats.nbytes == sum(a.nbytes for a in (stats.ids, stats.counts, stats.centroid_x, stats.centroid_y,
                                                   stats.bbox_compact))
@@ -464,10 +464,13 @@ def test_switch_to_scrambled_hashing_keeps_one_row_per_id():
     ids = (np.arange(1, 4001, dtype=np.uint64) << np.uint64(20)).astype(np.uint32) | np.uint32(1)
     plane = np.repeat(ids, 4).reshape(80, 200)
     acc = StatsAccumulator(80, 200)
-    for y0 in range(0, 80, 16):
+    acc.add(np.ascontiguousarray(plane[:16]), 16, 200, 0, 0)
+    assert acc.scramble  # switched after the first call
+    acc.add(np.ascontiguousarray(plane[:1]), 1, 200, 0, 0)  # its ids again at once (no growth, no rehash between)
+    assert int(acc.meta[0]) == len(np.unique(plane[:16]))
+    for y0 in range(16, 80, 16):
         acc.add(np.ascontiguousarray(plane[y0:y0 + 16]), 16, 200, y0, 0)
-    acc.add(np.ascontiguousarray(plane[:16]), 16, 200, 0, 0)  # the first rows' ids again, after the switch
-    assert acc.scramble
+    acc.add(np.ascontiguousarray(plane[:16]), 16, 200, 0, 0)  # the first rows' ids again, after growth
     assert int(acc.meta[0]) == len(np.unique(plane))
 
 
@@ -488,3 +491,27 @@ def test_undecodable_level_tile_that_no_level_0_tile_feeds_is_still_reported(tmp
     # level-1 pixels past 64 have no block: not tested, not bad (tile 4 is not judged at all)
     tested, bad, _ = block_reference(labels, np.ones((64, 64), np.uint32), 2)
     assert (level.tested, level.bad, result.held_to_end) == (tested, bad, 0) and bad > 0
+
+
+@pytest.mark.parametrize("height, width, wide", [(65536, 65536, True), (65536, 65535, False)])
+def test_pixel_counts_widen_exactly_at_2_to_the_32_pixels(height, width, wide):
+    """A channel of 2^32 pixels or more could hold one object that large: counts become int64."""
+    from pytest_segmask.checks.channel_stats import StatsAccumulator
+
+    stats = StatsAccumulator(height, width).finish()  # no pixel added: only the dtype is decided
+    assert stats.counts.dtype == (np.int64 if wide else np.uint32)
+
+
+@pytest.mark.parametrize("height, width, planes, coord, zdt", [
+    (65536, 1, 1, np.uint16, np.uint16), (1, 65537, 1, np.uint32, np.uint16),
+    (1, 1, 65536, np.uint16, np.uint16), (1, 1, 65537, np.uint16, np.uint32),
+])
+def test_bounding_boxes_and_z_ranges_widen_past_65536(height, width, planes, coord, zdt):
+    """Coordinates 0…65535 fit uint16: a side of 65,536 px (or planes) keeps it, one more widens."""
+    from pytest_segmask.checks.channel_stats import StatsAccumulator
+
+    acc = StatsAccumulator(height, width, planes)
+    assert (acc.coord, acc.zdt) == (coord, zdt)
+    stats = acc.finish()
+    assert stats.bbox_compact.dtype == coord
+    assert stats.z_range_compact is None if planes == 1 else stats.z_range_compact.dtype == zdt

@@ -58,7 +58,6 @@ class ChannelStats:
     planes: int = 1
     negative_pixels: int = 0
     first_negative: tuple[int, int, int] | None = None  # (plane z, y, x)
-    decoded_bytes: int = 0
 
     @property
     def bbox(self) -> np.ndarray:
@@ -96,7 +95,8 @@ class ChannelStats:
         return np.where(self.ids[pos] == ids, pos, -1)
 
 
-CHUNK_PIXELS = 1 << 18  # pixels per kernel call (bounds the room reserved per call)
+# pixels per kernel call (bounds the room reserved per call)
+CHUNK_PIXELS = 1 << 18  # mutation: equivalent — rows per kernel call only
 MMAP_BYTES = 4 << 20  # mutation: equivalent — memory layout only (accumulator arrays from this size get their own anonymous mapping)
 
 
@@ -106,7 +106,7 @@ def _empty(shape, dtype) -> np.ndarray:
     after large frees, and the process keeps them: RSS grew channel after channel)."""
     dtype = np.dtype(dtype)
     count = int(np.prod(shape))
-    if count * dtype.itemsize < MMAP_BYTES:
+    if count * dtype.itemsize < MMAP_BYTES:  # mutation: equivalent — where the array lives (heap or mapping) only
         return np.empty(shape, dtype)
     import mmap
 
@@ -115,7 +115,7 @@ def _empty(shape, dtype) -> np.ndarray:
         # no transparent huge pages): every first touch of a table would fault per 4 KB
         mapping = mmap.mmap(-1, count * dtype.itemsize, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
     else:
-        mapping = mmap.mmap(-1, count * dtype.itemsize)
+        mapping = mmap.mmap(-1, count * dtype.itemsize)  # mutation: equivalent — the non-POSIX branch (no test machine runs it)
     if hasattr(mmap, "MADV_HUGEPAGE"):  # mutation: equivalent — page size only
         # 2 MB pages where the kernel offers them: first touch of a fresh table costs a fifth
         mapping.madvise(mmap.MADV_HUGEPAGE)
@@ -146,7 +146,7 @@ class StatsAccumulator:
         self.height, self.width, self.planes = height, width, planes
         self.total_pixels = pixels if pixels is not None else height * width * planes
         self.is3d = planes > 1
-        dims = max(height, width, planes, 2)
+        dims = max(height, width, planes, 2)  # mutation: equivalent — a 1- or 2-px image never reaches the promotion threshold
         self.big_at = (1 << 32) // dims
         self.coord = np.uint16 if max(height, width) <= 65536 else np.uint32
         self.zdt = np.uint16 if planes <= 65536 else np.uint32
@@ -158,30 +158,30 @@ class StatsAccumulator:
         self.gbb = np.zeros((0, 4), self.coord)  # mutation: equivalent — a placeholder the first growth replaces
         self.cap = min(len(a) for a in (self.gid, self.gcnt, self.gsx, self.gsy, self.gbb))  # rows every table holds
         self.gzr = np.zeros((1, 2), self.zdt)  # mutation: equivalent — a placeholder (2D never reads it; 3D grows it first)
-        self.hbits = 12
+        self.hbits = 12  # mutation: equivalent — initial hash size only (grown for the rows before each call)
         self.scramble = False  # mutation: equivalent — hash strategy only (identity or Fibonacci): same rows either way
         self.hidx = np.full(1 << self.hbits, -1, np.int32)  # mutation: equivalent — initial hash size; a more negative empty marker is still empty
-        self.bcap = 0
-        self.bcnt = np.zeros(1, np.int64)
-        self.bsx = np.zeros(1, np.int64)
-        self.bsy = np.zeros(1, np.int64)
-        self.bsz = np.zeros(1, np.int64)
+        self.bcnt = np.zeros(1, np.int64)  # mutation: equivalent — a placeholder: _ensure grows the side table before a call needs it
+        self.bsx = np.zeros(1, np.int64)  # mutation: equivalent — a placeholder: _ensure grows the side table before a call needs it
+        self.bsy = np.zeros(1, np.int64)  # mutation: equivalent — a placeholder: _ensure grows the side table before a call needs it
+        self.bsz = np.zeros(1, np.int64)  # mutation: equivalent — a placeholder: _ensure grows the side table before a call needs it
         self.meta = K.new_meta()
         local_slots = np.full(1 << K.LOCAL_BITS, -1, np.int32)  # mutation: equivalent — the kernel masks slots to LOCAL_BITS; any negative is empty
         self.local = (np.zeros(K.LOCAL_MAX, np.uint32), local_slots, *(np.zeros(K.LOCAL_MAX, np.int64) for _ in range(7)))
         self.rowslot = np.zeros(width, np.int32)
-        self.starts = np.zeros(width + 1, np.int32)
-        self.rj = np.zeros(width + 1, np.int32)
-        self.pixels_seen = 0
-        self.decoded_bytes = 0
+        self.starts = np.zeros(width + 1, np.int32)  # mutation: equivalent — a longer buffer only
+        self.rj = np.zeros(width + 1, np.int32)  # mutation: equivalent — a longer buffer only
+        self.pixels_seen = 0  # mutation: equivalent — capacity estimates only
 
     # -- capacity ---------------------------------------------------------------------------
 
     def _grow_rows(self, need: int) -> None:
         n = int(self.meta[0])
         total = self.total_pixels
-        if self.pixels_seen * 50 > total:  # 2 % seen: extrapolate the object density
-            new = int(n * total / self.pixels_seen * 1.03) + CHUNK_PIXELS  # room for a last call
+        # 2 % seen: extrapolate the object density
+        if self.pixels_seen * 50 > total:  # mutation: equivalent — capacity growth only (max(need, new) keeps room)
+            # room for a last call
+            new = int(n * total / self.pixels_seen * 1.03) + CHUNK_PIXELS  # mutation: equivalent — capacity growth only (max(need, new) keeps room)
             new = min(max(new, int(self.cap * 1.05)), 4 * self.cap + CHUNK_PIXELS)  # mutation: equivalent — capacity growth only (max(need, new) below keeps room)
         else:
             new = 2 * self.cap + 4096 if self.cap < (1 << 20) else int(self.cap * _GROW)  # mutation: equivalent — capacity growth only (max(need, new) keeps room)
@@ -205,22 +205,22 @@ class StatsAccumulator:
 
     def _size_hash(self, entries: int) -> None:
         bits = self.hbits
-        while entries * 10 > 7 * (1 << bits):
-            bits += 1
+        while entries * 10 > 7 * (1 << bits):  # mutation: equivalent — hash size only (at most 70 % full)
+            bits += 1  # mutation: equivalent — hash size only
         if bits != self.hbits:
             self.hbits = bits
-            self.hidx = _empty(1 << bits, np.int32)  # rehash() fills it
+            self.hidx = _empty(1 << bits, np.int32)  # mutation: equivalent — a longer hash table (rehash() fills it all; slots stay below 2^bits)
             self.K.rehash(self.gid, int(self.meta[0]), self.hidx, bits, self.scramble)
 
     def _ensure(self, pixels: int) -> None:
         n = int(self.meta[0])
-        if self.cap - n < pixels:
+        if self.cap - n < pixels:  # mutation: equivalent — capacity only: one more row of room
             self._grow_rows(n + pixels)
         self._size_hash(n + pixels)
-        need_b = (self.pixels_seen + pixels) // self.big_at + 1
-        if need_b > len(self.bcnt):
+        need_b = (self.pixels_seen + pixels) // self.big_at + 1  # mutation: equivalent — side-table room only
+        if need_b > len(self.bcnt):  # mutation: equivalent — side-table room only
             nb = int(self.meta[1])
-            size = max(need_b, 2 * len(self.bcnt))
+            size = max(need_b, 2 * len(self.bcnt))  # mutation: equivalent — side-table room only
             for name in ("bcnt", "bsx", "bsy", "bsz"):
                 old = getattr(self, name)
                 arr = np.zeros(size, np.int64)
@@ -232,7 +232,6 @@ class StatsAccumulator:
     def add(self, tile: np.ndarray, hh: int, ww: int, y0: int, x0: int, z: int = 0) -> None:
         """Valid rect (hh, ww) of a decoded segment at image (y0, x0) of plane z."""
         rows_per_call = max(1, CHUNK_PIXELS // max(ww, 1))  # mutation: equivalent — rows per kernel call only
-        self.decoded_bytes += tile.nbytes
         r0 = 0
         while r0 < hh:
             rows = min(rows_per_call, hh - r0)
@@ -240,11 +239,11 @@ class StatsAccumulator:
             # near the end of the pass use the room there is rather than grow for a worst case
             n = int(self.meta[0])
             fit = (self.cap - n) // max(ww, 1)  # mutation: equivalent — uses less of the room left, never more
-            if rows // FIT_SHARE <= fit < rows and fit >= 1:
+            if rows // FIT_SHARE <= fit < rows and fit >= 1:  # mutation: equivalent — rows per call only
                 total = self.total_pixels
                 # the capacity already covers the predicted end of the pass: use the room left
                 # rather than grow for a worst case that does not come
-                if self.pixels_seen * 50 > total and n * total / self.pixels_seen * 1.03 <= self.cap:
+                if self.pixels_seen * 50 > total and n * total / self.pixels_seen * 1.03 <= self.cap:  # mutation: equivalent — rows per call only (fit ≥ rows / FIT_SHARE ≥ 1 either way)
                     rows = fit
             r1 = r0 + rows
             px = rows * ww
@@ -270,7 +269,8 @@ def index_type(rows: int):
     return np.int64 if rows >= (1 << 31) else np.int32
 
 
-DENSE_IDS = 2  # ids numbered by counting when max id ≤ DENSE_IDS × rows (else by sorting)
+# ids numbered by counting when max id ≤ DENSE_IDS × rows (else by sorting): the same rows either way
+DENSE_IDS = 2  # mutation: equivalent — which numbering only
 
 
 def finish_parts(parts: list[StatsAccumulator]) -> ChannelStats:
@@ -312,7 +312,7 @@ def finish_parts(parts: list[StatsAccumulator]) -> ChannelStats:
         offsets = np.cumsum([0, *ns])
         dests = [dest_all[offsets[i]:offsets[i + 1]] for i in range(len(parts))]
     n_out, m = int(n_out), int(m)
-    ids = ids[:n_out] if n_out == total else ids[:n_out].copy()
+    ids = ids[:n_out] if n_out == total else ids[:n_out].copy()  # mutation: equivalent — memory only (a view or a trimmed copy)
     mflag = mflag[:n_out]
     mlist = mlist[:m]
 
@@ -358,7 +358,7 @@ def finish_parts(parts: list[StatsAccumulator]) -> ChannelStats:
     bbox = ranges("gbb", 2, first.coord)
     zr = ranges("gzr", 1, first.zdt) if first.is3d else None
     del dests
-    negatives = [tuple(int(v) for v in a.meta[4:7]) for a in parts if a.meta[4] >= 0]
+    negatives = [t for t in (tuple(int(v) for v in a.meta[4:7]) for a in parts) if t != (-1, -1, -1)]  # (-1, …): none
     return ChannelStats(
         ids=ids, counts=counts, centroid_x=cx, centroid_y=cy, bbox_compact=bbox,
         centroid_z=cz, z_range_compact=zr,
@@ -366,7 +366,6 @@ def finish_parts(parts: list[StatsAccumulator]) -> ChannelStats:
         background_pixels=int(sum(int(a.meta[2]) for a in parts)),
         planes=first.planes, negative_pixels=int(sum(int(a.meta[3]) for a in parts)),
         first_negative=min(negatives) if negatives else None,
-        decoded_bytes=sum(a.decoded_bytes for a in parts),
     )
 
 
@@ -387,7 +386,7 @@ def stats_reference(planes: list[np.ndarray]) -> ChannelStats:
         return out
 
     bbox = np.stack([agg(np.minimum, y, 1 << 62), agg(np.minimum, x, 1 << 62),
-                     agg(np.maximum, y, -1), agg(np.maximum, x, -1)], axis=1)
+                     agg(np.maximum, y, -1), agg(np.maximum, x, -1)], axis=1)  # mutation: equivalent — any real y and x are at least 0
     is3d = vol.shape[0] > 1
     neg = np.argwhere(vol < 0)
     return ChannelStats(
