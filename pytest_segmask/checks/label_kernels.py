@@ -26,8 +26,9 @@ from numba import njit
 
 PROMOTED = np.uint32(0xFFFFFFFF)
 LOCAL_MAX = 16384  # tile-local objects before a flush into the global table
-LOCAL_BITS = 15  # local hash: 2^15 slots (load <= 0.5)
-FIB = np.uint64(0x9E3779B97F4A7C15)
+# local hash: 2^15 slots (load <= 0.5)
+LOCAL_BITS = 15  # mutation: equivalent — local hash size only
+FIB = np.uint64(0x9E3779B97F4A7C15)  # mutation: equivalent — the hash multiplier only (any keeps probing correct)
 
 # meta (int64 array): 0 n objects, 1 n promoted, 2 background px, 3 negative px,
 # 4/5/6 first negative (z, y, x) in raster order (-1: none), 7 object px, 8 longest probe
@@ -244,7 +245,7 @@ def block_stats(tile, r0, r1, w, y0, x0, z, rowslot, starts, rj,
     if nloc:
         _flush(lkeys, lslot, lcnt, lsx, lsy, lminx, lminy, lmaxx, lmaxy, nloc, z,
                gid, gcnt, gsx, gsy, gsz, gbb, gzr, hidx, hbits, scramble, bcnt, bsx, bsy, bsz, meta, big_at, is3d)
-        if nloc > 2048:
+        if nloc > 2048:  # mutation: equivalent — how the local hash is cleared only (all of it, or the probe paths used)
             lslot[:] = -1
         else:
             for j in range(nloc):  # reset exactly the probe paths used
