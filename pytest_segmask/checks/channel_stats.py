@@ -230,7 +230,8 @@ class StatsAccumulator:
     # -- accumulation -----------------------------------------------------------------------
 
     def add(self, tile: np.ndarray, hh: int, ww: int, y0: int, x0: int, z: int = 0) -> None:
-        """Valid rect (hh, ww) of a decoded segment at image (y0, x0) of plane z."""
+        """Valid rect (hh, ww) of a decoded segment at image (y0, x0) of plane z. Planes come in
+        increasing z (a z range is its first and last plane)."""
         rows_per_call = max(1, CHUNK_PIXELS // max(ww, 1))  # mutation: equivalent — rows per kernel call only
         r0 = 0
         while r0 < hh:

@@ -90,9 +90,8 @@ def _flush(lkeys, lslot, lcnt, lsx, lsy, lminx, lminy, lmaxx, lmaxy, nloc, z,
                 gbb[s, 1] = min(gbb[s, 1], lminx[j])
                 gbb[s, 2] = max(gbb[s, 2], lmaxy[j])
                 gbb[s, 3] = max(gbb[s, 3], lmaxx[j])
-                if is3d:
-                    gzr[s, 0] = min(gzr[s, 0], z)
-                    gzr[s, 1] = max(gzr[s, 1], z)
+                if is3d:  # planes come in order within a part: z only grows (its minimum is the first)
+                    gzr[s, 1] = z
                 break
             h = (h + 1) & hmask
             probe += 1  # mutation: equivalent — the probe length only decides when to switch to Fibonacci hashing
@@ -150,7 +149,7 @@ def block_stats(tile, r0, r1, w, y0, x0, z, rowslot, starts, rj,
             k = 0
             while r + k < r1:
                 cand = tile[r + k]
-                diff = 0
+                diff = 0  # mutation: equivalent — speed only: non-zero means no row is reused, every row searched for runs
                 for x in range(w):
                     diff |= cand[x] ^ prow[x]
                 if diff != 0:
@@ -194,7 +193,16 @@ def block_stats(tile, r0, r1, w, y0, x0, z, rowslot, starts, rj,
             elif v < 0:
                 negative += length
                 rj[i] = -2
-                if meta[4] < 0 or (z < meta[4]) or (z == meta[4] and (y < meta[5] or (y == meta[5] and x0 + x < meta[6]))):
+                # the first negative pixel in raster order (a part's tiles are not in raster order)
+                if meta[4] < 0:
+                    first = True
+                elif z != meta[4]:
+                    first = z < meta[4]
+                elif y != meta[5]:
+                    first = y < meta[5]
+                else:
+                    first = x0 + x < meta[6]  # mutation: equivalent[compare] — a pixel is visited once: never equal
+                if first:
                     meta[4] = z
                     meta[5] = y
                     meta[6] = x0 + x
@@ -238,7 +246,7 @@ def block_stats(tile, r0, r1, w, y0, x0, z, rowslot, starts, rj,
                 if nloc == LOCAL_MAX:
                     _flush(lkeys, lslot, lcnt, lsx, lsy, lminx, lminy, lmaxx, lmaxy, nloc, z,
                            gid, gcnt, gsx, gsy, gsz, gbb, gzr, hidx, hbits, scramble, bcnt, bsx, bsy, bsz, meta, big_at, is3d)
-                    lslot[:] = -1
+                    lslot[:] = -1  # mutation: equivalent — any negative slot is empty
                     nloc = 0
                     prev_ok = False  # this row's slots are gone
         r += 1
@@ -302,8 +310,9 @@ def block_test(child, ch, cw, cy0, cx0, ch_full, cw_full, parent, ph, pw, py0, p
             # slices first: the inner loop then indexes from 0 and LLVM vectorises it
             nq = fb - fa
             off = 2 * fa - cx0
-            c0 = child[ya, off:off + 2 * nq]
-            c1 = child[ya + 1, off:off + 2 * nq]
+            end = off + 2 * nq  # mutation: equivalent — a longer slice: only its first 2 · nq are read
+            c0 = child[ya, off:end]
+            c1 = child[ya + 1, off:end]
             pv = parent[prow, fa - px0:fb - px0]
             mv = matched[prow, fa - px0:fb - px0]
             for q in range(nq):
