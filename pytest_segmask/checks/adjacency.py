@@ -166,7 +166,7 @@ def _id_problem(text: str) -> str | None:
     digits = text.partition(".")[0].lstrip("0")
     if not digits:
         return "0 is the background, not an object"
-    if len(digits) > 19 or int(digits) > MAX_ID:
+    if len(digits) > 19 or int(digits) > MAX_ID:  # mutation: equivalent[constant] — the length guard only spares int() long strings: 20 digits exceed MAX_ID either way
         return f"larger than {MAX_ID} (2^63 - 1)"
     return None
 
