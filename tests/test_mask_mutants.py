@@ -235,6 +235,10 @@ def test_pyramid_level_sizes():
     # within 1 px either way is fine (odd sizes)
     ok = FILE_CHECKS["pyramid"][1](_info(65, 47, _levels((65, 47), (33, 23), (17, 12))))
     assert ok.findings == [] and ok.notes == ["pyramid factor 2; levels: 65×47, 33×23, 17×12"]
+    # exactly 1 px off, larger or smaller, is fine too
+    for w, h in ((17, 13), (15, 11)):
+        edge = FILE_CHECKS["pyramid"][1](_info(64, 48, _levels((64, 48), (32, 24), (w, h))))
+        assert edge.findings == [], (w, h)
     # 2 px off is not
     off = FILE_CHECKS["pyramid"][1](_info(64, 48, _levels((64, 48), (32, 24), (14, 12))))
     assert len(off.findings) == 1 and "level 2 is 14 × 12, expected about 16 × 12" in off.findings[0].message

@@ -130,7 +130,7 @@ def block_stats(tile, r0, r1, w, y0, x0, z, rowslot, starts, rj,
                 gid, gcnt, gsx, gsy, gsz, gbb, gzr, hidx, hbits, scramble, bcnt, bsx, bsy, bsz, meta, big_at, is3d):
     """Rows ``r0:r1`` (first ``w`` columns) of a decoded segment whose pixel (0, 0) is image
     pixel (y0, x0) of plane ``z``."""
-    lmask = (1 << LOCAL_BITS) - 1
+    lmask = lslot.shape[0] - 1  # 2^LOCAL_BITS slots
     lshift = 64 - LOCAL_BITS
     nloc = 0
     background = 0
