@@ -913,3 +913,19 @@ def test_inline_string_cell_holding_v_reads_its_text(tmp_path):
                                obj(2, Mask_name=Raw('<c r="{ref}" t="inlineStr"><v>nuclei</v></c>'))]))
     table = read_objects_table(path)
     assert table.mask_names == {"cells": 9, "nuclei": 10}  # the rows where each name is first
+
+
+def test_tsv_byte_order_marks_are_looked_for_at_the_start_of_the_file_only(tmp_path, monkeypatch):
+    """A later read window that happens to start with UTF-16's or UTF-8's byte-order-mark bytes
+    is table text: "\\xff\\xfe" there is a value that is not UTF-8, not a UTF-16 file, and
+    "\\xef\\xbb\\xbf" (U+FEFF, valid UTF-8) raises nothing."""
+    data = tsv_text(template(n=2)).encode()
+    at = data.index(b"cells")
+    monkeypatch.setattr(tr, "READ_BYTES", at)  # the second read starts at the cell
+    (tmp_path / "a-objects.tsv").write_bytes(data[:at] + b"\xff\xfe" + data[at:])
+    f = [x for x in check_layout(read_objects_table(tmp_path / "a-objects.tsv")).findings if x.code == "TABLE-READ"][0]
+    assert f.message == "a-objects.tsv is not UTF-8 text (1 distinct value(s) hold bytes that are not UTF-8)"
+    (tmp_path / "b-objects.tsv").write_bytes(data[:at] + b"\xef\xbb\xbf" + data[at:])
+    table = read_objects_table(tmp_path / "b-objects.tsv")
+    assert [x.code for x in check_layout(table).findings if x.code == "TABLE-READ"] == []
+    assert table.layout == "template"
