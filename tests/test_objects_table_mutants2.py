@@ -125,3 +125,12 @@ def test_permissible_values_apply_to_number_cells(tmp_path):
     [f] = check_values(table).findings
     assert (f.code, f.severity, f.authority) == ("TABLE-NOT-PERMISSIBLE", Severity.ERROR, Authority.INGEST)
     assert f.message.endswith("('X' ×1): row 11, column 'X', value '13'")
+
+
+
+def test_numeric_text_is_a_number_only_in_a_tsv(tmp_path):
+    """TSV holds only text, so text that parses as a number is the number; an xlsx text cell
+    '12' in the integer column X is text, which HuBMAP's validator rejects as not a number."""
+    assert check_values(tsv(tmp_path, template([obj(1), obj(2, X="12")]))).findings == []
+    [f] = check_values(xlsx(tmp_path, template([obj(1), obj(2, X="12")]))).findings
+    assert "notNumberType" in f.message and f.message.endswith("row 10, column 'X', value '12'"), f.message

@@ -915,7 +915,7 @@ class _Reader:
             as_text = np.where(is_bool[nb], np.where(values != 0, -np.inf, np.inf), values)
             uniq, inverse = np.unique(as_text, return_inverse=True)
             texts = [("true" if u == -np.inf else "false") if np.isinf(u) else java_str(float(u)) for u in uniq]
-            props = np.array([self.text_props(col, s, False, numeric=True) for s in texts],
+            props = np.array([self.text_props(col, s, numeric=True) for s in texts],
                              dtype=np.int64).reshape(len(texts), 8)
             cell = props[inverse]
             for bit, name in ((1, "invalidValueEncoding"), (3, "notStandardTerm"), (4, "invalidValueFormat"),
@@ -926,7 +926,9 @@ class _Reader:
                                  [texts[inverse[b]] for b in bad[:MAX_EXAMPLES]], len(bad))
 
     @staticmethod
-    def text_props(col: Column, s: str, tsv: bool, numeric: bool = False) -> tuple:
+    def text_props(col: Column, s: str,
+                   tsv: bool = False,  # mutation: equivalent — read only for text (numeric False), and every such call passes it
+                   numeric: bool = False) -> tuple:
         """(blank, non-ascii, not-number, not-permissible, bad-format, out-of-range, bad-url, fraction)."""
         if not numeric and not s.strip(JAVA_TRIM):
             return (1, 0, 0, 0, 0, 0, 0, 0)
