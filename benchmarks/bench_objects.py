@@ -18,6 +18,7 @@ process started by this script, which reports its CPU seconds (user + system) an
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -243,6 +244,9 @@ def main() -> None:
         measure("ours", path, args.rows)  # warm the numba cache (the cold run has its own)
         print(f"{ext}: {args.rows:,} rows × {len(HEADER)} columns")
         for kind in kinds:
+            if kind == "calamine" and importlib.util.find_spec("python_calamine") is None:
+                print(f"  {'python-calamine':<24} not installed here (pip install python-calamine)")
+                continue
             r = measure(kind, path, args.rows)
             label = {"ours": "ours", "ours-cold": "ours, cold numba cache", "unzip": "unzip floor" if ext == "xlsx"
                      else "read floor", "openpyxl": "openpyxl read-only", "calamine": "python-calamine"}[kind]
