@@ -567,7 +567,7 @@ def test_large_mask_overlaps_the_next_pass_only_below_the_row_budget(tmp_path, m
     returned (it runs while the channel is merged and checked) only if the channel's tables
     hold at most OVERLAP_MAX_ROWS rows; otherwise when it is asked for. The results, a damaged
     channel included, are the same either way."""
-    from pytest_segmask.checks import mask_image
+    from pytest_segmask.checks import label_pass, mask_image
 
     monkeypatch.setattr(mask_image, "SPLIT_MIN_PIXELS", 0)
     monkeypatch.setattr(mask_image, "OVERLAP_MAX_ROWS", max_rows)
@@ -576,19 +576,28 @@ def test_large_mask_overlaps_the_next_pass_only_below_the_row_budget(tmp_path, m
     labels = write_mask(mask, path)
     reader = MaskReader(open_mask(path))
     started: list[int] = []
-    real_start = MaskReader.start_channel_pass
+    prepared: list[int] = []
+    real_start = label_pass.PreparedPass.start
+    real_prepare = MaskReader.prepare_channel_pass
 
-    def recording(self, index, workers=2):
-        started.append(index)
-        return real_start(self, index, workers)
+    def recording(self):
+        started.append(int(self.geoms[0].planes[0].channel[1:]))  # channel "c<index>"
+        return real_start(self)
 
-    monkeypatch.setattr(MaskReader, "start_channel_pass", recording)
+    def preparing(self, index, workers=2):
+        prepared.append(index)
+        return real_prepare(self, index, workers)
+
+    monkeypatch.setattr(label_pass.PreparedPass, "start", recording)
+    monkeypatch.setattr(MaskReader, "prepare_channel_pass", preparing)
     try:
         assert reader._splits(0, 2)
         seen = []
         for index, result in reader.iter_channel_passes([0, 1, 2]):
             seen.append((index, list(started)))
             assert_stats_equal(result.stats, stats_reference([labels[index]]))
+            # the next channel is always planned before this one is returned (while it runs)
+            assert prepared == list(range(min(index + 2, 3)))
     finally:
         reader.close()
     if max_rows == 4:  # channel c holds 5 + c objects: more rows than 4

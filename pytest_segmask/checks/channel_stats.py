@@ -97,7 +97,8 @@ class ChannelStats:
 
 # pixels per kernel call (bounds the room reserved per call)
 CHUNK_PIXELS = 1 << 18  # mutation: equivalent — rows per kernel call only
-MMAP_BYTES = 4 << 20  # mutation: equivalent — memory layout only (accumulator arrays from this size get their own anonymous mapping)
+HUGE_PAGE = 2 << 20  # mutation: equivalent — mapping length only (rounded up to whole huge pages)
+MMAP_BYTES = 1 << 20  # mutation: equivalent — memory layout only (accumulator arrays from this size get their own anonymous mapping)
 
 
 def _empty(shape, dtype) -> np.ndarray:
@@ -110,12 +111,16 @@ def _empty(shape, dtype) -> np.ndarray:
         return np.empty(shape, dtype)
     import mmap
 
+    nbytes = count * dtype.itemsize
+    # a whole number of 2 MB pages: Linux places (and backs with huge pages) only anonymous
+    # mappings whose length is a multiple of 2 MB; any other length gets 4 KB pages, mostly
+    nbytes = -(-nbytes // HUGE_PAGE) * HUGE_PAGE
     if hasattr(mmap, "MAP_PRIVATE"):  # mutation: equivalent — the kind of mapping only (POSIX: private, else the default)
         # private: mmap's default is a shared mapping, which Linux backs with shmem pages (4 KB,
         # no transparent huge pages): every first touch of a table would fault per 4 KB
-        mapping = mmap.mmap(-1, count * dtype.itemsize, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        mapping = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
     else:
-        mapping = mmap.mmap(-1, count * dtype.itemsize)  # mutation: equivalent — the non-POSIX branch (no test machine runs it)
+        mapping = mmap.mmap(-1, nbytes)  # mutation: equivalent — the non-POSIX branch (no test machine runs it)
     if hasattr(mmap, "MADV_HUGEPAGE"):  # mutation: equivalent — page size only
         # 2 MB pages where the kernel offers them: first touch of a fresh table costs a fifth
         mapping.madvise(mmap.MADV_HUGEPAGE)

@@ -31,7 +31,7 @@ import numpy as np
 
 from .channel_stats import ChannelStats, StatsAccumulator, finish_parts
 from .pyramid_labels import MAX_EXAMPLES, LevelResult, PyramidResult
-from .tiff_stream import MaskDecodeError, Plane, _checked_layout, decode_segment
+from .tiff_stream import MaskDecodeError, Plane, SegmentBuffers, _checked_layout, decode_segment
 
 
 @dataclass
@@ -270,13 +270,31 @@ class PassRun:
         return self._result
 
 
-def start_pass(planes_by_z: list[list[Plane]], height: int, width: int, *,
-               workers: int = 2,  # mutation: equivalent — thread count only
-               lock: threading.Lock | None = None) -> PassRun:
-    """``run_pass`` started: the parts' threads are running when this returns (see PassRun).
-    Raises MaskDecodeError at once when a full-resolution IFD cannot be read."""
-    from . import label_kernels as K
+@dataclass
+class PreparedPass:
+    """A channel's pass planned, not started: its levels' geometry, its tiles split into parts,
+    its result's skeleton. Python work only, no pixel decoded, so the next channel is prepared
+    while this channel's threads run and the cores do not wait for it. Started once."""
 
+    geoms: list[_PlanePyramid]
+    plan: _PassPlan
+    result: PyramidResult | None
+    height: int
+    width: int
+    workers: int
+    lock: threading.Lock
+
+    def start(self) -> PassRun:
+        """The parts' threads started (see PassRun); raises MaskDecodeError when a tile above
+        the split level, decoded first, is a full-resolution tile that cannot be read."""
+        return _launch(self)
+
+
+def prepare_pass(planes_by_z: list[list[Plane]], height: int, width: int, *,
+                 workers: int = 2,  # mutation: equivalent — thread count only
+                 lock: threading.Lock | None = None) -> PreparedPass:
+    """The plan of ``run_pass``; raises MaskDecodeError at once when a full-resolution IFD
+    cannot be read."""
     nz = len(planes_by_z)
     depth = max(len(levels) - 1 for levels in planes_by_z)  # a channel has a plane at least
     result = PyramidResult([LevelResult(k + 1) for k in range(depth)], planes=nz) if depth else None
@@ -287,19 +305,36 @@ def start_pass(planes_by_z: list[list[Plane]], height: int, width: int, *,
         for k, kind, text in g.findings:
             (result.levels[k - 1].errors if kind == "error" else result.notes).append(text)
     lock = lock or threading.Lock()  # one per file handle: seek + read are not atomic
-    plan = _plan_parts(geoms, workers)
+    return PreparedPass(geoms, _plan_parts(geoms, workers), result, height, width, workers, lock)
+
+
+def start_pass(planes_by_z: list[list[Plane]], height: int, width: int, *,
+               workers: int = 2,  # mutation: equivalent — thread count only
+               lock: threading.Lock | None = None) -> PassRun:
+    """``run_pass`` started: the parts' threads are running when this returns (see PassRun).
+    Raises MaskDecodeError at once when a full-resolution IFD cannot be read."""
+    return prepare_pass(planes_by_z, height, width, workers=workers, lock=lock).start()
+
+
+def _launch(prepared: PreparedPass) -> PassRun:
+    from . import label_kernels as K
+
+    geoms, plan, result, lock, workers = prepared.geoms, prepared.plan, prepared.result, prepared.lock, prepared.workers
+    height, width, nz = prepared.height, prepared.width, len(prepared.geoms)
     resident: dict[tuple[int, int, int], _Resident] = {}
     tally = threading.Lock()
     errors: list[tuple[int, int, str]] = []  # (position, level, message) of undecodable tiles
+    buffers = SegmentBuffers()  # a tile's array is decoded into again once the tile is done
 
     def decode(z: int, k: int, t: int) -> np.ndarray:
         g = geoms[z]
-        return decode_segment(g.planes[k], g.layouts[k], t, lock)
+        return decode_segment(g.planes[k], g.layouts[k], t, lock, buffers)
 
     def release(z: int, k: int, t: int) -> None:
         res = resident.pop((z, k, t))
         if res.failed:
             return
+        buffers.give(res.arr)
         g = geoms[z]
         child, f = g.layouts[k - 1], g.factors[k]
         y0, x0, hh, ww = res.rect
@@ -351,6 +386,7 @@ def start_pass(planes_by_z: list[list[Plane]], height: int, width: int, *,
                 release(z, k + 1, p)
         if k == 0:
             acc.add(arr, hh, ww, y0, x0, z)
+            buffers.give(arr)
         else:
             n = g.n_children(k, t)
             resident[(z, k, t)] = _Resident(arr, rect, n, failed=error is not None)

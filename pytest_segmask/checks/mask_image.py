@@ -915,7 +915,12 @@ class MaskReader:
 
     def start_channel_pass(self, channel_index: int, workers: int = 2):  # mutation: equivalent — thread count only
         """``channel_pass`` started: a ``label_pass.PassRun`` whose threads are running."""
-        from .label_pass import start_pass
+        return self.prepare_channel_pass(channel_index, workers).start()
+
+    def prepare_channel_pass(self, channel_index: int, workers: int = 2):  # mutation: equivalent — thread count only
+        """The channel's pass planned, not started: a ``label_pass.PreparedPass`` (Python work
+        only; planned under the file's lock, so it may run while another pass's threads read)."""
+        from .label_pass import prepare_pass
 
         info = self.info
         problem = info.channel_problem(channel_index)
@@ -927,8 +932,9 @@ class MaskReader:
             raise ChannelNotInFile(
                 f"channel {info.channel_names[channel_index]!r} has no plane in {info.display} for "
                 f"z = {cut_list(missing)}")
-        levels = [self.plane_levels(channel_index, z) for z in range(len(zs))]
-        return start_pass(levels, info.height, info.width, workers=workers, lock=self._lock)
+        with self._lock:
+            levels = [self.plane_levels(channel_index, z) for z in range(len(zs))]
+            return prepare_pass(levels, info.height, info.width, workers=workers, lock=self._lock)
 
     def channel_passes(self, indices: list[int], workers: int = 2) -> dict:  # mutation: equivalent — thread count only
         """Several channels' passes, ``workers`` channels at a time (each consumer thread runs its
@@ -954,9 +960,17 @@ class MaskReader:
             except MaskDecodeError as exc:
                 return exc
 
-        def start(index):
+        def prepare(index):
             try:
-                return self.start_channel_pass(index, workers=workers)
+                return self.prepare_channel_pass(index, workers=workers)
+            except MaskDecodeError as exc:
+                return exc
+
+        def start(prepared):
+            if isinstance(prepared, MaskDecodeError):
+                return prepared
+            try:
+                return prepared.start()
             except MaskDecodeError as exc:
                 return exc
 
@@ -966,15 +980,17 @@ class MaskReader:
         with self._lock:
             self._file()
         if self._splits(todo[0], workers):
-            run = start(todo[0])
+            run = start(prepare(todo[0]))
             for pos, index in enumerate(todo):
                 later = todo[pos + 1] if pos + 1 < len(todo) else None
                 following = None
+                # planned while this channel's threads run: the cores do not wait for it
+                ahead = prepare(later) if later is not None else None
                 if isinstance(run, MaskDecodeError):
                     result = run
                 else:
                     if later is not None and run.join() <= OVERLAP_MAX_ROWS:
-                        following = start(later)  # decoded while this channel is merged and checked
+                        following = start(ahead)  # decoded while this channel is merged and checked
                     try:
                         result = run.result()
                     except MaskDecodeError as exc:
@@ -983,7 +999,8 @@ class MaskReader:
                 yield index, result
                 del result
                 if later is not None:
-                    run = following if following is not None else start(later)
+                    run = following if following is not None else start(ahead)
+                    del ahead
             return
         with ThreadPoolExecutor(max(1, workers)) as pool:  # mutation: equivalent — thread count only
             running = [(i, pool.submit(one, i, 1)) for i in todo[:workers]]  # mutation: equivalent — threads per channel only

@@ -8,6 +8,7 @@ per-page codecs (imagecodecs underneath), which release the GIL.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -192,8 +193,83 @@ def _read_bytes(fh, offset: int, count: int, lock: threading.Lock) -> bytes:
 _PREAD = hasattr(os, "pread")  # POSIX
 
 
-def decode_segment(plane: Plane, layout: Layout, index: int, lock: threading.Lock) -> np.ndarray:
-    """Decode one segment: a C-contiguous native-endian 2-D array (at least the valid rect)."""
+# deflate: what label masks are written with (tifffile's "zlib"); other codecs take tifffile's path
+_DEFLATE = (8, 32946)  # ADOBE_DEFLATE, DEFLATE
+_NATIVE_ORDER = "<" if sys.byteorder == "little" else ">"
+
+
+class SegmentBuffers:
+    """Reusable output arrays for the decoded segments of one pass. A pass decodes thousands of
+    same-sized segments; a fresh array for each costs page faults on every one (the allocator
+    returns freed megabytes to the OS and takes them again). An array handed back with ``give``
+    is decoded into again, so the pool never holds more arrays than were in use at once.
+
+    Only the plain case takes this path (deflate, no predictor, one sample of 8–64 bits in
+    native byte order): it decodes with the codec tifffile itself picks, into an array from
+    the pool. Anything else, and any segment that fails or decodes to another size, goes
+    through tifffile's own decode, so its errors and results are unchanged."""
+
+    def __init__(self) -> None:
+        self._free: dict[tuple, list[np.ndarray]] = {}
+        self._codecs: dict[int, object] = {}  # id(page) -> the codec, or None: tifffile's path
+
+    def _codec(self, page):
+        key = id(page)
+        if key not in self._codecs:
+            codec = None
+            try:
+                dtype = page.dtype
+                plain = (int(page.compression) in _DEFLATE and int(page.predictor) == 1
+                         and int(page.fillorder) == 1 and int(page.samplesperpixel) == 1
+                         and int(page.imagedepth) == 1 and dtype is not None
+                         and dtype.kind in "ui" and dtype.itemsize * 8 == int(page.bitspersample)
+                         and (dtype.itemsize == 1 or page.parent.byteorder == _NATIVE_ORDER))  # the file's byte order
+                if plain:
+                    from tifffile import TIFF
+
+                    codec = TIFF.DECOMPRESSORS[int(page.compression)]
+            except Exception:  # noqa: BLE001 - a damaged tag or a missing codec: tifffile's path
+                codec = None
+            self._codecs[key] = codec
+        return self._codecs[key]
+
+    def decode(self, page, layout: Layout, index: int, data: bytes) -> np.ndarray | None:
+        """The segment decoded into a pooled array, or None: take tifffile's path."""
+        codec = self._codec(page)
+        if codec is None:
+            return None
+        rows = layout.sh if layout.tiled else layout.rect(index)[2]  # a last strip is shorter
+        shape, dtype = (rows, layout.sw), page.dtype
+        out = self.take(shape, dtype)
+        try:
+            done = codec(data, out=out.reshape(-1).view(np.uint8))
+        except Exception:  # noqa: BLE001 - tifffile's path decodes it again and words the failure
+            self.give(out)
+            return None
+        if done.nbytes != out.nbytes:  # fewer bytes than the segment holds: tifffile's path decides
+            self.give(out)
+            return None
+        return out
+
+    def take(self, shape: tuple, dtype) -> np.ndarray:
+        free = self._free.get((shape, dtype.str))
+        try:
+            return free.pop()  # list.pop is atomic: part threads share the pool
+        except (AttributeError, IndexError):
+            return np.empty(shape, dtype)
+
+    def give(self, arr: np.ndarray | None) -> None:
+        """Hand an array back once nothing reads it any more (arrays tifffile decoded are
+        read-only views of bytes and are not kept)."""
+        if arr is not None and arr.flags.writeable and arr.flags.c_contiguous and arr.base is None:
+            self._free.setdefault((arr.shape, arr.dtype.str), []).append(arr)
+
+
+def decode_segment(plane: Plane, layout: Layout, index: int, lock: threading.Lock,
+                   buffers: SegmentBuffers | None = None) -> np.ndarray:
+    """Decode one segment: a C-contiguous native-endian 2-D array (at least the valid rect).
+    With ``buffers``, a plain deflate segment is decoded into one of its arrays (hand it back
+    with ``buffers.give`` when done)."""
     page = plane.page
     fh = page.parent.filehandle
     offset, count = int(page.dataoffsets[index]), int(page.databytecounts[index])
@@ -207,6 +283,10 @@ def decode_segment(plane: Plane, layout: Layout, index: int, lock: threading.Loc
         raise MaskDecodeError(f"{plane.display}: {plane.where(index)} declares {count:,} bytes, beyond "
                               f"{limit_text('MAX_SEGMENT_BYTES')}")
     data = _read_bytes(fh, offset, count, lock)
+    if buffers is not None:
+        decoded = buffers.decode(page, layout, index, data)
+        if decoded is not None:
+            return decoded
     try:
         decoded, _, _ = page.decode(data, index)
     except Exception as exc:  # noqa: BLE001 - any codec failure is a finding

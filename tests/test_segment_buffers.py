@@ -1,0 +1,182 @@
+"""SegmentBuffers: plain deflate segments decoded into reusable arrays give exactly what
+tifffile's own decode gives; every other segment (other codecs, predictors, byte orders,
+samples, damaged or short data) takes tifffile's path with its results and errors unchanged;
+and the label pass hands its tiles back, so it allocates a few arrays, not one per tile."""
+
+from __future__ import annotations
+
+import threading
+import zlib
+
+import numpy as np
+import pytest
+import tifffile
+
+from pytest_segmask.checks import label_pass
+from pytest_segmask.checks.label_pass import run_pass
+from pytest_segmask.checks.tiff_stream import (
+    MaskDecodeError, Plane, SegmentBuffers, _checked_layout, decode_segment,
+)
+
+
+def _labels(dtype, h=45, w=77):
+    return (np.arange(h * w, dtype=np.int64).reshape(h, w) % 251 - (3 if np.dtype(dtype).kind == "i" else 0)).astype(dtype)
+
+
+def _decode_all(path, buffers):
+    lock = threading.Lock()
+    with tifffile.TiffFile(path) as tif:
+        plane = Plane(tif.pages[0], path.name, "c", 0)
+        lay = _checked_layout(plane)
+        out = []
+        for t in range(lay.n_segments):
+            seg = decode_segment(plane, lay, t, lock, buffers)
+            out.append((seg.copy(), seg))
+        return lay, out
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.uint32, np.int16, np.int32, np.uint64])
+@pytest.mark.parametrize("segments", [{"tile": (32, 32)}, {"rowsperstrip": 20}])
+def test_plain_deflate_segments_decode_into_pooled_arrays_as_tifffile_does(tmp_path, dtype, segments):
+    data = _labels(dtype)
+    path = tmp_path / "plain.tiff"
+    tifffile.imwrite(path, data, compression="zlib", photometric="minisblack", metadata=None, **segments)
+    lay, plain = _decode_all(path, None)
+    buffers = SegmentBuffers()
+    _, pooled = _decode_all(path, buffers)
+    for t, ((want, _), (got, arr)) in enumerate(zip(plain, pooled)):
+        y0, x0, hh, ww = lay.rect(t)
+        np.testing.assert_array_equal(got[:hh, :ww], want[:hh, :ww])
+        np.testing.assert_array_equal(got[:hh, :ww], data[y0:y0 + hh, x0:x0 + ww])
+        assert got.dtype == np.dtype(dtype) and arr.flags.writeable and arr.flags.c_contiguous
+    # strips: the last one is shorter, and decoded to its own rows only
+    if "rowsperstrip" in segments:
+        assert [a.shape for _, a in pooled] == [(20, 77), (20, 77), (5, 77)]
+    # handed back, an array is decoded into again: the same object comes out
+    first = pooled[0][1]
+    buffers.give(first)
+    with tifffile.TiffFile(path) as tif:
+        plane = Plane(tif.pages[0], path.name, "c", 0)
+        again = decode_segment(plane, _checked_layout(plane), 1, threading.Lock(), buffers)
+    assert again is first
+    np.testing.assert_array_equal(again, plain[1][0])
+
+
+@pytest.mark.parametrize("options", [
+    {"compression": "zlib", "predictor": True},  # horizontal differencing: tifffile undoes it
+    {"compression": "zlib", "byteorder": ">"},  # big-endian: tifffile swaps the bytes
+    {"compression": "lzw"},
+    {"compression": None},
+])
+def test_other_segments_take_tifffiles_path(tmp_path, options):
+    data = _labels(np.uint16)
+    path = tmp_path / "other.tiff"
+    tifffile.imwrite(path, data, tile=(32, 32), photometric="minisblack", metadata=None, **options)
+    buffers = SegmentBuffers()
+    lay, plain = _decode_all(path, None)
+    _, pooled = _decode_all(path, buffers)
+    for t, ((want, _), (got, arr)) in enumerate(zip(plain, pooled)):
+        np.testing.assert_array_equal(got, want)
+        buffers.give(arr)  # tifffile's arrays are views of its bytes: never pooled
+    assert not any(buffers._free.values())
+
+
+def test_rgb_segments_take_tifffiles_path(tmp_path):
+    data = np.stack([_labels(np.uint8)] * 3, axis=-1)
+    path = tmp_path / "rgb.tiff"
+    tifffile.imwrite(path, data, tile=(32, 32), compression="zlib", photometric="rgb", metadata=None)
+    buffers = SegmentBuffers()
+    lay, plain = _decode_all(path, None)
+    _, pooled = _decode_all(path, buffers)
+    for (want, _), (got, _) in zip(plain, pooled):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(pooled[0][0], data[:32, :32, 0])
+    assert buffers._codecs and set(buffers._codecs.values()) == {None}
+
+
+def _replace_tile(path, out, index, payload):
+    raw = bytearray(path.read_bytes())
+    with tifffile.TiffFile(path) as tif:
+        off, cnt = tif.pages[0].dataoffsets[index], tif.pages[0].databytecounts[index]
+    assert len(payload) <= cnt
+    raw[off:off + len(payload)] = payload
+    raw[off + len(payload):off + cnt] = b"\0" * (cnt - len(payload))
+    out.write_bytes(bytes(raw))
+    return out
+
+
+@pytest.mark.parametrize("kind", ["garbage", "short", "bad checksum"])
+def test_damaged_or_short_segments_fail_as_without_buffers(tmp_path, kind):
+    """A segment the codec rejects, or one that decodes to fewer bytes than the tile holds,
+    is decoded again by tifffile: the same error, or the same pixels, as without buffers; the
+    array taken for it goes back to the pool."""
+    data = _labels(np.uint32, 64, 64)
+    path = tmp_path / "ok.tiff"
+    tifffile.imwrite(path, data, tile=(32, 32), compression="zlib", photometric="minisblack", metadata=None)
+    with tifffile.TiffFile(path) as tif:
+        off, cnt = tif.pages[0].dataoffsets[1], tif.pages[0].databytecounts[1]
+    good = path.read_bytes()[off:off + cnt]  # the tile's own stream, its Adler-32 flipped below
+    payload = {"garbage": b"\x13" * 40,
+               "short": zlib.compress(data[:2, 32:].tobytes(), 9),  # two rows of a 32-row tile
+               "bad checksum": good[:-1] + bytes([good[-1] ^ 1])}[kind]
+    bad = _replace_tile(path, tmp_path / "bad.tiff", 1, payload)
+    outcomes = []
+    for buffers in (None, SegmentBuffers()):
+        with tifffile.TiffFile(bad) as tif:
+            plane = Plane(tif.pages[0], "bad.tiff", "c", 0)
+            try:
+                outcomes.append(("pixels", decode_segment(plane, _checked_layout(plane), 1, threading.Lock(), buffers).copy()))
+            except MaskDecodeError as exc:
+                outcomes.append(("error", str(exc)))
+        if buffers is not None:
+            assert [len(v) for v in buffers._free.values()] == [1]  # the array taken went back
+    (kind0, plain), (kind1, pooled) = outcomes
+    assert kind0 == kind1 == "error" if kind != "short" else kind0 == kind1
+    if kind0 == "error":
+        assert plain == pooled and plain.startswith("bad.tiff: tile 1 (pixels y 0…, x 32…) of channel 'c', level 0 cannot be decoded")
+    else:
+        np.testing.assert_array_equal(plain, pooled)
+
+
+def test_a_page_whose_tags_cannot_be_read_takes_tifffiles_path():
+    class Broken:
+        @property
+        def compression(self):
+            raise ValueError("damaged tag")
+
+    buffers = SegmentBuffers()
+    assert buffers._codec(Broken()) is None
+
+
+def test_the_pass_hands_its_tiles_back(tmp_path, monkeypatch):
+    """A pass over 64 level-0 tiles and their pyramid (85 tiles) allocates a handful of tile
+    arrays: each tile's array is decoded into again once the tile is done (level 0: after its
+    statistics; upper levels: when the last tile under them was compared)."""
+    base = (np.arange(256 * 256, dtype=np.uint32).reshape(256, 256) // 7) % 5000 + 1
+    path = tmp_path / "pyr.ome.tiff"
+    with tifffile.TiffWriter(path) as tw:
+        opts = dict(tile=(32, 32), compression="zlib", photometric="minisblack", metadata=None)
+        tw.write(base, subifds=2, **opts)
+        tw.write(base[::2, ::2], subfiletype=1, **opts)
+        tw.write(base[::4, ::4], subfiletype=1, **opts)
+    made = []
+    real_take = SegmentBuffers.take
+
+    def counting_take(self, shape, dtype):
+        arr = real_take(self, shape, dtype)
+        if not any(arr is m for m in made):
+            made.append(arr)
+        return arr
+
+    monkeypatch.setattr(SegmentBuffers, "take", counting_take)
+    with tifffile.TiffFile(path) as tif:
+        page = tif.pages[0]
+        levels = [Plane(p, path.name, "c", k) for k, p in enumerate([page, *page.pages])]
+        for workers in (1, 2):
+            made.clear()
+            result = run_pass([levels], 256, 256, workers=workers)
+            assert result.stats.n_objects == len(np.unique(base))
+            assert [lv.bad for lv in result.pyramid.levels] == [0, 0]
+            assert [lv.tested for lv in result.pyramid.levels] == [128 * 128, 64 * 64]
+            assert 2 <= len(made) <= 12, len(made)
+    assert label_pass.SegmentBuffers is SegmentBuffers
