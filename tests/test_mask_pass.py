@@ -464,12 +464,14 @@ def test_parts_equal_one_thread(tmp_path, changes):
 
 
 @pytest.mark.parametrize("tile1", [(48, 48), (32, 48)])
-def test_misaligned_tiles_stay_in_one_part(tmp_path, tile1):
+def test_misaligned_tiles_stay_in_one_part(tmp_path, tile1, monkeypatch):
     """Level tiles of different sizes (32, 48, 32 px): a level-1 tile then feeds two (or, with
-    48-px rows, four) level-2 tiles, state two parts would share, so the pass stays in one
-    thread (and is still right)."""
+    48-px rows, four) level-2 tiles. Split at level 2 (one part per thread), that is state two
+    parts would share, so the pass stays in one thread; split lower (a few parts per thread),
+    the level-2 tiles are shared above the split. Right either way."""
     import tifffile
 
+    from pytest_segmask.checks import label_pass
     from pytest_segmask.checks.label_pass import _plan_parts, _PlanePyramid
 
     labels = (np.arange(256 * 256, dtype=np.uint32).reshape(256, 256) // 7) % 500 + 1
@@ -483,10 +485,16 @@ def test_misaligned_tiles_stay_in_one_part(tmp_path, tile1):
     try:
         levels = reader.plane_levels(0, 0)
         assert [(p.page.tilelength, p.page.tilewidth) for p in levels] == [(32, 32), tile1, (32, 32)]
-        assert len(_plan_parts([_PlanePyramid(levels, 0)], 2).parts) == 1
-        result = reader.channel_pass(0)
-        assert_stats_equal(result.stats, stats_reference([labels]))
-        assert result.pyramid.bad_pixels == 0
+        plan = _plan_parts([_PlanePyramid(levels, 0)], 2)
+        # a few parts per thread: split below level 2, which is shared above the split
+        assert 2 in {ev[2] for ev in plan.upper} and len(plan.parts) == 2 * label_pass.PARTS_PER_THREAD
+        assert plan.threads == 2
+        for parts_per_thread in (label_pass.PARTS_PER_THREAD, 1):
+            monkeypatch.setattr(label_pass, "PARTS_PER_THREAD", parts_per_thread)
+            result = reader.channel_pass(0)
+            assert_stats_equal(result.stats, stats_reference([labels]))
+            assert result.pyramid.bad_pixels == 0
+        assert len(_plan_parts([_PlanePyramid(levels, 0)], 2).parts) == 1  # one part per thread: level 2
     finally:
         reader.close()
 
@@ -508,6 +516,48 @@ def test_level0_failure_in_a_later_part_is_reported_like_one_thread(tmp_path):
         assert "tile 40 " in message
     finally:
         reader.close()
+
+
+def test_a_thread_held_up_leaves_the_other_parts_to_the_other_thread(tmp_path, monkeypatch):
+    """The parts are taken, in order, by whichever thread is free: while one thread is held up
+    on the first tile of part 0, the other takes every later part (a fixed split would leave it
+    half of them, and the held thread would never be let go). Results as one thread."""
+    import threading
+
+    from pytest_segmask.checks import label_pass
+
+    mask = MaskSpec(width=128, height=128, tile=16, pyramid_levels=1, channels=(ChannelSpec("c", 9),))
+    path = tmp_path / mask.file_name
+    labels = write_mask(mask, path)[0]
+    reader = MaskReader(open_mask(path))
+    geoms = [label_pass._PlanePyramid(reader.plane_levels(0, 0), 0)]
+    plan = label_pass._plan_parts(geoms, 2)
+    assert plan.threads == 2 and len(plan.parts) == 16 and [ev[3] for ev in plan.parts[0]] == [0, 1, 2, 3]
+    real = label_pass.decode_segment
+    seen: list[tuple[str, int]] = []
+    guard = threading.Lock()
+    others_done = threading.Event()
+
+    def held(plane, layout, index, lock, buffers=None):
+        if index == 0:
+            assert others_done.wait(20), "the other thread did not take the later parts"
+        out = real(plane, layout, index, lock, buffers)
+        with guard:
+            seen.append((threading.current_thread().name, index))
+            if sum(1 for _, i in seen if i >= 4) == 60:
+                others_done.set()
+        return out
+
+    monkeypatch.setattr(label_pass, "decode_segment", held)
+    try:
+        result = reader.channel_pass(0, workers=2)
+    finally:
+        reader.close()
+    assert_stats_equal(result.stats, stats_reference([labels]))
+    by_thread: dict[str, set[int]] = {}
+    for name, index in seen:
+        by_thread.setdefault(name, set()).add(index)
+    assert sorted(map(sorted, by_thread.values())) == [list(range(4)), list(range(4, 64))]
 
 
 def test_small_masks_pass_channels_in_parallel_large_ones_one_at_a_time(tmp_path, monkeypatch):
@@ -552,7 +602,7 @@ def test_many_tiny_tiles_are_streamed_in_one_part(tmp_path, monkeypatch):
     reader = MaskReader(open_mask(path))
     try:
         geoms = [label_pass._PlanePyramid(reader.plane_levels(0, 0), 0)]
-        assert len(label_pass._plan_parts(geoms, 2).parts) == 2  # 16 tiles
+        assert len(label_pass._plan_parts(geoms, 2).parts) == 16  # 16 tiles: 8 parts per thread
         monkeypatch.setattr(label_pass, "SPLIT_MAX_EVENTS", 15)
         [part] = label_pass._plan_parts(geoms, 2).parts
         assert not isinstance(part, list)

@@ -8,19 +8,22 @@ resident tile is released as soon as the last tile under it was compared, so mem
 tiles per level, never a plane.
 
 Both cores work on one channel: the tiles are split into parts, each a run of whole subtrees of
-a "split level" (the highest level with at least two subtrees per part), and each part is
-decoded and reduced by its own thread into its own table — imagecodecs and the compiled
-kernels release the GIL, so the threads run in parallel. The few tiles above the split level
-are decoded first; their tiles are shared by the parts (a lock each). The parts' tables are
-merged at the end, one column at a time (``channel_stats.finish_parts``); ``start_pass`` returns
-while the parts run, so the caller can merge the previous channel meanwhile. Results do not depend
-on the split: examples are the first bad pixels in raster order, errors come in pass order
-(tested against one thread). A geometry where one tile feeds two subtrees (levels with
-different tile sizes) runs in one thread, with decoding ahead on a small pool.
+a "split level" (the highest level with ``PARTS_PER_THREAD`` subtrees per thread, else two), and
+each thread takes the next part not yet taken, decodes and reduces it into its own table —
+imagecodecs and the compiled kernels release the GIL, so the threads run in parallel, and a
+thread that gets ahead (a faster core, easier tiles) takes more parts instead of waiting at the
+end. The few tiles above the split level are decoded first (``prepare_pass``, while the previous
+channel still runs); they are shared by the parts (a lock each). The threads' tables are merged
+at the end, one column at a time (``channel_stats.finish_parts``); ``start_pass`` returns while
+the parts run, so the caller can merge the previous channel meanwhile. Results do not depend on
+the split: examples are the first bad pixels in raster order, errors come in pass order (tested
+against one thread). A geometry where one tile feeds two subtrees (levels with different tile
+sizes) runs in one thread, with decoding ahead on a small pool.
 """
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -154,16 +157,21 @@ Event = tuple[int, int, int, int]  # (position in the pass's order, z, level, ti
 @dataclass
 class _PassPlan:
     """The pass's events split for threads: ``upper`` (levels above the split level, decoded
-    first, in this thread) and ``parts`` (disjoint subtrees of the split level's tiles, one
-    thread each). Every event of the sequential order is in exactly one list, in that order."""
+    first, in this thread) and ``parts`` (runs of whole subtrees of the split level's tiles, in
+    the pass's order), which ``threads`` threads take one after the other as they get free.
+    Every event of the sequential order is in exactly one list, in that order."""
 
     upper: list[Event]
     parts: list  # of lists of events (one streamed iterator when the pass is not split)
     pixels: list[int]  # level-0 pixels of each part
+    threads: int = 1
 
 
 # more tiles than this (tiny tiles): one thread, events streamed
 SPLIT_MAX_EVENTS = 1 << 18  # mutation: equivalent — threads only: split or whole, a pass gives the same result (tested)
+# parts per thread where the split level has the subtrees: a thread that gets ahead (a faster
+# core, easier tiles) takes more of them, so neither waits long for the other at the end
+PARTS_PER_THREAD = 8  # mutation: equivalent — how the work is balanced only
 
 
 def _plan_parts(geoms: list[_PlanePyramid], parts: int) -> _PassPlan:
@@ -183,14 +191,19 @@ def _plan_parts(geoms: list[_PlanePyramid], parts: int) -> _PassPlan:
     whole = _PassPlan([], [order], pixels)
     area0 = {(z, t): g.layouts[0].rect(t)[2] * g.layouts[0].rect(t)[3]
              for z, g in enumerate(geoms) for t in range(g.layouts[0].n_segments)}
-    # the split level: the highest whose tiles (over all planes) give each part a few subtrees
+    # the split level: the highest whose tiles (over all planes) give each thread a few parts,
+    # else the highest that gives each two
     split = None
-    for s in range(max(g.depth for g in geoms), -1, -1):  # mutation: equivalent[constant] — which split level only: same result
-        if sum(g.layouts[min(s, g.depth)].n_segments for g in geoms) >= 2 * parts:
-            split = s
+    for least in (PARTS_PER_THREAD * parts, 2 * parts):  # mutation: equivalent[constant] — which split level only: same result
+        for s in range(max(g.depth for g in geoms), -1, -1):  # mutation: equivalent[constant] — which split level only: same result
+            if sum(g.layouts[min(s, g.depth)].n_segments for g in geoms) >= least:
+                split = s
+                break
+        if split is not None:
             break
     if split is None:
         return whole
+    threads, parts = parts, PARTS_PER_THREAD * parts
     # root (tile of the split level) of every tile below it; a tile feeding two roots is
     # shared state between parts: then the pass stays in one thread
     roots: list[dict[int, np.ndarray]] = []  # per plane: level -> root of each tile
@@ -232,7 +245,7 @@ def _plan_parts(geoms: list[_PlanePyramid], parts: int) -> _PassPlan:
     kept = [i for i in range(parts) if chunks[i]]
     for c in (chunks[i] for i in kept):
         c.sort()  # each part follows the sequential order
-    return _PassPlan(upper, [chunks[i] for i in kept], [pixels[i] for i in kept])
+    return _PassPlan(upper, [chunks[i] for i in kept], [pixels[i] for i in kept], min(threads, len(kept)))
 
 
 def run_pass(planes_by_z: list[list[Plane]], height: int, width: int, *,
@@ -270,24 +283,19 @@ class PassRun:
         return self._result
 
 
-@dataclass
 class PreparedPass:
-    """A channel's pass planned, not started: its levels' geometry, its tiles split into parts,
-    its result's skeleton. Python work only, no pixel decoded, so the next channel is prepared
-    while this channel's threads run and the cores do not wait for it. Started once."""
+    """A channel's pass ready to start: its levels' geometry, its tiles split into parts, and
+    the few tiles above the split level (shared by the parts) decoded. The next channel is
+    prepared while this channel's threads run, so the cores do not wait for it. Started once."""
 
-    geoms: list[_PlanePyramid]
-    plan: _PassPlan
-    result: PyramidResult | None
-    height: int
-    width: int
-    workers: int
-    lock: threading.Lock
+    def __init__(self, geoms: list[_PlanePyramid], start) -> None:
+        self.geoms = geoms
+        self._start = start
 
     def start(self) -> PassRun:
-        """The parts' threads started (see PassRun); raises MaskDecodeError when a tile above
-        the split level, decoded first, is a full-resolution tile that cannot be read."""
-        return _launch(self)
+        """The parts' threads started (see PassRun)."""
+        start, self._start = self._start, None
+        return start()
 
 
 def prepare_pass(planes_by_z: list[list[Plane]], height: int, width: int, *,
@@ -305,7 +313,7 @@ def prepare_pass(planes_by_z: list[list[Plane]], height: int, width: int, *,
         for k, kind, text in g.findings:
             (result.levels[k - 1].errors if kind == "error" else result.notes).append(text)
     lock = lock or threading.Lock()  # one per file handle: seek + read are not atomic
-    return PreparedPass(geoms, _plan_parts(geoms, workers), result, height, width, workers, lock)
+    return PreparedPass(geoms, _prepare(geoms, _plan_parts(geoms, workers), result, height, width, workers, lock))
 
 
 def start_pass(planes_by_z: list[list[Plane]], height: int, width: int, *,
@@ -316,11 +324,13 @@ def start_pass(planes_by_z: list[list[Plane]], height: int, width: int, *,
     return prepare_pass(planes_by_z, height, width, workers=workers, lock=lock).start()
 
 
-def _launch(prepared: PreparedPass) -> PassRun:
+def _prepare(geoms: list[_PlanePyramid], plan: _PassPlan, result: PyramidResult | None, height: int, width: int,
+             workers: int, lock: threading.Lock):
+    """The pass's state, the tiles above the split level decoded; returns the function that
+    starts the parts' threads."""
     from . import label_kernels as K
 
-    geoms, plan, result, lock, workers = prepared.geoms, prepared.plan, prepared.result, prepared.lock, prepared.workers
-    height, width, nz = prepared.height, prepared.width, len(prepared.geoms)
+    nz = len(geoms)
     resident: dict[tuple[int, int, int], _Resident] = {}
     tally = threading.Lock()
     errors: list[tuple[int, int, str]] = []  # (position, level, message) of undecodable tiles
@@ -421,25 +431,31 @@ def _launch(prepared: PreparedPass) -> PassRun:
                 raise
 
     run_events(plan.upper, None, 0)  # mutation: equivalent — decode threads only
-    accs = [StatsAccumulator(height, width, nz, pixels=px) for px in plan.pixels]
+    accs: list[StatsAccumulator] = []  # one table per thread: made when the threads start
     # one part: one thread reducing, decoding ahead on a small pool; several: each decodes inline
     decode_threads = max(1, workers) if len(plan.parts) == 1 else 0  # mutation: equivalent — decode threads only
     stops = [threading.Event() for _ in plan.parts]
     failures: dict[int, BaseException] = {}
+    taken = itertools.count()  # the next part to run: next() on a count is atomic
 
-    def part(i: int) -> None:
-        try:
-            run_events(plan.parts[i], accs[i], decode_threads, stop=stops[i])
-        except BaseException as exc:  # the first failing part (in the order) is reported
-            failures[i] = exc
-            for later in stops[i + 1:]:  # mutation: equivalent — how soon later parts stop only (the first failure is reported)
-                later.set()
+    def work(i: int) -> None:
+        """Thread i: the next part not yet taken, until none is left (each thread's parts come
+        in the pass's order, as its table needs: z ascending)."""
+        for j in taken:
+            if j >= len(plan.parts) or (failures and j > min(failures)):
+                return
+            try:
+                run_events(plan.parts[j], accs[i], decode_threads, stop=stops[j])
+            except BaseException as exc:  # the first failing part (in the order) is reported
+                failures[j] = exc
+                for later in stops[j + 1:]:  # mutation: equivalent — how soon later parts stop only (the first failure is reported)
+                    later.set()
+                return
 
     def rows() -> int:
         return sum(int(a.meta[0]) for a in accs)
 
     def finish() -> ChannelPass:
-        nonlocal accs
         if failures:
             raise failures[min(failures)]
         held = len(resident)
@@ -450,16 +466,22 @@ def _launch(prepared: PreparedPass) -> PassRun:
                 result.levels[k - 1].errors.append(message)
             result.levels = [lv for lv in result.levels if lv.tested or lv.errors or lv.bad]
         stats = finish_parts(accs)
-        accs = None
+        accs.clear()
         return_freed_memory()
         return ChannelPass(stats, result, held)
 
-    threads = [threading.Thread(target=part, args=(i,), name=f"segmask-pass-{i}",
-                                daemon=True)  # mutation: equivalent — an abandoned pass does not hold up the exit
-               for i in range(len(plan.parts))]
-    for th in threads:
-        th.start()
-    return PassRun(threads, rows, finish)
+    def start() -> PassRun:
+        # each table sized for its thread's share of the pixels (it grows if it gets more)
+        share = -(-sum(plan.pixels) // plan.threads)
+        accs.extend(StatsAccumulator(height, width, nz, pixels=share) for _ in range(plan.threads))
+        threads = [threading.Thread(target=work, args=(i,), name=f"segmask-pass-{i}",
+                                    daemon=True)  # mutation: equivalent — an abandoned pass does not hold up the exit
+                   for i in range(plan.threads)]
+        for th in threads:
+            th.start()
+        return PassRun(threads, rows, finish)
+
+    return start
 
 
 def return_freed_memory() -> None:
