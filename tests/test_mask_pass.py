@@ -271,6 +271,39 @@ def test_3d_promotion_keeps_the_z_sum_of_earlier_planes():
     assert_stats_equal(stats, stats_reference(planes))
     assert float(stats.centroid_z[0]) == 1.75
 
+@pytest.mark.parametrize("order", [[4, 3, 2, 1, 0], [2, 0, 4, 1, 3]])
+def test_3d_planes_in_any_order(order):
+    """A thread may take parts out of z order (``_PartQueue``): z ranges are minima and maxima
+    of the planes seen, not the first and last; sums do not depend on the order."""
+    rng = np.random.default_rng(3)
+    planes = [rng.integers(0, 12, (40, 70)).astype(np.uint16) for _ in range(5)]
+    planes[2][:, :] = np.where(planes[2] == 5, 0, planes[2])  # object 5 absent from the middle plane
+    h, w = planes[0].shape
+    acc = StatsAccumulator(h, w, len(planes))
+    acc.big_at = 30  # promoted objects too
+    for z in order:
+        for y0 in range(0, h, 16):
+            tile = np.ascontiguousarray(planes[z][y0:y0 + 16])
+            acc.add(tile, tile.shape[0], w, y0, 0, z)
+    stats = acc.finish()
+    assert_stats_equal(stats, stats_reference(planes))
+    assert stats.z_range[stats.index_of(np.array([5]))[0]].tolist() == [0, 4]
+
+
+def test_part_queue_gives_each_thread_its_run_then_the_longest_run_left():
+    from pytest_segmask.checks.label_pass import _PartQueue
+
+    queue = _PartQueue(16, 2)
+    assert [queue.take(0) for _ in range(8)] == list(range(8))  # thread 0's run
+    assert [queue.take(1) for _ in range(3)] == [8, 9, 10]  # thread 1's run, from its start
+    assert [queue.take(0) for _ in range(3)] == [15, 14, 13]  # then the end of the run left
+    assert [queue.take(1), queue.take(0), queue.take(1), queue.take(0)] == [11, 12, None, None]
+    queue = _PartQueue(7, 3)  # runs [0, 2), [2, 4), [4, 7)
+    assert [queue.take(2), queue.take(2), queue.take(2), queue.take(2)] == [4, 5, 6, 1]  # a tie: the first run
+    assert [queue.take(t) for t in (0, 1, 0, 1, 2)] == [0, 2, 3, None, None]
+    assert _PartQueue(1, 2).take(1) == 0  # more threads than parts: an empty run takes from another
+
+
 def test_kernels_are_compiled_without_the_gil():
     assert label_kernels.block_stats.targetoptions.get("nogil")
     assert label_kernels.block_test.targetoptions.get("nogil")

@@ -98,13 +98,16 @@ class ChannelStats:
 # pixels per kernel call (bounds the room reserved per call)
 CHUNK_PIXELS = 1 << 18  # mutation: equivalent — rows per kernel call only
 HUGE_PAGE = 2 << 20  # mutation: equivalent — mapping length only (rounded up to whole huge pages)
+HUGE_ROWS = 1 << 16  # mutation: equivalent — page size only (tables grown past this many objects get 2 MB pages)
 MMAP_BYTES = 1 << 20  # mutation: equivalent — memory layout only (accumulator arrays from this size get their own anonymous mapping)
 
 
-def _empty(shape, dtype) -> np.ndarray:
+def _empty(shape, dtype, huge: bool = True) -> np.ndarray:
     """An uninitialised array; large ones in their own anonymous mapping, so freeing them returns
     the memory to the OS at once (glibc would otherwise serve arrays of a few MB from its heap
-    after large frees, and the process keeps them: RSS grew channel after channel)."""
+    after large frees, and the process keeps them: RSS grew channel after channel). ``huge``:
+    the array will be written nearly whole, so it is backed by 2 MB pages (one fault, not 512);
+    a table that may stay mostly empty keeps 4 KB pages, touched only where written."""
     dtype = np.dtype(dtype)
     count = int(np.prod(shape))
     if count * dtype.itemsize < MMAP_BYTES:  # mutation: equivalent — where the array lives (heap or mapping) only
@@ -112,16 +115,17 @@ def _empty(shape, dtype) -> np.ndarray:
     import mmap
 
     nbytes = count * dtype.itemsize
-    # a whole number of 2 MB pages: Linux places (and backs with huge pages) only anonymous
-    # mappings whose length is a multiple of 2 MB; any other length gets 4 KB pages, mostly
-    nbytes = -(-nbytes // HUGE_PAGE) * HUGE_PAGE
+    if huge:  # mutation: equivalent — page size only
+        # a whole number of 2 MB pages: Linux places (and backs with huge pages) only anonymous
+        # mappings whose length is a multiple of 2 MB; any other length gets 4 KB pages, mostly
+        nbytes = -(-nbytes // HUGE_PAGE) * HUGE_PAGE
     if hasattr(mmap, "MAP_PRIVATE"):  # mutation: equivalent — the kind of mapping only (POSIX: private, else the default)
         # private: mmap's default is a shared mapping, which Linux backs with shmem pages (4 KB,
         # no transparent huge pages): every first touch of a table would fault per 4 KB
         mapping = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
     else:
         mapping = mmap.mmap(-1, nbytes)  # mutation: equivalent — the non-POSIX branch (no test machine runs it)
-    if hasattr(mmap, "MADV_HUGEPAGE"):  # mutation: equivalent — page size only
+    if huge and hasattr(mmap, "MADV_HUGEPAGE"):  # mutation: equivalent — page size only
         # 2 MB pages where the kernel offers them: first touch of a fresh table costs a fifth
         mapping.madvise(mmap.MADV_HUGEPAGE)
     return np.frombuffer(mapping, dtype, count).reshape(shape)
@@ -192,8 +196,11 @@ class StatsAccumulator:
             new = 2 * self.cap + 4096 if self.cap < (1 << 20) else int(self.cap * _GROW)  # mutation: equivalent — capacity growth only (max(need, new) keeps room)
         new = max(need, new)
 
+        # 2 MB pages once the channel is dense (a sparse one would fault whole pages for a few rows)
+        huge = n >= HUGE_ROWS  # mutation: equivalent — page size only
+
         def grown(arr, shape_tail=()):
-            out = _empty((new, *shape_tail), arr.dtype)
+            out = _empty((new, *shape_tail), arr.dtype, huge)
             out[:n] = arr[:n]
             return out
 
@@ -235,8 +242,8 @@ class StatsAccumulator:
     # -- accumulation -----------------------------------------------------------------------
 
     def add(self, tile: np.ndarray, hh: int, ww: int, y0: int, x0: int, z: int = 0) -> None:
-        """Valid rect (hh, ww) of a decoded segment at image (y0, x0) of plane z. Planes come in
-        increasing z (a z range is its first and last plane)."""
+        """Valid rect (hh, ww) of a decoded segment at image (y0, x0) of plane z, in any order
+        of planes and segments."""
         rows_per_call = max(1, CHUNK_PIXELS // max(ww, 1))  # mutation: equivalent — rows per kernel call only
         r0 = 0
         while r0 < hh:

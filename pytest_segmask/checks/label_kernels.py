@@ -90,8 +90,9 @@ def _flush(lkeys, lslot, lcnt, lsx, lsy, lminx, lminy, lmaxx, lmaxy, nloc, z,
                 gbb[s, 1] = min(gbb[s, 1], lminx[j])
                 gbb[s, 2] = max(gbb[s, 2], lmaxy[j])
                 gbb[s, 3] = max(gbb[s, 3], lmaxx[j])
-                if is3d:  # planes come in order within a part: z only grows (its minimum is the first)
-                    gzr[s, 1] = z
+                if is3d:  # a thread may take parts out of z order: both ends of the range move
+                    gzr[s, 0] = min(gzr[s, 0], z)
+                    gzr[s, 1] = max(gzr[s, 1], z)
                 break
             h = (h + 1) & hmask
             probe += 1  # mutation: equivalent — the probe length only decides when to switch to Fibonacci hashing

@@ -8,11 +8,11 @@ resident tile is released as soon as the last tile under it was compared, so mem
 tiles per level, never a plane.
 
 Both cores work on one channel: the tiles are split into parts, each a run of whole subtrees of
-a "split level" (the highest level with ``PARTS_PER_THREAD`` subtrees per thread, else two), and
-each thread takes the next part not yet taken, decodes and reduces it into its own table —
-imagecodecs and the compiled kernels release the GIL, so the threads run in parallel, and a
-thread that gets ahead (a faster core, easier tiles) takes more parts instead of waiting at the
-end. The few tiles above the split level are decoded first (``prepare_pass``, while the previous
+a "split level" (the highest level with ``PARTS_PER_THREAD`` subtrees per thread, else two).
+Each thread decodes and reduces its own run of parts into its own table — imagecodecs and the
+compiled kernels release the GIL, so the threads run in parallel — and a thread that gets ahead
+(a faster core, easier tiles) then takes parts left in the other's run instead of waiting at the
+end (``_PartQueue``). The few tiles above the split level are decoded first (``prepare_pass``, while the previous
 channel still runs); they are shared by the parts (a lock each). The threads' tables are merged
 at the end, one column at a time (``channel_stats.finish_parts``); ``start_pass`` returns while
 the parts run, so the caller can merge the previous channel meanwhile. Results do not depend on
@@ -23,7 +23,6 @@ sizes) runs in one thread, with decoding ahead on a small pool.
 
 from __future__ import annotations
 
-import itertools
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -437,21 +436,19 @@ def _prepare(geoms: list[_PlanePyramid], plan: _PassPlan, result: PyramidResult 
     decode_threads = max(1, workers) if len(plan.parts) == 1 else 0  # mutation: equivalent — decode threads only
     stops = [threading.Event() for _ in plan.parts]
     failures: dict[int, BaseException] = {}
-    taken = itertools.count()  # the next part to run: next() on a count is atomic
+    queue = _PartQueue(len(plan.parts), plan.threads)
 
     def work(i: int) -> None:
-        """Thread i: the next part not yet taken, until none is left (each thread's parts come
-        in the pass's order, as its table needs: z ascending)."""
-        for j in taken:
-            if j >= len(plan.parts) or (failures and j > min(failures)):
-                return
+        """Thread i: its own run of parts, then parts left in the others' runs."""
+        while (j := queue.take(i)) is not None:
+            if failures and j > min(failures):  # a part after the first failure: not needed
+                continue
             try:
                 run_events(plan.parts[j], accs[i], decode_threads, stop=stops[j])
             except BaseException as exc:  # the first failing part (in the order) is reported
                 failures[j] = exc
                 for later in stops[j + 1:]:  # mutation: equivalent — how soon later parts stop only (the first failure is reported)
                     later.set()
-                return
 
     def rows() -> int:
         return sum(int(a.meta[0]) for a in accs)
@@ -505,6 +502,31 @@ def return_freed_memory() -> None:
 
 
 _TRIM = None  # glibc's malloc_trim, False where there is none (macOS, Windows, musl)
+
+
+class _PartQueue:
+    """Parts dealt to threads. Each thread starts on its own run of consecutive parts (its table
+    then holds neighbouring objects: a compact hash, fewer cache misses); a thread whose run is
+    done takes the last part of the run with the most parts left, so no thread idles while
+    another has parts queued. A table takes its parts in any order (the kernels keep minima and
+    maxima, not first and last)."""
+
+    def __init__(self, parts: int, threads: int) -> None:
+        bounds = [parts * i // threads for i in range(threads + 1)]
+        self._runs = [[bounds[i], bounds[i + 1]] for i in range(threads)]  # [next, end) of each run
+        self._lock = threading.Lock()
+
+    def take(self, thread: int) -> int | None:
+        with self._lock:
+            run = self._runs[thread]
+            if run[0] < run[1]:
+                run[0] += 1
+                return run[0] - 1
+            other = max(self._runs, key=lambda r: r[1] - r[0])
+            if other[0] < other[1]:
+                other[1] -= 1
+                return other[1]
+            return None
 
 
 def _take(window: deque, consume, acc) -> None:
