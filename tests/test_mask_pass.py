@@ -304,6 +304,31 @@ def test_part_queue_gives_each_thread_its_run_then_the_longest_run_left():
     assert _PartQueue(1, 2).take(1) == 0  # more threads than parts: an empty run takes from another
 
 
+def test_kernels_load_once_per_pixel_type_before_the_pass_threads(tmp_path, monkeypatch):
+    import threading
+
+    calls = []
+    monkeypatch.setattr(label_kernels, "_LOADED", set())
+    monkeypatch.setattr(label_kernels, "warm_up", lambda dtype: calls.append(np.dtype(dtype).str))
+    threads = [threading.Thread(target=label_kernels.load, args=(np.uint16,)) for _ in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    label_kernels.load(np.float32)  # not labels: nothing to load
+    label_kernels.load(None)
+    assert calls == [np.dtype(np.uint16).str]
+    mask = MaskSpec(width=64, height=64, tile=16, dtype="int32", channels=(ChannelSpec("c", 5),))
+    path = tmp_path / mask.file_name
+    write_mask(mask, path)
+    reader = MaskReader(open_mask(path))
+    try:
+        reader.prepare_channel_pass(0)  # the pass's own preparation loads them
+    finally:
+        reader.close()
+    assert calls == [np.dtype(np.uint16).str, np.dtype(np.int32).str]
+
+
 def test_kernels_are_compiled_without_the_gil():
     assert label_kernels.block_stats.targetoptions.get("nogil")
     assert label_kernels.block_test.targetoptions.get("nogil")

@@ -21,6 +21,8 @@ at most 70 % full after that many insertions, and the side table large enough.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 from numba import njit
 
@@ -324,6 +326,26 @@ def block_test(child, ch, cw, cy0, cx0, ch_full, cw_full, parent, ph, pw, py0, p
         else:
             for px in range(qa, qb):
                 matched[prow, px - px0] |= _block_general(child, ya, yb, px, f, cx0, cw, cw_full, parent[prow, px - px0])
+
+
+_LOADED: set[str] = set()  # pixel types whose kernels this process has loaded
+_LOAD_LOCK = threading.Lock()
+
+
+def load(dtype) -> None:
+    """``warm_up`` once per pixel type and process, one thread at a time. The pass calls it
+    before its threads start: numba's first dispatch of a kernel compiles it (or loads the
+    cached machine code) and imports parts of numba lazily, which the pass's threads would
+    otherwise do at the same moment."""
+    if dtype is None or np.dtype(dtype).kind not in "ui":  # not labels: other checks say so
+        return
+    key = np.dtype(dtype).str
+    if key in _LOADED:
+        return
+    with _LOAD_LOCK:
+        if key not in _LOADED:
+            warm_up(dtype)
+            _LOADED.add(key)
 
 
 def warm_up(dtype) -> None:

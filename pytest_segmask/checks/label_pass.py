@@ -329,6 +329,7 @@ def _prepare(geoms: list[_PlanePyramid], plan: _PassPlan, result: PyramidResult 
     starts the parts' threads."""
     from . import label_kernels as K
 
+    K.load(geoms[0].planes[0].page.dtype)  # before any thread runs a kernel
     nz = len(geoms)
     resident: dict[tuple[int, int, int], _Resident] = {}
     tally = threading.Lock()
