@@ -187,17 +187,22 @@ class StatsAccumulator:
     def _grow_rows(self, need: int) -> None:
         n = int(self.meta[0])
         total = self.total_pixels
-        # 2 % seen: extrapolate the object density
-        if self.pixels_seen * 50 > total:  # mutation: equivalent — capacity growth only (max(need, new) keeps room)
+        expected = n  # objects this table is expected to hold in the end
+        # a full call seen (or 2 % of the pixels): extrapolate the object density, with a wider
+        # margin while little is seen; then the table rarely grows (and copies) again
+        if self.pixels_seen >= CHUNK_PIXELS or self.pixels_seen * 50 > total:  # mutation: equivalent — capacity growth only (max(need, new) keeps room)
+            margin = 1.03 if self.pixels_seen * 50 > total else 1.25  # mutation: equivalent — capacity growth only (max(need, new) keeps room)
+            expected = int(n * total / self.pixels_seen)
             # room for a last call
-            new = int(n * total / self.pixels_seen * 1.03) + CHUNK_PIXELS  # mutation: equivalent — capacity growth only (max(need, new) keeps room)
+            new = int(expected * margin) + CHUNK_PIXELS  # mutation: equivalent — capacity growth only (max(need, new) keeps room)
             new = min(max(new, int(self.cap * 1.05)), 4 * self.cap + CHUNK_PIXELS)  # mutation: equivalent — capacity growth only (max(need, new) below keeps room)
         else:
             new = 2 * self.cap + 4096 if self.cap < (1 << 20) else int(self.cap * _GROW)  # mutation: equivalent — capacity growth only (max(need, new) keeps room)
         new = max(need, new)
 
-        # 2 MB pages once the channel is dense (a sparse one would fault whole pages for a few rows)
-        huge = n >= HUGE_ROWS  # mutation: equivalent — page size only
+        # 2 MB pages for a table that will be well filled (a sparse one would fault whole pages
+        # for a few rows; the room kept for a call's worst case is never touched)
+        huge = expected >= HUGE_ROWS  # mutation: equivalent — page size only
 
         def grown(arr, shape_tail=()):
             out = _empty((new, *shape_tail), arr.dtype, huge)
