@@ -329,6 +329,26 @@ def test_kernels_load_once_per_pixel_type_before_the_pass_threads(tmp_path, monk
     assert calls == [np.dtype(np.uint16).str, np.dtype(np.int32).str]
 
 
+def test_a_uniformly_dense_channel_grows_its_table_twice(monkeypatch):
+    """The capacity is extrapolated from the first full kernel call: a channel of even density
+    grows (and copies) its table twice — once for the first call, once from the estimate — not
+    once per doubling. Statistics as numpy's."""
+    side, tile = 2048, 128  # a call is 0.4 % of the channel
+    y, x = np.mgrid[0:side, 0:side].astype(np.uint32)
+    ids = (y // 8) * (side // 8) + x // 8 + 1  # objects of 8 × 8 px: 256 per tile
+    acc = StatsAccumulator(side, side)
+    grows = []
+    real = StatsAccumulator._grow_rows
+    monkeypatch.setattr(StatsAccumulator, "_grow_rows", lambda self, need: (grows.append(self.cap), real(self, need))[1])
+    monkeypatch.setattr("pytest_segmask.checks.channel_stats.CHUNK_PIXELS", tile * tile)
+    for y0 in range(0, side, tile):
+        for x0 in range(0, side, tile):
+            t = np.ascontiguousarray(ids[y0:y0 + tile, x0:x0 + tile])
+            acc.add(t, tile, tile, y0, x0)
+    assert len(grows) == 2, grows
+    assert_stats_equal(acc.finish(), stats_reference([ids]))
+
+
 def test_kernels_are_compiled_without_the_gil():
     assert label_kernels.block_stats.targetoptions.get("nogil")
     assert label_kernels.block_test.targetoptions.get("nogil")
