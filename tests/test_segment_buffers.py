@@ -37,10 +37,11 @@ def _decode_all(path, buffers):
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.uint32, np.int16, np.int32, np.uint64])
 @pytest.mark.parametrize("segments", [{"tile": (32, 32)}, {"rowsperstrip": 20}])
-def test_plain_deflate_segments_decode_into_pooled_arrays_as_tifffile_does(tmp_path, dtype, segments):
+@pytest.mark.parametrize("compression", ["zlib", 32946])  # ADOBE_DEFLATE (8) and the older DEFLATE code
+def test_plain_deflate_segments_decode_into_pooled_arrays_as_tifffile_does(tmp_path, dtype, segments, compression):
     data = _labels(dtype)
     path = tmp_path / "plain.tiff"
-    tifffile.imwrite(path, data, compression="zlib", photometric="minisblack", metadata=None, **segments)
+    tifffile.imwrite(path, data, compression=compression, photometric="minisblack", metadata=None, **segments)
     lay, plain = _decode_all(path, None)
     buffers = SegmentBuffers()
     _, pooled = _decode_all(path, buffers)

@@ -102,7 +102,7 @@ HUGE_ROWS = 1 << 16  # mutation: equivalent — page size only (tables grown pas
 MMAP_BYTES = 1 << 20  # mutation: equivalent — memory layout only (accumulator arrays from this size get their own anonymous mapping)
 
 
-def _empty(shape, dtype, huge: bool = True) -> np.ndarray:
+def _empty(shape, dtype, huge: bool = True) -> np.ndarray:  # mutation: equivalent[constant] — page size only
     """An uninitialised array; large ones in their own anonymous mapping, so freeing them returns
     the memory to the OS at once (glibc would otherwise serve arrays of a few MB from its heap
     after large frees, and the process keeps them: RSS grew channel after channel). ``huge``:

@@ -163,7 +163,7 @@ class _PassPlan:
     upper: list[Event]
     parts: list  # of lists of events (one streamed iterator when the pass is not split)
     pixels: list[int]  # level-0 pixels of each part
-    threads: int = 1
+    threads: int = 1  # mutation: equivalent[constant] — a plan not split has one part: a second thread finds none left
 
 
 # more tiles than this (tiny tiles): one thread, events streamed
@@ -442,7 +442,8 @@ def _prepare(geoms: list[_PlanePyramid], plan: _PassPlan, result: PyramidResult 
     def work(i: int) -> None:
         """Thread i: its own run of parts, then parts left in the others' runs."""
         while (j := queue.take(i)) is not None:
-            if failures and j > min(failures):  # a part after the first failure: not needed
+            # a part after the first failure is not needed: the first failure is what is reported
+            if failures and j > min(failures):  # mutation: equivalent[compare] — a part is taken once: never the failed one again
                 continue
             try:
                 run_events(plan.parts[j], accs[i], decode_threads, stop=stops[j])
@@ -513,8 +514,7 @@ class _PartQueue:
     maxima, not first and last)."""
 
     def __init__(self, parts: int, threads: int) -> None:
-        bounds = [parts * i // threads for i in range(threads + 1)]
-        self._runs = [[bounds[i], bounds[i + 1]] for i in range(threads)]  # [next, end) of each run
+        self._runs = [[parts * i // threads, parts * (i + 1) // threads] for i in range(threads)]  # [next, end) of each run
         self._lock = threading.Lock()
 
     def take(self, thread: int) -> int | None:

@@ -242,7 +242,7 @@ class SegmentBuffers:
         shape, dtype = (rows, layout.sw), page.dtype
         out = self.take(shape, dtype)
         try:
-            done = codec(data, out=out.reshape(-1).view(np.uint8))
+            done = codec(data, out=out.reshape(out.size).view(np.uint8))  # the codec writes a flat byte buffer
         except Exception:  # noqa: BLE001 - tifffile's path decodes it again and words the failure
             self.give(out)
             return None
