@@ -92,7 +92,7 @@ def test_rgb_segments_take_tifffiles_path(tmp_path):
     for (want, _), (got, _) in zip(plain, pooled):
         np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(pooled[0][0], data[:32, :32, 0])
-    assert buffers._codecs and set(buffers._codecs.values()) == {None}
+    assert buffers._codecs and {codec for _, codec in buffers._codecs.values()} == {None}
 
 
 def _replace_tile(path, out, index, payload):
@@ -181,3 +181,56 @@ def test_the_pass_hands_its_tiles_back(tmp_path, monkeypatch):
             assert [lv.tested for lv in result.pyramid.levels] == [128 * 128, 64 * 64]
             assert 2 <= len(made) <= 12, len(made)
     assert label_pass.SegmentBuffers is SegmentBuffers
+
+
+def test_compressed_bytes_are_read_into_pooled_buffers(tmp_path, monkeypatch):
+    from pytest_segmask.checks import tiff_stream as ts
+
+    data = _labels(np.uint16, 64, 64)
+    path = tmp_path / "r.tiff"
+    tifffile.imwrite(path, data, tile=(32, 32), compression="zlib", photometric="minisblack", metadata=None)
+    raw = path.read_bytes()
+    buffers = SegmentBuffers()
+    lock = threading.Lock()
+    with tifffile.TiffFile(path) as tif:
+        page = tif.pages[0]
+        fh = tif.filehandle
+        offsets, counts = page.dataoffsets, page.databytecounts
+        first = buffers.read(fh, offsets[0], counts[0], lock)
+        if ts._PREADV:
+            assert isinstance(first, memoryview) and bytes(first) == raw[offsets[0]:offsets[0] + counts[0]]
+            buf = first.obj
+            buffers.give_read(first)
+            again = buffers.read(fh, offsets[1], counts[1], lock)  # the same buffer, read again
+            assert again.obj is buf and bytes(again) == raw[offsets[1]:offsets[1] + counts[1]]
+            buffers.give_read(again)
+            past = buffers.read(fh, len(raw) - 3, 10, lock)  # a short read: the plain read
+            assert past == raw[-3:] and buffers._reads == [buf]
+        monkeypatch.setattr(ts, "_PREADV", False)  # no positional reads: bytes, under the lock
+        plain = buffers.read(fh, offsets[2], counts[2], lock)
+        assert isinstance(plain, bytes) and plain == raw[offsets[2]:offsets[2] + counts[2]]
+        buffers.give_read(plain)  # not a pooled buffer: nothing to hand back
+        plane = Plane(page, path.name, "c", 0)
+        lay = _checked_layout(plane)
+        np.testing.assert_array_equal(decode_segment(plane, lay, 3, lock, buffers), data[32:, 32:])
+
+
+def test_a_reader_shares_its_buffers_among_its_passes(tmp_path):
+    from fixtures_generator import ChannelSpec, MaskSpec
+    from fixtures_generator.writer import write_mask
+    from pytest_segmask.checks.mask_image import MaskReader, open_mask
+
+    mask = MaskSpec(width=64, height=64, tile=16, channels=(ChannelSpec("a", 4), ChannelSpec("b", 5)))
+    path = tmp_path / mask.file_name
+    write_mask(mask, path)
+    reader = MaskReader(open_mask(path))
+    try:
+        first = reader.prepare_channel_pass(0)
+        pool = reader._buffers
+        assert isinstance(pool, SegmentBuffers)
+        first.start().result()
+        reader.channel_pass(1)
+        assert reader._buffers is pool and any(pool._free.values())  # tiles handed back for the next pass
+    finally:
+        reader.close()
+    assert reader._buffers is None

@@ -299,9 +299,9 @@ class PreparedPass:
 
 def prepare_pass(planes_by_z: list[list[Plane]], height: int, width: int, *,
                  workers: int = 2,  # mutation: equivalent — thread count only
-                 lock: threading.Lock | None = None) -> PreparedPass:
+                 lock: threading.Lock | None = None, buffers: SegmentBuffers | None = None) -> PreparedPass:
     """The plan of ``run_pass``; raises MaskDecodeError at once when a full-resolution IFD
-    cannot be read."""
+    cannot be read. ``buffers``: a pool the passes of one file share (a new one by default)."""
     nz = len(planes_by_z)
     depth = max(len(levels) - 1 for levels in planes_by_z)  # a channel has a plane at least
     result = PyramidResult([LevelResult(k + 1) for k in range(depth)], planes=nz) if depth else None
@@ -312,7 +312,8 @@ def prepare_pass(planes_by_z: list[list[Plane]], height: int, width: int, *,
         for k, kind, text in g.findings:
             (result.levels[k - 1].errors if kind == "error" else result.notes).append(text)
     lock = lock or threading.Lock()  # one per file handle: seek + read are not atomic
-    return PreparedPass(geoms, _prepare(geoms, _plan_parts(geoms, workers), result, height, width, workers, lock))
+    return PreparedPass(geoms, _prepare(geoms, _plan_parts(geoms, workers), result, height, width, workers, lock,
+                                        buffers or SegmentBuffers()))
 
 
 def start_pass(planes_by_z: list[list[Plane]], height: int, width: int, *,
@@ -324,7 +325,7 @@ def start_pass(planes_by_z: list[list[Plane]], height: int, width: int, *,
 
 
 def _prepare(geoms: list[_PlanePyramid], plan: _PassPlan, result: PyramidResult | None, height: int, width: int,
-             workers: int, lock: threading.Lock):
+             workers: int, lock: threading.Lock, buffers: SegmentBuffers):
     """The pass's state, the tiles above the split level decoded; returns the function that
     starts the parts' threads."""
     from . import label_kernels as K
@@ -334,7 +335,6 @@ def _prepare(geoms: list[_PlanePyramid], plan: _PassPlan, result: PyramidResult 
     resident: dict[tuple[int, int, int], _Resident] = {}
     tally = threading.Lock()
     errors: list[tuple[int, int, str]] = []  # (position, level, message) of undecodable tiles
-    buffers = SegmentBuffers()  # a tile's array is decoded into again once the tile is done
 
     def decode(z: int, k: int, t: int) -> np.ndarray:
         g = geoms[z]

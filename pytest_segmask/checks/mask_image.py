@@ -878,6 +878,7 @@ class MaskReader:
         self.info = info
         self._tif = None
         self._lock = threading.RLock()  # file handle: seek + read, and lazy IFD parsing
+        self._buffers = None  # the decode buffers the passes of this file share (SegmentBuffers)
 
     def _file(self):
         if self._tif is None:
@@ -918,9 +919,11 @@ class MaskReader:
         return self.prepare_channel_pass(channel_index, workers).start()
 
     def prepare_channel_pass(self, channel_index: int, workers: int = 2):  # mutation: equivalent — thread count only
-        """The channel's pass planned, not started: a ``label_pass.PreparedPass`` (Python work
-        only; planned under the file's lock, so it may run while another pass's threads read)."""
+        """The channel's pass ready to start: a ``label_pass.PreparedPass`` (planned, its few
+        tiles above the split level decoded, under the file's lock, so it may run while another
+        pass's threads read)."""
         from .label_pass import prepare_pass
+        from .tiff_stream import SegmentBuffers
 
         info = self.info
         problem = info.channel_problem(channel_index)
@@ -933,8 +936,11 @@ class MaskReader:
                 f"channel {info.channel_names[channel_index]!r} has no plane in {info.display} for "
                 f"z = {cut_list(missing)}")
         with self._lock:
+            if self._buffers is None:
+                self._buffers = SegmentBuffers()
             levels = [self.plane_levels(channel_index, z) for z in range(len(zs))]
-            return prepare_pass(levels, info.height, info.width, workers=workers, lock=self._lock)
+            return prepare_pass(levels, info.height, info.width, workers=workers, lock=self._lock,
+                                buffers=self._buffers)
 
     def channel_passes(self, indices: list[int], workers: int = 2) -> dict:  # mutation: equivalent — thread count only
         """Several channels' passes, ``workers`` channels at a time (each consumer thread runs its
@@ -1031,6 +1037,7 @@ class MaskReader:
         return segments * max(1, info.size_z) >= 2 * workers
 
     def close(self) -> None:
+        self._buffers = None
         if self._tif is not None:
             self._tif.close()
             self._tif = None

@@ -191,6 +191,7 @@ def _read_bytes(fh, offset: int, count: int, lock: threading.Lock) -> bytes:
 
 
 _PREAD = hasattr(os, "pread")  # POSIX
+_PREADV = hasattr(os, "preadv")  # Linux, BSD, macOS 11+
 
 
 # deflate: what label masks are written with (tifffile's "zlib"); other codecs take tifffile's path
@@ -211,11 +212,15 @@ class SegmentBuffers:
 
     def __init__(self) -> None:
         self._free: dict[tuple, list[np.ndarray]] = {}
-        self._codecs: dict[int, object] = {}  # id(page) -> the codec, or None: tifffile's path
+        self._reads: list[bytearray] = []  # read buffers for the compressed bytes
+        # id(page) -> (page, the codec or None: tifffile's path); the page is kept so that its id
+        # is not reused by another page while the pool lives
+        self._codecs: dict[int, tuple] = {}
 
     def _codec(self, page):
         key = id(page)
-        if key not in self._codecs:
+        entry = self._codecs.get(key)
+        if entry is None or entry[0] is not page:
             codec = None
             try:
                 dtype = page.dtype
@@ -230,8 +235,32 @@ class SegmentBuffers:
                     codec = TIFF.DECOMPRESSORS[int(page.compression)]
             except Exception:  # noqa: BLE001 - a damaged tag or a missing codec: tifffile's path
                 codec = None
-            self._codecs[key] = codec
-        return self._codecs[key]
+            entry = self._codecs[key] = (page, codec)
+        return entry[1]
+
+    def read(self, fh, offset: int, count: int, lock: threading.Lock):
+        """``count`` bytes at ``offset`` into a pooled buffer (a memoryview; hand the buffer back
+        with ``give_read``), or bytes where the file cannot be read positionally."""
+        if not (_PREADV and getattr(fh, "_offset", None) == 0 and fh.is_file):
+            return _read_bytes(fh, offset, count, lock)
+        try:
+            buf = self._reads.pop()  # atomic: part threads share the pool
+        except IndexError:
+            buf = bytearray(count)
+        if len(buf) < count:
+            buf = bytearray(count + count // 4)
+        view = memoryview(buf)[:count]
+        if os.preadv(fh.fileno(), [view], offset) != count:  # a short read: the plain read says why
+            view.release()
+            self._reads.append(buf)
+            return _read_bytes(fh, offset, count, lock)
+        return view
+
+    def give_read(self, data) -> None:
+        if isinstance(data, memoryview):
+            buf = data.obj
+            data.release()
+            self._reads.append(buf)
 
     def decode(self, page, layout: Layout, index: int, data: bytes) -> np.ndarray | None:
         """The segment decoded into a pooled array, or None: take tifffile's path."""
@@ -282,11 +311,17 @@ def decode_segment(plane: Plane, layout: Layout, index: int, lock: threading.Loc
     if count > 2 * MAX_SEGMENT_BYTES:
         raise MaskDecodeError(f"{plane.display}: {plane.where(index)} declares {count:,} bytes, beyond "
                               f"{limit_text('MAX_SEGMENT_BYTES')}")
-    data = _read_bytes(fh, offset, count, lock)
-    if buffers is not None:
+    if buffers is not None and buffers._codec(page) is not None:
+        data = buffers.read(fh, offset, count, lock)
         decoded = buffers.decode(page, layout, index, data)
+        if isinstance(data, memoryview):  # the read buffer goes back; tifffile's path gets bytes
+            raw = None if decoded is not None else bytes(data)
+            buffers.give_read(data)
+            data = raw
         if decoded is not None:
             return decoded
+    else:
+        data = _read_bytes(fh, offset, count, lock)
     try:
         decoded, _, _ = page.decode(data, index)
     except Exception as exc:  # noqa: BLE001 - any codec failure is a finding
