@@ -247,8 +247,8 @@ class SegmentBuffers:
             buf = self._reads.pop()  # atomic: part threads share the pool
         except IndexError:
             buf = bytearray(count)
-        if len(buf) < count:
-            buf = bytearray(count + count // 4)
+        if len(buf) < count:  # mutation: equivalent[compare] — a new buffer where the old one would do: memory only
+            buf = bytearray(count + count // 4)  # mutation: equivalent — headroom for the next, larger segments only
         view = memoryview(buf)[:count]
         if os.preadv(fh.fileno(), [view], offset) != count:  # a short read: the plain read says why
             view.release()
