@@ -137,7 +137,7 @@ def child_ours(path: str, workers: int, mode: str) -> dict:
     from pytest_segmask.checks.pyramid_labels import check_pyramid_labels
 
     cpu0, _ = usage()
-    label_kernels.load(np.uint32)  # numba: load the cached machine code (once per process, as the pass does)
+    getattr(label_kernels, "load", label_kernels.warm_up)(np.uint32)  # numba: load the cached machine code (once per process, as the pass does; older trees: warm_up)
     import tifffile  # noqa: F401 - imported by the first open_mask (once per process; the plugin does it at collection)
     import lxml.etree  # noqa: F401
     load = usage()[0] - cpu0
