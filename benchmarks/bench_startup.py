@@ -66,8 +66,8 @@ def main() -> None:
         imports = plugin_imports(cwd)
     print(f"python {sys.version.split()[0]}; best of {args.repeat} fresh processes, wall seconds")
     print(f"pytest --co, plugin disabled (-p no:segmask):  {disabled:6.3f}")
-    print(f"pytest --co, plugin installed, no dataset:     {idle:6.3f}  (+{idle - disabled:.3f})")
-    print(f"pytest --co --segmask-dataset=examples/kidney-demo: {with_dataset:6.3f}  (+{with_dataset - disabled:.3f}: "
+    print(f"pytest --co, plugin installed, no dataset:     {idle:6.3f}  ({idle - disabled:+.3f})")
+    print(f"pytest --co --segmask-dataset=examples/kidney-demo: {with_dataset:6.3f}  ({with_dataset - disabled:+.3f}: "
           "imports, listing, mask metadata, 53 items)")
     total = sum(t for _, t in imports)
     print(f"imports made by the plugin while collecting (goal ≤ 0.3 s): {total:.3f} s")
