@@ -12,8 +12,9 @@ a "split level" (the highest level with ``PARTS_PER_THREAD`` subtrees per thread
 Each thread decodes and reduces its own run of parts into its own table — imagecodecs and the
 compiled kernels release the GIL, so the threads run in parallel — and a thread that gets ahead
 (a faster core, easier tiles) then takes parts left in the other's run instead of waiting at the
-end (``_PartQueue``). The few tiles above the split level are decoded first (``prepare_pass``, while the previous
-channel still runs); they are shared by the parts (a lock each). The threads' tables are merged
+end (``_PartQueue``). The few tiles above the split level are decoded first (``prepare_pass``,
+while the previous channel still runs); they are shared by the parts (a lock each). Decoded
+tiles go into reusable arrays (``tiff_stream.SegmentBuffers``). The threads' tables are merged
 at the end, one column at a time (``channel_stats.finish_parts``); ``start_pass`` returns while
 the parts run, so the caller can merge the previous channel meanwhile. Results do not depend on
 the split: examples are the first bad pixels in raster order, errors come in pass order (tested
@@ -156,9 +157,9 @@ Event = tuple[int, int, int, int]  # (position in the pass's order, z, level, ti
 @dataclass
 class _PassPlan:
     """The pass's events split for threads: ``upper`` (levels above the split level, decoded
-    first, in this thread) and ``parts`` (runs of whole subtrees of the split level's tiles, in
-    the pass's order), which ``threads`` threads take one after the other as they get free.
-    Every event of the sequential order is in exactly one list, in that order."""
+    first, when the pass is prepared) and ``parts`` (runs of whole subtrees of the split level's
+    tiles, in the pass's order), which ``threads`` threads share out (``_PartQueue``). Every
+    event of the sequential order is in exactly one list, in that order."""
 
     upper: list[Event]
     parts: list  # of lists of events (one streamed iterator when the pass is not split)
@@ -300,8 +301,9 @@ class PreparedPass:
 def prepare_pass(planes_by_z: list[list[Plane]], height: int, width: int, *,
                  workers: int = 2,  # mutation: equivalent — thread count only
                  lock: threading.Lock | None = None, buffers: SegmentBuffers | None = None) -> PreparedPass:
-    """The plan of ``run_pass``; raises MaskDecodeError at once when a full-resolution IFD
-    cannot be read. ``buffers``: a pool the passes of one file share (a new one by default)."""
+    """``run_pass`` prepared (see PreparedPass); raises MaskDecodeError at once when a
+    full-resolution IFD cannot be read. ``buffers``: the pool the passes of one file share (a new
+    one by default)."""
     nz = len(planes_by_z)
     depth = max(len(levels) - 1 for levels in planes_by_z)  # a channel has a plane at least
     result = PyramidResult([LevelResult(k + 1) for k in range(depth)], planes=nz) if depth else None

@@ -200,10 +200,12 @@ _NATIVE_ORDER = "<" if sys.byteorder == "little" else ">"
 
 
 class SegmentBuffers:
-    """Reusable output arrays for the decoded segments of one pass. A pass decodes thousands of
-    same-sized segments; a fresh array for each costs page faults on every one (the allocator
-    returns freed megabytes to the OS and takes them again). An array handed back with ``give``
-    is decoded into again, so the pool never holds more arrays than were in use at once.
+    """Reusable arrays for decoded segments, and buffers for their compressed bytes, shared by
+    the passes over one file (``MaskReader`` drops them when it closes). A pass decodes
+    thousands of same-sized segments; a fresh array for each costs page faults on every one
+    (the allocator returns freed megabytes to the OS and takes them again). An array handed
+    back with ``give`` is decoded into again, so the pool never holds more arrays than were in
+    use at once.
 
     Only the plain case takes this path (deflate, no predictor, one sample of 8–64 bits in
     native byte order): it decodes with the codec tifffile itself picks, into an array from
