@@ -689,6 +689,44 @@ def test_many_tiny_tiles_are_streamed_in_one_part(tmp_path, monkeypatch):
         reader.close()
 
 
+def test_split_passes_without_positional_reads_finish(tmp_path, monkeypatch):
+    """Where a file cannot be read positionally (Windows), every read takes the file's lock,
+    which the next channel's preparation holds while it decodes the tiles above the split
+    level: the passes still finish (no thread waits on a lock its caller holds), right."""
+    import threading
+
+    from pytest_segmask.checks import mask_image
+    from pytest_segmask.checks import tiff_stream as ts
+
+    monkeypatch.setattr(mask_image, "SPLIT_MIN_PIXELS", 0)
+    monkeypatch.setattr(ts, "_PREAD", False)
+    monkeypatch.setattr(ts, "_PREADV", False)
+    mask = MaskSpec(width=256, height=256, tile=16, pyramid_levels=4,
+                    channels=tuple(ChannelSpec(f"c{i}", 40 + i) for i in range(3)))
+    path = tmp_path / mask.file_name
+    labels = write_mask(mask, path)
+    reader = MaskReader(open_mask(path))
+    got = {}
+
+    def run():
+        for index, result in reader.iter_channel_passes([0, 1, 2]):
+            got[index] = result
+
+    try:
+        from pytest_segmask.checks.label_pass import _plan_parts, _PlanePyramid
+
+        assert len(_plan_parts([_PlanePyramid(reader.plane_levels(0, 0), 0)], 2).upper) > 1
+        th = threading.Thread(target=run, daemon=True)
+        th.start()
+        th.join(60)
+        assert not th.is_alive(), "the passes did not finish"
+    finally:
+        reader.close()
+    for index in range(3):
+        assert_stats_equal(got[index].stats, stats_reference([labels[index]]))
+        assert got[index].pyramid.bad_pixels == 0
+
+
 @pytest.mark.parametrize("max_rows", [1 << 21, 4])
 def test_large_mask_overlaps_the_next_pass_only_below_the_row_budget(tmp_path, monkeypatch, max_rows):
     """Split passes, one channel at a time: the next channel's pass starts before a channel is

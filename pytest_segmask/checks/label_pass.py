@@ -432,8 +432,9 @@ def _prepare(geoms: list[_PlanePyramid], plan: _PassPlan, result: PyramidResult 
                     fut.cancel()
                 raise
 
-    # several tiles above the split level: decoded on the pass's threads, consumed here in order
-    run_events(plan.upper, None, workers if len(plan.upper) > 1 else 0)  # mutation: equivalent — decode threads only
+    # the tiles above the split level, in this thread: a caller may hold the file's lock (a
+    # reentrant lock, which the plain read takes when the file cannot be read positionally)
+    run_events(plan.upper, None, 0)  # mutation: equivalent — decode threads only
     accs: list[StatsAccumulator] = []  # one table per thread: made when the threads start
     # one part: one thread reducing, decoding ahead on a small pool; several: each decodes inline
     decode_threads = max(1, workers) if len(plan.parts) == 1 else 0  # mutation: equivalent — decode threads only
