@@ -206,6 +206,56 @@ def test_block_test_counts_match_numpy(tmp_path, f, shape, tile):
         assert (lv2.tested, lv2.bad, lv2.first) == (tested, 1, [(0, 0, 0)])
 
 
+@pytest.mark.parametrize("f, shape, tile, workers, inside", [
+    (3, (300, 250), (96, 96), 1, "all"),  # one thread: every level-0 tile under one parent
+    (2, (600, 600), (64, 64), 2, "all"),  # split at level 1: each thread owns its parents
+    (3, (300, 250), (96, 96), 2, "none"),  # split at level 0: level-1 parents shared by threads
+    # level-1 tiles of 32 px: a level-0 tile (64 px → 21⅓ parent px) lies under one or two
+    (3, (300, 250), [(64, 64), (32, 32), (32, 32)], 1, "some"),
+])
+def test_block_test_inside_the_statistics_matches_numpy(tmp_path, monkeypatch, f, shape, tile, workers, inside):
+    """A level-0 tile under one parent that no other thread uses is block-tested inside its
+    statistics (``StatsAccumulator.add(test=…)``, TEST_STRIP rows at a time, the equal-row scan
+    running past strips); the others apart. Counts and examples equal the numpy reference
+    either way, and each way is taken where expected."""
+    from pytest_segmask.checks import channel_stats, label_kernels
+
+    tiles = tile if isinstance(tile, list) else [tile] * 3
+    assert label_kernels.TEST_STRIP < tiles[0][0]  # several strips per tile
+    rng = np.random.default_rng(sum(shape))
+    # objects 6 rows tall: runs of equal rows cross the strip boundaries
+    labels = np.repeat(np.repeat(rng.integers(1, 4000, (shape[0] // 6 + 1, shape[1] // 5 + 1)), 6, 0), 5, 1)
+    labels = labels[:shape[0], :shape[1]].astype(np.uint32)
+    labels[20:64] = 0  # equal rows to the end of a 64-row tile: the scan leaves the last strip untested
+    level1 = labels[::f, ::f].copy()
+    bad1 = [(y, x) for y in range(3, level1.shape[0], 17) for x in range(level1.shape[1] - 1, 0, -29)]
+    for y, x in bad1:
+        level1[y, x] = 4001 + y  # matches no pixel of its block
+    level2 = level1[::f, ::f].copy()
+    level2[-1, 0] = 9
+    path = tmp_path / "p.tiff"
+    with tifffile.TiffWriter(path) as tif:
+        for k, (level, t) in enumerate(zip([labels, level1, level2], tiles)):
+            tif.write(level, photometric="minisblack", metadata=None, compression="zlib", tile=t,
+                      **({"subifds": 2} if k == 0 else {"subfiletype": 1}))
+    ways = []
+    original = channel_stats.StatsAccumulator.add
+
+    def add(self, *args, **kwargs):
+        ways.append((args[6:] or [kwargs.get("test")])[0] is not None)  # tested inside, or not
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(channel_stats.StatsAccumulator, "add", add)
+    result = pyramid_pass(path, workers)
+    assert_stats_equal(result.stats, stats_reference([labels]))
+    lv1, lv2 = result.pyramid.levels
+    for lv, child, parent in ((lv1, labels, level1), (lv2, level1, level2)):
+        tested, bad, first = block_reference(child, parent, f)
+        assert (lv.tested, lv.bad, lv.first) == (tested, bad, [(0, y, x) for y, x in first])
+    assert lv1.bad == len(bad1) > 5
+    assert {"all": all(ways), "none": not any(ways), "some": any(ways) and not all(ways)}[inside]
+
+
 def test_block_test_edge_blocks_are_partial(tmp_path):
     """Level 1 of a 5 × 5 image with factor 2 is 3 × 3: its last row and column come from
     1-pixel-wide blocks; a value from outside the block is bad, one from inside is good."""

@@ -8,6 +8,7 @@ kernels, and the labels item's check.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -176,7 +177,11 @@ class StatsAccumulator:
         self.bsz = np.zeros(1, np.int64)  # mutation: equivalent — a placeholder: _ensure grows the side table before a call needs it
         self.meta = K.new_meta()
         local_slots = np.full(1 << K.LOCAL_BITS, -1, np.int32)  # mutation: equivalent — the kernel masks slots to LOCAL_BITS; any negative is empty
-        self.local = (np.zeros(K.LOCAL_MAX, np.uint32), local_slots, *(np.zeros(K.LOCAL_MAX, np.int64) for _ in range(7)))
+        # tile-local: id, slot, count (of one call: < 2^32), x and y sums (int64), bounding box
+        # (image coordinates: < 2^32)
+        self.local = (np.zeros(K.LOCAL_MAX, np.uint32), local_slots, np.zeros(K.LOCAL_MAX, np.uint32),
+                      np.zeros(K.LOCAL_MAX, np.int64), np.zeros(K.LOCAL_MAX, np.int64),
+                      *(np.zeros(K.LOCAL_MAX, np.uint32) for _ in range(4)))
         self.rowslot = np.zeros(width, np.int32)
         self.starts = np.zeros(width + 1, np.int32)  # mutation: equivalent — a longer buffer only
         self.rj = np.zeros(width + 1, np.int32)  # mutation: equivalent — a longer buffer only
@@ -246,9 +251,12 @@ class StatsAccumulator:
 
     # -- accumulation -----------------------------------------------------------------------
 
-    def add(self, tile: np.ndarray, hh: int, ww: int, y0: int, x0: int, z: int = 0) -> None:
+    def add(self, tile: np.ndarray, hh: int, ww: int, y0: int, x0: int, z: int = 0,
+            test: BlockTest | None = None) -> None:
         """Valid rect (hh, ww) of a decoded segment at image (y0, x0) of plane z, in any order
-        of planes and segments."""
+        of planes and segments. ``test``: the segment's one parent segment, which its rows are
+        block-tested against as they are read (else see ``label_kernels.block_test``)."""
+        targs = self._no_test(tile) if test is None else test
         rows_per_call = max(1, CHUNK_PIXELS // max(ww, 1))  # mutation: equivalent — rows per kernel call only
         r0 = 0
         while r0 < hh:
@@ -270,16 +278,39 @@ class StatsAccumulator:
                 tile, r0, r1, ww, y0, x0, z, self.rowslot, self.starts, self.rj, *self.local,
                 self.gid, self.gcnt, self.gsx, self.gsy, self.gsz, self.gbb, self.gzr,
                 self.hidx, self.hbits, self.scramble, self.bcnt, self.bsx, self.bsy, self.bsz,
-                self.meta, self.big_at, self.is3d)
+                self.meta, self.big_at, self.is3d, *targs)
             self.pixels_seen += px
             r0 = r1
             if not self.scramble and self.meta[8] > self.K.SCRAMBLE_AT:  # mutation: equivalent — hash strategy only (identity or Fibonacci)
                 self.scramble = True  # ids in a pattern that defeats identity hashing
                 self.K.rehash(self.gid, int(self.meta[0]), self.hidx, self.hbits, True)
 
+    _NO_MATCHED = np.zeros((1, 1), np.uint8)
+
+    @classmethod
+    def _no_test(cls, tile: np.ndarray) -> tuple:
+        # block_stats's test arguments with the factor 0 (no test); arrays of the tile's type,
+        # so one compiled kernel serves both
+        return (tile, 0, 0, 0, 0, 0, cls._NO_MATCHED, 0, 0)
+
     def finish(self) -> ChannelStats:
         """The sorted, compact statistics; the accumulator is emptied."""
         return finish_parts([self])
+
+
+class BlockTest(NamedTuple):
+    """A segment's block test against its parent segment, run by ``StatsAccumulator.add``:
+    ``label_kernels.block_test``'s arguments from ``parent`` on (``matched`` is written)."""
+
+    parent: np.ndarray
+    ph: int
+    pw: int
+    py0: int
+    px0: int
+    f: int
+    matched: np.ndarray
+    ch_full: int
+    cw_full: int
 
 
 def index_type(rows: int):

@@ -28,6 +28,9 @@ from numba import njit
 
 PROMOTED = np.uint32(0xFFFFFFFF)
 LOCAL_MAX = 16384  # tile-local objects before a flush into the global table
+# rows block-tested at a time inside block_stats (64 KB of a 512-wide uint32 tile: still in
+# cache when the statistics read them)
+TEST_STRIP = 32  # mutation: equivalent — how many rows are tested at a time only
 # local hash: 2^15 slots (load <= 0.5)
 LOCAL_BITS = 15  # mutation: equivalent — local hash size only
 FIB = np.uint64(0x9E3779B97F4A7C15)  # mutation: equivalent — the hash multiplier only (any keeps probing correct)
@@ -130,9 +133,13 @@ def _flush(lkeys, lslot, lcnt, lsx, lsy, lminx, lminy, lmaxx, lmaxy, nloc, z,
 @njit(cache=True, nogil=True)  # mutation: equivalent — compilation cache and GIL release only
 def block_stats(tile, r0, r1, w, y0, x0, z, rowslot, starts, rj,
                 lkeys, lslot, lcnt, lsx, lsy, lminx, lminy, lmaxx, lmaxy,
-                gid, gcnt, gsx, gsy, gsz, gbb, gzr, hidx, hbits, scramble, bcnt, bsx, bsy, bsz, meta, big_at, is3d):
+                gid, gcnt, gsx, gsy, gsz, gbb, gzr, hidx, hbits, scramble, bcnt, bsx, bsy, bsz, meta, big_at, is3d,
+                tparent, tph, tpw, tpy0, tpx0, tf, tmatched, tch_full, tcw_full):
     """Rows ``r0:r1`` (first ``w`` columns) of a decoded segment whose pixel (0, 0) is image
-    pixel (y0, x0) of plane ``z``."""
+    pixel (y0, x0) of plane ``z``. With ``tf`` > 0 the same rows are also block-tested against
+    their parent segment (``block_test``'s arguments ``parent`` … ``cw_full``, prefixed ``t``),
+    a strip at a time just before the statistics read it: the rows are read from memory once,
+    not once per kernel."""
     lmask = lslot.shape[0] - 1  # 2^LOCAL_BITS slots
     lshift = 64 - LOCAL_BITS
     nloc = 0
@@ -141,8 +148,16 @@ def block_stats(tile, r0, r1, w, y0, x0, z, rowslot, starts, rj,
     objpx = 0
     prev_ok = False  # the previous row's runs (starts, rj) are valid slots of the local table
     pns = 0  # mutation: equivalent — read only after a row sets it
+    strip = max(tf, (TEST_STRIP // max(tf, 1)) * tf)  # whole blocks of tf rows
+    tested = r0  # rows r0:tested are block-tested
     r = r0
     while r < r1:
+        # the strip holding row r (the equal-row scan may have run ahead)
+        while tf > 0 and tested <= r:  # mutation: equivalent[compare] — when a strip is tested only (the tail tests what the loop leaves)
+            s1 = min(r1, tested + strip)
+            block_test(tile[tested:s1], s1 - tested, w, y0 + tested, x0, tch_full, tcw_full,
+                       tparent, tph, tpw, tpy0, tpx0, tf, tmatched)
+            tested = s1
         y = y0 + r
         row = tile[r]
         if prev_ok:
@@ -267,6 +282,9 @@ def block_stats(tile, r0, r1, w, y0, x0, z, rowslot, starts, rj,
     meta[2] += background
     meta[3] += negative
     meta[7] += objpx
+    if tf > 0 and tested < r1:  # rows the equal-row scan ran over at the end
+        block_test(tile[tested:r1], r1 - tested, w, y0 + tested, x0, tch_full, tcw_full,
+                   tparent, tph, tpw, tpy0, tpx0, tf, tmatched)
 
 
 @njit(cache=True, nogil=True)  # mutation: equivalent — compilation cache and GIL release only
@@ -328,6 +346,32 @@ def block_test(child, ch, cw, cy0, cx0, ch_full, cw_full, parent, ph, pw, py0, p
                 matched[prow, px - px0] |= _block_general(child, ya, yb, px, f, cx0, cw, cw_full, parent[prow, px - px0])
 
 
+@njit(cache=True, nogil=True)  # mutation: equivalent — compilation cache and GIL release only
+def tally_matched(matched, hh, ww, examples):
+    """Over ``matched[:hh, :ww]`` of a parent segment: (pixels judged, pixels matching no pixel
+    of their block, how many of those were written to ``examples``: their (row, column), the
+    first in raster order). Bit 4 marks a pixel not judged; 0 a pixel that did not match."""
+    judged = 0
+    bad = 0
+    for y in range(hh):
+        row = matched[y]
+        for x in range(ww):
+            v = row[x]
+            judged += (v & 4) == 0
+            bad += v == 0
+    found = 0
+    if bad:
+        for y in range(hh):
+            if found == examples.shape[0]:  # mutation: equivalent — speed only (the test below stops at the cap)
+                break
+            for x in range(ww):
+                if matched[y, x] == 0 and found < examples.shape[0]:
+                    examples[found, 0] = y
+                    examples[found, 1] = x
+                    found += 1
+    return judged, bad, found
+
+
 _LOADED: set[str] = set()  # pixel types whose kernels this process has loaded
 _LOAD_LOCK = threading.Lock()
 
@@ -359,6 +403,7 @@ def warm_up(dtype) -> None:
     acc.finish()
     matched = np.zeros((2, 2), np.uint8)
     block_test(tile, 4, 4, 0, 0, 4, 4, tile, 2, 2, 0, 0, 2, matched)  # mutation: equivalent — warm-up only (compiles the kernels)
+    tally_matched(matched, 2, 2, np.zeros((1, 2), np.int64))  # mutation: equivalent — warm-up only (compiles the kernels)
 
 
 # --- the end of a pass: the parts' tables merged into one sorted, compact result -------------

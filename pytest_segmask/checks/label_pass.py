@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .channel_stats import ChannelStats, StatsAccumulator, finish_parts
+from .channel_stats import BlockTest, ChannelStats, StatsAccumulator, finish_parts
 from .pyramid_labels import MAX_EXAMPLES, LevelResult, PyramidResult
 from .tiff_stream import MaskDecodeError, Plane, SegmentBuffers, _checked_layout, decode_segment
 
@@ -140,13 +140,14 @@ class _PlanePyramid:
 
 
 class _Resident:
-    __slots__ = ("arr", "rect", "matched", "remaining", "failed", "lock")
+    __slots__ = ("arr", "rect", "matched", "remaining", "failed", "shared", "lock")
 
-    def __init__(self, arr, rect, remaining, failed):
+    def __init__(self, arr, rect, remaining, failed, shared):
         self.arr = arr
         self.rect = rect
         self.remaining = remaining
         self.failed = failed
+        self.shared = shared  # above the split level: the parts' threads may test against it at once
         self.matched = None if failed else np.zeros((rect[2], rect[3]), np.uint8)
         self.lock = threading.Lock()  # an upper tile's children may be in several parts
 
@@ -352,14 +353,9 @@ def _prepare(geoms: list[_PlanePyramid], plan: _PassPlan, result: PyramidResult 
         y0, x0, hh, ww = res.rect
         hh_t = max(0, min(hh, _ceil_div(child.h, f) - y0))
         ww_t = max(0, min(ww, _ceil_div(child.w, f) - x0))
-        m = res.matched[:hh_t, :ww_t]
-        tested = int(m.size - np.count_nonzero(m & 4))
-        bad = m == 0
-        nbad = int(np.count_nonzero(bad))
-        examples = []
-        if nbad:
-            ys, xs = np.nonzero(bad)
-            examples = [(z, int(y0 + a), int(x0 + b)) for a, b in zip(ys[:MAX_EXAMPLES], xs[:MAX_EXAMPLES])]
+        found = np.empty((MAX_EXAMPLES, 2), np.int64)
+        tested, nbad, n = K.tally_matched(res.matched, hh_t, ww_t, found)
+        examples = [(z, y0 + int(a), x0 + int(b)) for a, b in found[:n]]
         with tally:
             lv = result.levels[k - 1]
             lv.tested += tested
@@ -378,10 +374,22 @@ def _prepare(geoms: list[_PlanePyramid], plan: _PassPlan, result: PyramidResult 
         if error is not None:
             errors.append((pos, k, error))
         # compare with the resident level-(k+1) tiles this tile feeds
-        for p in g.parents(k, t):
+        parents = g.parents(k, t)
+        # a level-0 tile under one parent no other thread uses: tested inside its statistics
+        # (each strip of rows read once for both); a shared parent's lock is not held that long
+        fused = None
+        if k == 0 and error is None and len(parents) == 1:
+            only = resident[(z, 1, parents[0])]
+            if not (only.failed or only.shared):
+                fused = only
+        for p in parents:
             parent = resident[(z, k + 1, p)]
             with parent.lock:
-                if not parent.failed:
+                if parent is fused:
+                    py0, px0, phh, pww = parent.rect
+                    acc.add(arr, hh, ww, y0, x0, z, BlockTest(parent.arr, phh, pww, py0, px0, g.factors[1],
+                                                              parent.matched, lay.h, lay.w))
+                elif not parent.failed:
                     py0, px0, phh, pww = parent.rect
                     if error is None:
                         K.block_test(arr, hh, ww, y0, x0, lay.h, lay.w, parent.arr, phh, pww, py0, px0,
@@ -397,11 +405,13 @@ def _prepare(geoms: list[_PlanePyramid], plan: _PassPlan, result: PyramidResult 
             if last:
                 release(z, k + 1, p)
         if k == 0:
-            acc.add(arr, hh, ww, y0, x0, z)
+            if fused is None:
+                acc.add(arr, hh, ww, y0, x0, z)
             buffers.give(arr)
         else:
             n = g.n_children(k, t)
-            resident[(z, k, t)] = _Resident(arr, rect, n, failed=error is not None)
+            # the tiles above the split level are consumed before the parts start (acc None)
+            resident[(z, k, t)] = _Resident(arr, rect, n, failed=error is not None, shared=acc is None)
             if n == 0:
                 release(z, k, t)
 
