@@ -524,6 +524,28 @@ def test_switch_to_scrambled_hashing_keeps_one_row_per_id():
     assert int(acc.meta[0]) == len(np.unique(plane))
 
 
+def test_raster_numbered_ids_past_the_table_widen_it_and_keep_identity_hashing(monkeypatch):
+    """Labels numbered in raster order (ids jump a row of bricks at a time) met in depth-first
+    tile order: the first tiles' ids are small, the third tile's pass the hash table's size and
+    collide. The table is widened to span them (identity hashing kept: neighbouring ids in
+    neighbouring slots); only ids spread far thinner switch to Fibonacci hashing."""
+    from pytest_segmask.checks import channel_stats
+    from pytest_segmask.checks.channel_stats import StatsAccumulator
+
+    monkeypatch.setattr(channel_stats, "CHUNK_PIXELS", 1 << 10)  # small tables for a small image
+    y, x = np.mgrid[0:256, 0:256]
+    plane = ((y // 2) * 200 + x // 2 + 1).astype(np.uint32)  # 16,384 bricks, ids up to 25,528
+    acc = StatsAccumulator(256, 256)
+    calls = []
+    monkeypatch.setattr(acc, "_long_probes", lambda: calls.append(acc.hbits) or StatsAccumulator._long_probes(acc))
+    for ty, tx in [(0, 0), (0, 1), (1, 0), (1, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 0), (2, 1), (3, 0),
+                   (3, 1), (2, 2), (2, 3), (3, 2), (3, 3)]:  # 64-px tiles, depth-first (Z) order
+        acc.add(np.ascontiguousarray(plane[ty * 64:(ty + 1) * 64, tx * 64:(tx + 1) * 64]), 64, 64, ty * 64, tx * 64)
+    assert calls and (1 << calls[0]) < 25_528  # the table was smaller than the ids' span
+    assert not acc.scramble and (1 << acc.hbits) >= 25_528 - 1 + 1
+    assert_stats_equal(acc.finish(), stats_reference([plane]))
+
+
 def test_undecodable_level_tile_that_no_level_0_tile_feeds_is_still_reported(tmp_path):
     """Level 1 wider than level 0 / 2 (128 → 80 px, factor 2): its tiles past x = 64 get no
     level-0 pixels, yet every tile of every level is decoded once, so a broken one is named."""

@@ -141,6 +141,9 @@ def _zeros(shape, dtype) -> np.ndarray:
 
 
 _GROW = 1.25  # mutation: equivalent — capacity growth only
+# a hash table spanning the ids seen (identity hashing without collisions) may take this many
+# slots per row of capacity before Fibonacci hashing takes over
+ID_SPAN_SLOTS = 4  # mutation: equivalent — hash strategy only
 FIT_SHARE = 4  # mutation: equivalent — rows per call only: a call near the end may shrink to 1/FIT_SHARE to use the room left
 
 
@@ -282,8 +285,29 @@ class StatsAccumulator:
             self.pixels_seen += px
             r0 = r1
             if not self.scramble and self.meta[8] > self.K.SCRAMBLE_AT:  # mutation: equivalent — hash strategy only (identity or Fibonacci)
-                self.scramble = True  # ids in a pattern that defeats identity hashing
-                self.K.rehash(self.gid, int(self.meta[0]), self.hidx, self.hbits, True)
+                self._long_probes()
+
+    def _long_probes(self) -> None:
+        """Ids collided under identity hashing (slot = id mod table size). When a table
+        spanning every id seen costs at most ID_SPAN_SLOTS slots per row expected, it is
+        widened to that: no two ids then share a slot, and neighbouring ids keep neighbouring
+        slots. Otherwise the ids are spread too thin (or in a pattern): Fibonacci hashing.
+        Raster-numbered labels hit the first case: the ids a tile holds pass the table's size
+        long before the table fills (a pass with tiles in depth-first order meets the highest
+        ids early), and Fibonacci hashing would make every lookup a cache miss."""
+        n = int(self.meta[0])
+        ids = self.gid[:n]
+        span = int(ids.max()) - int(ids.min()) + 1  # mutation: equivalent — table size only (probing finds any id) — any run of `span` ids has distinct residues
+        bits = max(self.hbits, (span - 1).bit_length())  # the least 2^bits ≥ span
+        # rows this table is expected to hold at the end (the density so far), or its capacity
+        rows = max(self.cap, n * self.total_pixels // max(self.pixels_seen, 1))
+        if (1 << bits) <= ID_SPAN_SLOTS * rows:
+            self.hbits = bits
+            self.hidx = _empty(1 << bits, np.int32)
+            self.meta[8] = 0  # mutation: equivalent — speed only (a stale record rehashes again next call) — the next collision is news
+        else:
+            self.scramble = True  # ids in a pattern that defeats identity hashing
+        self.K.rehash(self.gid, n, self.hidx, self.hbits, self.scramble)
 
     _NO_MATCHED = np.zeros((1, 1), np.uint8)
 
