@@ -142,7 +142,7 @@ def _zeros(shape, dtype) -> np.ndarray:
 
 _GROW = 1.25  # mutation: equivalent — capacity growth only
 # a hash table spanning the ids seen (identity hashing without collisions) may take this many
-# slots per row of capacity before Fibonacci hashing takes over
+# slots per row the table is expected to hold before Fibonacci hashing takes over
 ID_SPAN_SLOTS = 4  # mutation: equivalent — hash strategy only
 FIT_SHARE = 4  # mutation: equivalent — rows per call only: a call near the end may shrink to 1/FIT_SHARE to use the room left
 

@@ -265,8 +265,8 @@ class PassRun:
     ChannelPass (or raises the MaskDecodeError that stopped the pass). The caller's thread is
     free meanwhile: it merges the previous channel while this one is decoded."""
 
-    def __init__(self, threads: list[threading.Thread], rows, finish, first_done: threading.Event | None = None,
-                 predicted_rows=None) -> None:
+    def __init__(self, threads: list[threading.Thread], rows, finish, first_done: threading.Event,
+                 predicted_rows) -> None:
         self._threads = threads
         self._rows = rows
         self._finish = finish
@@ -283,8 +283,6 @@ class PassRun:
         """Wait until one of the threads has run out of parts (the others are on their last
         parts); return the rows the tables are predicted to hold at the end (their rows so far
         scaled by the pixels left)."""
-        if self._first_done is None:  # mutation: equivalent — a pass without threads (none today) is joined instead
-            return self.join()
         self._first_done.wait()
         return self._predicted()
 
