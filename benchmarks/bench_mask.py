@@ -14,18 +14,21 @@ parent's peak RSS). Printed per mask:
 
 * ours   — open_mask + the channel passes + ``check_labels`` + ``check_pyramid_labels`` for
   every channel; modes: plugin (what the plugin does: a large mask one channel at a time, the
-  pass split over two threads, the next channel's pass running while a channel is merged if
-  its tables hold at most 2 M rows, each channel's statistics dropped after its items), keep (the
+  pass split over two threads, the next channel's pass starting when the first of them runs
+  out of parts and running while the channel is merged, if its tables are predicted to hold at
+  most 2 M rows; each channel's statistics dropped after its items), keep (the
   same, every channel's statistics kept: their bytes per object are printed), one-thread
   (``channel_pass(workers=1)``: one thread reducing while one decodes ahead). Each mode runs in
   ``--repeat`` (3) fresh processes; the one with the least CPU is printed, like the floor's best
-  of three, with the highest peak RSS of them. Wall s, CPU s
+  round, with the highest peak RSS of them. Wall s, CPU s
   (user + sys of the process after imports), cores used (CPU / wall), peak RSS of the process
   (VmHWM: interpreter, numpy, numba and the kernels included); the numba kernel load and the
   imports the first ``open_mask`` makes (tifffile, lxml: once per process, done by the plugin at
   collection) are measured before and printed apart.
-* floor  — single-thread decode of every level-0 tile with tifffile's codec (libdeflate), CPU s
-  (best of three); also every level (what the pass must decode).
+* floor  — single-thread decode of every level-0 tile with tifffile's codec (libdeflate), CPU s;
+  also every level (what the pass must decode). Three rounds in one process first, then one
+  round in a fresh process just before each run of ours (the host's speed drifts between
+  minutes: the floor is measured at the same moments); the best round of all is printed.
 * naive  — ``tifffile.TiffFile.pages[c].asarray()`` + ``np.unique(return_counts=True)`` per
   channel (statistics only, no block test), wall/CPU s and peak RSS.
 """
@@ -168,13 +171,13 @@ def child_ours(path: str, workers: int, mode: str) -> dict:
             "kept_per_object": sum(s.nbytes for s in kept) / max(1, sum(objects)) if kept else None}
 
 
-def child_floor(path: str) -> dict:
+def child_floor(path: str, rounds: int = 3) -> dict:
     import tifffile
 
     out = {}
     with tifffile.TiffFile(path) as tif:
         fh = tif.filehandle
-        for label, all_levels in (("level0", False), ("all", True)) * 3:  # best of three
+        for label, all_levels in (("level0", False), ("all", True)) * rounds:  # the best of the rounds
             cpu0, _ = usage()
             nbytes = 0
             for page in tif.pages:
@@ -237,7 +240,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         kind, path, *rest = args.child
-        result = {"ours": lambda: child_ours(path, int(rest[0]), rest[1]), "floor": lambda: child_floor(path),
+        result = {"ours": lambda: child_ours(path, int(rest[0]), rest[1]), "floor": lambda: child_floor(path, int(rest[0]) if rest else 3),
                   "naive": lambda: child_naive(path),
                   "write": lambda: write_mask(Path(path), int(rest[0]), int(rest[1]), int(rest[2]), rest[3]) or {}}[kind]()
         print(json.dumps(result))
@@ -248,7 +251,7 @@ def main() -> None:
     warm_kernels()
     print(f"| mask | objects | mode | ours wall s | ours CPU s (best of {args.repeat}) | cores | "
           "kernel load + imports CPU s (once per process) | "
-          f"ours peak RSS MB (highest of {args.repeat}; stats kept MB, bytes/object) | floor CPU s (best of 3): level 0 / all levels | "
+          f"ours peak RSS MB (highest of {args.repeat}; stats kept MB, bytes/object) | floor CPU s (best of all rounds): level 0 / all levels | "
           "ours CPU ÷ floor: level 0 / all levels | naive wall s | naive peak RSS MB | naive ÷ ours (wall) |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for size in args.sizes:
@@ -258,13 +261,19 @@ def main() -> None:
                 t = time.perf_counter()
                 run_child("write", str(path), str(size), str(args.channels), str(args.levels), kind)
                 print(f"(generated {path.name}: {path.stat().st_size / 1e6:.0f} MB in {time.perf_counter() - t:.0f} s)")
-            floor = run_child("floor", str(path))
+            floors = [run_child("floor", str(path))]
             naive = None if args.no_naive else run_child("naive", str(path))
             for mode in args.modes:
-                # best of --repeat fresh processes by CPU (the floor is a best of three too: this
-                # host's speed drifts by ±15 % from run to run); RSS: the highest of them
-                runs = [run_child("ours", str(path), str(args.workers), mode) for _ in range(args.repeat)]
+                # best of --repeat fresh processes by CPU, each run just after one more round of
+                # the floor (this host's speed drifts by ±15 % from minute to minute: the floor
+                # is measured at the same moments as ours, and its best over all rounds is kept);
+                # RSS: the highest of them
+                runs = []
+                for _ in range(args.repeat):
+                    floors.append(run_child("floor", str(path), "1"))
+                    runs.append(run_child("ours", str(path), str(args.workers), mode))
                 ours = dict(min(runs, key=lambda r: r["cpu"]), rss=max(r["rss"] for r in runs))
+                floor = {key: min(f[key] for f in floors) for key in ("level0", "all")}
                 if naive is not None:
                     assert naive["objects"] == ours["objects"], (naive["objects"], ours["objects"])
                 assert ours["findings"] == 0
