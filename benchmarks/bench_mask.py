@@ -14,9 +14,8 @@ parent's peak RSS). Printed per mask:
 
 * ours   — open_mask + the channel passes + ``check_labels`` + ``check_pyramid_labels`` for
   every channel; modes: plugin (what the plugin does: a large mask one channel at a time, the
-  pass split over two threads, the next channel's pass starting when the first of them runs
-  out of parts and running while the channel is merged, if its tables are predicted to hold at
-  most 2 M rows; each channel's statistics dropped after its items), keep (the
+  pass split over two threads, the next channel's pass running while a channel is merged if
+  its tables hold at most 2 M rows, each channel's statistics dropped after its items), keep (the
   same, every channel's statistics kept: their bytes per object are printed), one-thread
   (``channel_pass(workers=1)``: one thread reducing while one decodes ahead). Each mode runs in
   ``--repeat`` (3) fresh processes; the one with the least CPU is printed, like the floor's best

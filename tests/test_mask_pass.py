@@ -638,40 +638,6 @@ def test_a_thread_held_up_leaves_the_other_parts_to_the_other_thread(tmp_path, m
     assert sorted(map(sorted, by_thread.values())) == [list(range(4)), list(range(4, 64))]
 
 
-def test_the_next_channel_starts_when_the_first_thread_runs_out_of_parts(tmp_path, monkeypatch):
-    """While one of channel 0's threads is still on its last part, the other has run out of
-    parts: channel 1's pass starts then (its first tile decoded while channel 0's last is held),
-    not when channel 0's last thread ends. Results as one thread."""
-    import threading
-
-    from pytest_segmask.checks import label_pass, mask_image
-
-    monkeypatch.setattr(mask_image, "SPLIT_MIN_PIXELS", 0)
-    mask = MaskSpec(width=128, height=128, tile=16, pyramid_levels=1,
-                    channels=(ChannelSpec("a", 9), ChannelSpec("b", 7)))
-    path = tmp_path / mask.file_name
-    labels = write_mask(mask, path)
-    reader = MaskReader(open_mask(path))
-    real = label_pass.decode_segment
-    next_started = threading.Event()
-
-    def held(plane, layout, index, lock, buffers=None):
-        if plane.channel == "b":
-            next_started.set()
-        elif index == 63:  # channel a's last tile (the last part's): held until b has begun
-            assert next_started.wait(20), "channel b waited for channel a's last thread"
-        return real(plane, layout, index, lock, buffers)
-
-    monkeypatch.setattr(label_pass, "decode_segment", held)
-    try:
-        got = dict(reader.iter_channel_passes([0, 1]))
-    finally:
-        reader.close()
-    assert next_started.is_set()
-    for index in (0, 1):
-        assert_stats_equal(got[index].stats, stats_reference([labels[index]]))
-
-
 def test_small_masks_pass_channels_in_parallel_large_ones_one_at_a_time(tmp_path, monkeypatch):
     from pytest_segmask.checks import mask_image
 

@@ -265,26 +265,16 @@ class PassRun:
     ChannelPass (or raises the MaskDecodeError that stopped the pass). The caller's thread is
     free meanwhile: it merges the previous channel while this one is decoded."""
 
-    def __init__(self, threads: list[threading.Thread], rows, finish, first_done: threading.Event,
-                 predicted_rows) -> None:
+    def __init__(self, threads: list[threading.Thread], rows, finish) -> None:
         self._threads = threads
         self._rows = rows
         self._finish = finish
         self._result = None
-        self._first_done = first_done
-        self._predicted = predicted_rows
 
     def join(self) -> int:
         for th in self._threads:
             th.join()
         return self._rows()
-
-    def wait_first(self) -> int:
-        """Wait until one of the threads has run out of parts (the others are on their last
-        parts); return the rows the tables are predicted to hold at the end (their rows so far
-        scaled by the pixels left)."""
-        self._first_done.wait()
-        return self._predicted()
 
     def result(self) -> ChannelPass:
         if self._result is None:
@@ -462,15 +452,7 @@ def _prepare(geoms: list[_PlanePyramid], plan: _PassPlan, result: PyramidResult 
     failures: dict[int, BaseException] = {}
     queue = _PartQueue(len(plan.parts), plan.threads)
 
-    first_done = threading.Event()
-
     def work(i: int) -> None:
-        try:
-            run_parts(i)
-        finally:
-            first_done.set()  # no part left to take: the next channel may have this core
-
-    def run_parts(i: int) -> None:
         """Thread i: its own run of parts, then parts left in the others' runs."""
         while (j := queue.take(i)) is not None:
             # a part after the first failure is not needed: the first failure is what is reported
@@ -485,10 +467,6 @@ def _prepare(geoms: list[_PlanePyramid], plan: _PassPlan, result: PyramidResult 
 
     def rows() -> int:
         return sum(int(a.meta[0]) for a in accs)
-
-    def predicted_rows() -> int:
-        seen = sum(a.pixels_seen for a in accs)
-        return rows() * max(sum(plan.pixels), seen) // max(seen, 1)
 
     def finish() -> ChannelPass:
         if failures:
@@ -514,7 +492,7 @@ def _prepare(geoms: list[_PlanePyramid], plan: _PassPlan, result: PyramidResult 
                    for i in range(plan.threads)]
         for th in threads:
             th.start()
-        return PassRun(threads, rows, finish, first_done, predicted_rows)
+        return PassRun(threads, rows, finish)
 
     return start
 

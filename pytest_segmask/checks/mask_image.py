@@ -953,11 +953,10 @@ class MaskReader:
         the caller has already taken: drop each one when its items are done.
 
         A large mask (``SPLIT_MIN_PIXELS`` per channel, at least ``2 × workers`` tiles or strips)
-        is passed one channel at a time, each pass split over ``workers`` threads; the next
-        channel's pass starts when the first of them runs out of parts and runs while the
-        channel's tables are merged and its items run — only if the channel is predicted to
-        hold at most ``OVERLAP_MAX_ROWS`` objects, else it starts when asked for: memory stays
-        at one channel. Smaller masks run ``workers`` channels at a time, one thread each
+        is passed one channel at a time, each pass split over ``workers`` threads; while a
+        channel's tables are merged and its items run, the next channel's pass runs only if the
+        channel had at most ``OVERLAP_MAX_ROWS`` objects, else it starts when asked for: memory
+        stays at one channel. Smaller masks run ``workers`` channels at a time, one thread each
         (splitting a small pass costs more than it gains)."""
         from concurrent.futures import ThreadPoolExecutor
 
@@ -996,11 +995,8 @@ class MaskReader:
                 if isinstance(run, MaskDecodeError):
                     result = run
                 else:
-                    # the next channel starts as soon as one of this channel's threads runs out
-                    # of parts (not when the last one ends), and runs while this one is merged
-                    # and checked — if this channel's tables stay small
-                    if later is not None and run.wait_first() <= OVERLAP_MAX_ROWS:
-                        following = start(ahead)
+                    if later is not None and run.join() <= OVERLAP_MAX_ROWS:
+                        following = start(ahead)  # decoded while this channel is merged and checked
                     try:
                         result = run.result()
                     except MaskDecodeError as exc:
