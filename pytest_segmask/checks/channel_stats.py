@@ -298,24 +298,24 @@ class StatsAccumulator:
         n = int(self.meta[0])
         ids = self.gid[:n]
         span = int(ids.max()) - int(ids.min()) + 1  # mutation: equivalent — table size only (probing finds any id) — any run of `span` ids has distinct residues
-        bits = max(self.hbits, (span - 1).bit_length())  # the least 2^bits ≥ span
+        bits = max(self.hbits, (span - 1).bit_length())  # mutation: equivalent — table size only (probing finds any id) — the least 2^bits ≥ span
         # rows this table is expected to hold at the end (the density so far), or its capacity
-        rows = max(self.cap, n * self.total_pixels // max(self.pixels_seen, 1))
-        if (1 << bits) <= ID_SPAN_SLOTS * rows:
+        rows = max(self.cap, n * self.total_pixels // max(self.pixels_seen, 1))  # mutation: equivalent — hash strategy only
+        if (1 << bits) <= ID_SPAN_SLOTS * rows:  # mutation: equivalent[compare,constant] — hash strategy only (identity or Fibonacci: the same rows)
             self.hbits = bits
-            self.hidx = _empty(1 << bits, np.int32)
+            self.hidx = _empty(1 << bits, np.int32)  # mutation: equivalent — a longer table only (slots stay below 2^bits)
             self.meta[8] = 0  # mutation: equivalent — speed only (a stale record rehashes again next call) — the next collision is news
         else:
             self.scramble = True  # ids in a pattern that defeats identity hashing
         self.K.rehash(self.gid, n, self.hidx, self.hbits, self.scramble)
 
-    _NO_MATCHED = np.zeros((1, 1), np.uint8)
+    _NO_MATCHED = np.zeros((1, 1), np.uint8)  # mutation: equivalent — never read with the factor 0
 
     @classmethod
     def _no_test(cls, tile: np.ndarray) -> tuple:
         # block_stats's test arguments with the factor 0 (no test); arrays of the tile's type,
         # so one compiled kernel serves both
-        return (tile, 0, 0, 0, 0, 0, cls._NO_MATCHED, 0, 0)
+        return (tile, 0, 0, 0, 0, 0, cls._NO_MATCHED, 0, 0)  # mutation: equivalent — never read with the factor 0 (a factor of 1 over a 0 × 0 parent tests nothing)
 
     def finish(self) -> ChannelStats:
         """The sorted, compact statistics; the accumulator is emptied."""

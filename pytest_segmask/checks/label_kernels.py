@@ -148,12 +148,13 @@ def block_stats(tile, r0, r1, w, y0, x0, z, rowslot, starts, rj,
     objpx = 0
     prev_ok = False  # the previous row's runs (starts, rj) are valid slots of the local table
     pns = 0  # mutation: equivalent — read only after a row sets it
-    strip = max(tf, (TEST_STRIP // max(tf, 1)) * tf)  # whole blocks of tf rows
+    strip = max(tf, (TEST_STRIP // max(tf, 1)) * tf)  # mutation: equivalent — strip size only (compared factors are ≥ 2) — whole blocks of tf rows
     tested = r0  # rows r0:tested are block-tested
     r = r0
     while r < r1:
         # the strip holding row r (the equal-row scan may have run ahead)
-        while tf > 0 and tested <= r:  # mutation: equivalent[compare] — when a strip is tested only (the tail tests what the loop leaves)
+        while (tf > 0  # mutation: equivalent[constant] — compared factors are ≥ 2
+               and tested <= r):  # mutation: equivalent[compare] — when a strip is tested only (the tail tests what the loop leaves)
             s1 = min(r1, tested + strip)
             block_test(tile[tested:s1], s1 - tested, w, y0 + tested, x0, tch_full, tcw_full,
                        tparent, tph, tpw, tpy0, tpx0, tf, tmatched)
@@ -282,7 +283,9 @@ def block_stats(tile, r0, r1, w, y0, x0, z, rowslot, starts, rj,
     meta[2] += background
     meta[3] += negative
     meta[7] += objpx
-    if tf > 0 and tested < r1:  # rows the equal-row scan ran over at the end
+    # rows the equal-row scan ran over at the end
+    if (tf > 0  # mutation: equivalent[constant] — compared factors are ≥ 2
+            and tested < r1):  # mutation: equivalent[compare] — an empty strip tests nothing
         block_test(tile[tested:r1], r1 - tested, w, y0 + tested, x0, tch_full, tcw_full,
                    tparent, tph, tpw, tpy0, tpx0, tf, tmatched)
 
