@@ -329,6 +329,31 @@ def test_kernels_load_once_per_pixel_type_before_the_pass_threads(tmp_path, monk
     assert calls == [np.dtype(np.uint16).str, np.dtype(np.int32).str]
 
 
+@pytest.mark.parametrize("compression", [None, "lzw", "zlib"])
+def test_the_pass_needs_no_kernel_variant_the_warm_up_did_not_make(tmp_path, compression):
+    """Whatever a file's compression, the kernels see writable C arrays of the pixel type, the
+    variant ``warm_up`` compiles (or loads) once, under a lock, before the pass threads start:
+    an uncompressed segment, decoded as a read-only view of its bytes, is copied. Otherwise
+    the first pass threads to meet a read-only tile would each compile a second variant, at
+    the same moment."""
+    mask = MaskSpec(width=96, height=96, tile=32, dtype="uint16", compression=compression, pyramid_levels=2,
+                    channels=(ChannelSpec("a", 9), ChannelSpec("b", 7)))
+    path = tmp_path / mask.file_name
+    labels = write_mask(mask, path)
+    label_kernels.load(np.uint16)
+    kernels = (label_kernels.block_stats, label_kernels.block_test, label_kernels.tally_matched)
+    before = [len(k.signatures) for k in kernels]
+    reader = MaskReader(open_mask(path))
+    try:
+        got = dict(reader.iter_channel_passes([0, 1]))
+    finally:
+        reader.close()
+    assert [len(k.signatures) for k in kernels] == before
+    assert not any("readonly" in str(sig) for k in kernels for sig in k.signatures)
+    for index in (0, 1):
+        assert_stats_equal(got[index].stats, stats_reference([labels[index]]))
+
+
 def test_a_uniformly_dense_channel_grows_its_table_twice(monkeypatch):
     """The capacity is extrapolated from the first full kernel call: a channel of even density
     grows (and copies) its table twice — once for the first call, once from the estimate — not

@@ -338,6 +338,11 @@ def decode_segment(plane: Plane, layout: Layout, index: int, lock: threading.Loc
                               f"fewer than the {ww} × {hh} it covers")
     if not decoded.dtype.isnative:  # mutation: equivalent — defensive: tifffile's decode returns native byte order (big-endian files tested)
         decoded = decoded.astype(decoded.dtype.newbyteorder("="))
+    if not decoded.flags.writeable:
+        # an uncompressed segment comes back as a read-only view of its bytes; the compiled
+        # kernels would need a second, read-only variant of each kernel, compiled (or loaded)
+        # by whichever pass thread meets it first, in parallel with the other thread
+        decoded = decoded.copy()
     return np.ascontiguousarray(decoded)
 
 
