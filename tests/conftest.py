@@ -31,7 +31,10 @@ def _warm_up_compiled_kernels() -> None:
     from pytest_segmask.checks.objects_table import read_objects_table
 
     with tempfile.TemporaryDirectory() as tmp:
-        for dtype, table_format in (("uint16", "xlsx"), ("uint8", "tsv"), ("uint32", "xlsx"), ("int32", "xlsx")):
+        # every pixel type the fixtures generator draws (a type first compiled inside a pytester
+        # run, as after an edit to the kernels empties numba's cache, recompiles there each run)
+        for dtype, table_format in (("uint16", "xlsx"), ("uint8", "tsv"), ("uint32", "xlsx"), ("int32", "xlsx"),
+                                    ("int16", "tsv"), ("int8", "tsv")):
             root = write_dataset(DatasetSpec(table_format=table_format, masks=(MaskSpec(
                 width=40, height=30, dtype=dtype, channels=(ChannelSpec("cells", 3),)),)), Path(tmp) / dtype)
             seg = root / "derived" / "segmentation_masks"

@@ -3,7 +3,9 @@
 For each plane (z) of the channel, level-0 tiles are visited in the depth-first order of the
 pyramid (tiles under the same top-level tile together). Before a tile of level k is consumed,
 the tiles of level k+1 its pixels feed are decoded and kept ("resident"); the tile is compared
-with them (the f × f block test) and, at level 0, reduced into the channel statistics. A
+with them (the f × f block test) and, at level 0, reduced into the channel statistics — a
+level-0 tile under one parent that no other thread uses is compared inside the statistics
+kernel, a strip of rows at a time, so its rows are read once for both. A
 resident tile is released as soon as the last tile under it was compared, so memory is a few
 tiles per level, never a plane.
 
