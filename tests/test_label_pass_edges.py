@@ -546,6 +546,24 @@ def test_raster_numbered_ids_past_the_table_widen_it_and_keep_identity_hashing(m
     assert_stats_equal(acc.finish(), stats_reference([plane]))
 
 
+def test_hash_keeps_room_for_a_call_of_new_objects_after_a_sparse_start():
+    """The hash is sized for the rows likely to come (the density so far), yet a call whose every
+    pixel is a new object, after background only, must still find empty slots (a full table
+    would never end a probe): the table stays under 90 % full whatever the call brings."""
+    from pytest_segmask.checks.channel_stats import StatsAccumulator
+
+    background = np.zeros((16, 256), np.uint32)
+    unique = np.arange(1, 256 * 256 + 1, dtype=np.uint32).reshape(256, 256)[::-1].copy()
+    acc = StatsAccumulator(272, 256)
+    acc.add(background, 16, 256, 0, 0)
+    assert 10 * 256 * 256 > 9 * (1 << acc.hbits)  # sized for background: too small for the next call
+    acc._ensure(256 * 256)  # before the next call (65,536 px)
+    assert 10 * 256 * 256 <= 9 * (1 << acc.hbits)
+    acc.add(unique, 256, 256, 16, 0)
+    assert int(acc.meta[0]) == 256 * 256
+    assert_stats_equal(acc.finish(), stats_reference([np.vstack([background, unique])]))
+
+
 def test_undecodable_level_tile_that_no_level_0_tile_feeds_is_still_reported(tmp_path):
     """Level 1 wider than level 0 / 2 (128 → 80 px, factor 2): its tiles past x = 64 get no
     level-0 pixels, yet every tile of every level is decoded once, so a broken one is named."""

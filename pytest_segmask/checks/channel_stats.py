@@ -201,11 +201,13 @@ class StatsAccumulator:
         if self.pixels_seen >= CHUNK_PIXELS or self.pixels_seen * 50 > total:  # mutation: equivalent — capacity growth only (max(need, new) keeps room)
             margin = 1.03 if self.pixels_seen * 50 > total else 1.25  # mutation: equivalent — capacity growth only (max(need, new) keeps room)
             expected = int(n * total / self.pixels_seen)
+            rows_end = int(expected * margin)  # mutation: equivalent — hash size only (_ensure keeps each call's room)
             # room for a last call
-            new = int(expected * margin) + CHUNK_PIXELS  # mutation: equivalent — capacity growth only (max(need, new) keeps room)
+            new = rows_end + CHUNK_PIXELS  # mutation: equivalent — capacity growth only (max(need, new) keeps room)
             new = min(max(new, int(self.cap * 1.05)), 4 * self.cap + CHUNK_PIXELS)  # mutation: equivalent — capacity growth only (max(need, new) below keeps room)
         else:
             new = 2 * self.cap + 4096 if self.cap < (1 << 20) else int(self.cap * _GROW)  # mutation: equivalent — capacity growth only (max(need, new) keeps room)
+            rows_end = new  # mutation: equivalent — hash size only (_ensure keeps each call's room)
         new = max(need, new)
 
         # 2 MB pages for a table that will be well filled (a sparse one would fault whole pages
@@ -226,11 +228,17 @@ class StatsAccumulator:
             self.gsz = grown(self.gsz)
             self.gzr = grown(self.gzr, (2,))
         self.cap = new
-        self._size_hash(new)  # the hash for the capacity at once: one rehash, not one per doubling
+        # the hash for the rows expected at the end at once: one rehash, not one per doubling
+        # (sized for the capacity, the room kept for a last call's worst case, it would be twice
+        # as large: memory touched, and cache misses, for rows that never come)
+        self._size_hash(min(rows_end, new), need)
 
-    def _size_hash(self, entries: int) -> None:
+    def _size_hash(self, rows: int, worst: int = 0) -> None:
+        """At most 70 % of the slots for ``rows``, and under 90 % even with ``worst`` rows (every
+        pixel of the next call a new object): a probe always finds an empty slot."""
         bits = self.hbits
-        while entries * 10 > 7 * (1 << bits):  # mutation: equivalent — hash size only (at most 70 % full)
+        while (rows * 10 > 7 * (1 << bits)  # mutation: equivalent — hash size only (at most 70 % full)
+               or worst * 10 > 9 * (1 << bits)):
             bits += 1  # mutation: equivalent — hash size only
         if bits != self.hbits:
             self.hbits = bits
@@ -241,7 +249,9 @@ class StatsAccumulator:
         n = int(self.meta[0])
         if self.cap - n < pixels:  # mutation: equivalent — capacity only: one more row of room
             self._grow_rows(n + pixels)
-        self._size_hash(n + pixels)
+        # the new rows this call likely adds (twice the density so far), and its worst case
+        likely = min(pixels, 2 * pixels * n // max(self.pixels_seen, 1) + 4096)  # mutation: equivalent — hash size only
+        self._size_hash(n + likely, n + pixels)
         need_b = (self.pixels_seen + pixels) // self.big_at + 1  # mutation: equivalent — side-table room only
         if need_b > len(self.bcnt):  # mutation: equivalent — side-table room only
             nb = int(self.meta[1])

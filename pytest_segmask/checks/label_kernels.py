@@ -16,7 +16,8 @@ then one entry per object in the block), then merges that into the global table:
 cache-unfriendly hash is touched once per object and block, not once per run.
 
 The caller guarantees room before each call: ``capacity - n >= pixels in the block``, the hash
-at most 70 % full after that many insertions, and the side table large enough.
+under 90 % full after that many insertions (a probe always ends at an empty slot), and the side
+table large enough.
 """
 
 from __future__ import annotations
