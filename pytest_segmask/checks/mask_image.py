@@ -859,10 +859,13 @@ def numpy_dtype(info: MaskInfo) -> np.dtype | None:
 
 
 SPLIT_MIN_PIXELS = 1 << 22  # a channel from 2048² px is passed on all threads, one channel at a time
-# The next channel's pass overlaps this channel's merge and items only while a channel's tables
-# are small: then both cores stay busy through the merge. Past this many rows (~50 MB of
-# statistics, ~100 MB of pass tables) memory stays at one channel instead.
-OVERLAP_MAX_ROWS = 1 << 21
+# The next channel's pass overlaps this channel's merge and items while a channel's tables hold
+# at most this many rows: then both cores stay busy through the merge. What the overlap adds to
+# the peak is the next pass's start: its hash table (touched at once, about 8 bytes per row to
+# come) and the rows it reaches while the merge runs — 22–34 MB at 4.1 M rows a channel
+# (16384² dense, benchmarks/bench_mask.py). Past 8 M rows (~200 MB of statistics a channel)
+# memory stays at one channel instead.
+OVERLAP_MAX_ROWS = 1 << 23
 
 
 class ChannelNotInFile(MaskDecodeError):
