@@ -395,7 +395,9 @@ def finish_parts(parts: list[StatsAccumulator]) -> ChannelStats:
         offsets = np.cumsum([0, *ns])
         dests = [dest_all[offsets[i]:offsets[i + 1]] for i in range(len(parts))]
     n_out, m = int(n_out), int(m)
-    ids = ids[:n_out] if n_out == total else ids[:n_out].copy()  # mutation: equivalent — memory only (a view or a trimmed copy)
+    # a view: the rows past n_out are one per object several parts saw (few: objects crossing
+    # the cuts between parts); a trimmed copy only when they are many
+    ids = ids[:n_out] if (total - n_out) * 8 <= n_out else ids[:n_out].copy()  # mutation: equivalent — memory only (a view or a trimmed copy)
     mflag = mflag[:n_out]
     mlist = mlist[:m]
 
