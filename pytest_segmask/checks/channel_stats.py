@@ -233,12 +233,13 @@ class StatsAccumulator:
         # as large: memory touched, and cache misses, for rows that never come)
         self._size_hash(min(rows_end, new), need)
 
-    def _size_hash(self, rows: int, worst: int = 0) -> None:
+    def _size_hash(self, rows: int, worst: int) -> None:
         """At most 70 % of the slots for ``rows``, and under 90 % even with ``worst`` rows (every
         pixel of the next call a new object): a probe always finds an empty slot."""
         bits = self.hbits
         while (rows * 10 > 7 * (1 << bits)  # mutation: equivalent — hash size only (at most 70 % full)
-               or worst * 10 > 9 * (1 << bits)):
+               or worst * 10  # mutation: equivalent[compare,constant] — a stricter bound (≥, or a larger factor) only makes the table larger
+               > 9 * (1 << bits)):
             bits += 1  # mutation: equivalent — hash size only
         if bits != self.hbits:
             self.hbits = bits

@@ -865,7 +865,7 @@ SPLIT_MIN_PIXELS = 1 << 22  # a channel from 2048² px is passed on all threads,
 # come) and the rows it reaches while the merge runs — 22–34 MB at 4.1 M rows a channel
 # (16384² dense, benchmarks/bench_mask.py). Past 8 M rows (~200 MB of statistics a channel)
 # memory stays at one channel instead.
-OVERLAP_MAX_ROWS = 1 << 23
+OVERLAP_MAX_ROWS = 1 << 23  # mutation: equivalent — when passes overlap only (overlapping or not, the results are the same: tested)
 
 
 class ChannelNotInFile(MaskDecodeError):
