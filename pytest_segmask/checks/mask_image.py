@@ -862,8 +862,8 @@ SPLIT_MIN_PIXELS = 1 << 22  # a channel from 2048² px is passed on all threads,
 # The next channel's pass overlaps this channel's merge and items while a channel's tables hold
 # at most this many rows: then both cores stay busy through the merge. What the overlap adds to
 # the peak is the next pass's start: its hash table (touched at once, about 8 bytes per row to
-# come) and the rows it reaches while the merge runs — 22–34 MB at 4.1 M rows a channel
-# (16384² dense, benchmarks/bench_mask.py). Past 8 M rows (~200 MB of statistics a channel)
+# come) and the rows it reaches while the merge runs — 26–36 MB more peak RSS at 4.1 M rows a
+# channel (16384² dense, benchmarks/bench_ab.py). Past 8 M rows (~200 MB of statistics a channel)
 # memory stays at one channel instead.
 OVERLAP_MAX_ROWS = 1 << 23  # mutation: equivalent — when passes overlap only (overlapping or not, the results are the same: tested)
 
