@@ -451,6 +451,31 @@ def test_channels_in_parallel_equal_serial(tmp_path):
         reader.close()
 
 
+@pytest.mark.parametrize("rest", ["start_rest", "join", "never"])
+def test_a_pass_started_on_one_thread_takes_every_part_until_the_rest_start(tmp_path, rest):
+    """``start(1)``: one thread runs (it takes the other thread's parts while that one is not
+    started); ``start_rest`` or ``join`` starts the others. The result is the same."""
+    mask = MaskSpec(width=160, height=160, tile=16, channels=(ChannelSpec("c0", 40),))
+    path = tmp_path / mask.file_name
+    labels = write_mask(mask, path)
+    reader = MaskReader(open_mask(path))
+    try:
+        run = reader.prepare_channel_pass(0, workers=2).start(1)
+        assert [th.ident is not None for th in run._threads] == [True, False]
+        if rest == "start_rest":
+            run.start_rest()
+            assert all(th.ident is not None for th in run._threads)
+        elif rest == "never":  # the started thread alone finishes every part
+            run._threads[0].join(60)
+            assert not run._threads[0].is_alive() and run._threads[1].ident is None
+        got = run.result()
+        assert all(th.ident is not None for th in run._threads)  # join started the rest
+    finally:
+        reader.close()
+    assert_stats_equal(got.stats, stats_reference([labels[0]]))
+    assert got.pyramid.bad_pixels == 0
+
+
 def test_tiffdata_maps_channels_out_of_order(tmp_path):
     """TiffData FirstC/IFD decide which IFD holds which channel (here stored in reverse)."""
     import tifffile
@@ -755,9 +780,10 @@ def test_split_passes_without_positional_reads_finish(tmp_path, monkeypatch):
 @pytest.mark.parametrize("max_rows", [1 << 21, 4])
 def test_large_mask_overlaps_the_next_pass_only_below_the_row_budget(tmp_path, monkeypatch, max_rows):
     """Split passes, one channel at a time: the next channel's pass starts before a channel is
-    returned (it runs while the channel is merged and checked) only if the channel's tables
-    hold at most OVERLAP_MAX_ROWS rows; otherwise when it is asked for. The results, a damaged
-    channel included, are the same either way."""
+    returned only if the channel's tables hold at most OVERLAP_MAX_ROWS rows, otherwise when it
+    is asked for; while the channel is merged it runs one thread (the merge has the other
+    core), the rest once the merge is done. The results, a damaged channel included, are the
+    same either way."""
     from pytest_segmask.checks import label_pass, mask_image
 
     monkeypatch.setattr(mask_image, "SPLIT_MIN_PIXELS", 0)
@@ -766,35 +792,53 @@ def test_large_mask_overlaps_the_next_pass_only_below_the_row_budget(tmp_path, m
     path = tmp_path / mask.file_name
     labels = write_mask(mask, path)
     reader = MaskReader(open_mask(path))
-    started: list[int] = []
+    events: list[tuple] = []
     prepared: list[int] = []
     real_start = label_pass.PreparedPass.start
+    real_rest = label_pass.PassRun.start_rest
+    real_finish = label_pass.finish_parts
     real_prepare = MaskReader.prepare_channel_pass
 
-    def recording(self):
-        started.append(int(self.geoms[0].planes[0].channel[1:]))  # channel "c<index>"
-        return real_start(self)
+    def recording(self, threads=None):
+        run = real_start(self, threads)
+        running = sum(th.ident is not None for th in run._threads)
+        events.append(("start", int(self.geoms[0].planes[0].channel[1:]), running))  # channel "c<index>"
+        return run
+
+    def rest(self):
+        if any(th.ident is None for th in self._threads):
+            events.append(("rest",))
+        return real_rest(self)
+
+    def merging(accs, *args, **kwargs):
+        events.append(("merge",))
+        return real_finish(accs, *args, **kwargs)
 
     def preparing(self, index, workers=2):
         prepared.append(index)
         return real_prepare(self, index, workers)
 
     monkeypatch.setattr(label_pass.PreparedPass, "start", recording)
+    monkeypatch.setattr(label_pass.PassRun, "start_rest", rest)
+    monkeypatch.setattr(label_pass, "finish_parts", merging)
     monkeypatch.setattr(MaskReader, "prepare_channel_pass", preparing)
     try:
         assert reader._splits(0, 2)
-        seen = []
         for index, result in reader.iter_channel_passes([0, 1, 2]):
-            seen.append((index, list(started)))
+            events.append(("returned", index))
             assert_stats_equal(result.stats, stats_reference([labels[index]]))
             # the next channel is always planned before this one is returned (while it runs)
             assert prepared == list(range(min(index + 2, 3)))
     finally:
         reader.close()
-    if max_rows == 4:  # channel c holds 5 + c objects: more rows than 4
-        assert seen == [(0, [0]), (1, [0, 1]), (2, [0, 1, 2])]  # never overlapped
-    else:
-        assert seen == [(0, [0, 1]), (1, [0, 1, 2]), (2, [0, 1, 2])]  # always one ahead
+    if max_rows == 4:  # channel c holds 5 + c objects: more rows than 4: never overlapped
+        assert events == [("start", 0, 2), ("merge",), ("returned", 0),
+                          ("start", 1, 2), ("merge",), ("returned", 1),
+                          ("start", 2, 2), ("merge",), ("returned", 2)]
+    else:  # always one ahead: one thread during the merge, both after it
+        assert events == [("start", 0, 2), ("start", 1, 1), ("merge",), ("rest",), ("returned", 0),
+                          ("start", 2, 1), ("merge",), ("rest",), ("returned", 1),
+                          ("merge",), ("returned", 2)]
 
 
 def test_overlapped_passes_report_a_damaged_channel_in_its_place(tmp_path, monkeypatch):

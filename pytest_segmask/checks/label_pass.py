@@ -265,7 +265,9 @@ class PassRun:
     """A channel's pass under way: its parts run in their own threads. ``join`` waits for them
     and returns how many rows their tables hold; ``result`` merges the tables into the
     ChannelPass (or raises the MaskDecodeError that stopped the pass). The caller's thread is
-    free meanwhile: it merges the previous channel while this one is decoded."""
+    free meanwhile: it merges the previous channel while this one is decoded. A pass started
+    with fewer threads than its plan runs the others from ``start_rest`` (or ``join``): until
+    then the started threads take their parts too."""
 
     def __init__(self, threads: list[threading.Thread], rows, finish) -> None:
         self._threads = threads
@@ -273,7 +275,14 @@ class PassRun:
         self._finish = finish
         self._result = None
 
+    def start_rest(self) -> None:
+        """The threads not started yet, started."""
+        for th in self._threads:
+            if th.ident is None:
+                th.start()
+
     def join(self) -> int:
+        self.start_rest()
         for th in self._threads:
             th.join()
         return self._rows()
@@ -295,10 +304,10 @@ class PreparedPass:
         self.geoms = geoms
         self._start = start
 
-    def start(self) -> PassRun:
-        """The parts' threads started (see PassRun)."""
+    def start(self, threads: int | None = None) -> PassRun:
+        """The parts' threads started, or the first ``threads`` of them (see PassRun)."""
         start, self._start = self._start, None
-        return start()
+        return start(threads)
 
 
 def prepare_pass(planes_by_z: list[list[Plane]], height: int, width: int, *,
@@ -485,14 +494,14 @@ def _prepare(geoms: list[_PlanePyramid], plan: _PassPlan, result: PyramidResult 
         return_freed_memory()
         return ChannelPass(stats, result, held)
 
-    def start() -> PassRun:
+    def start(first: int | None) -> PassRun:
         # each table sized for its thread's share of the pixels (it grows if it gets more)
         share = -(-sum(plan.pixels) // plan.threads)
         accs.extend(StatsAccumulator(height, width, nz, pixels=share) for _ in range(plan.threads))
         threads = [threading.Thread(target=work, args=(i,), name=f"segmask-pass-{i}",
                                     daemon=True)  # mutation: equivalent — an abandoned pass does not hold up the exit
                    for i in range(plan.threads)]
-        for th in threads:
+        for th in threads[:first]:
             th.start()
         return PassRun(threads, rows, finish)
 

@@ -859,12 +859,13 @@ def numpy_dtype(info: MaskInfo) -> np.dtype | None:
 
 
 SPLIT_MIN_PIXELS = 1 << 22  # a channel from 2048² px is passed on all threads, one channel at a time
-# The next channel's pass overlaps this channel's merge and items while a channel's tables hold
-# at most this many rows: then both cores stay busy through the merge. What the overlap adds to
-# the peak is the next pass's start: its hash table (touched at once, about 8 bytes per row to
-# come) and the rows it reaches while the merge runs — 26–36 MB more peak RSS at 4.1 M rows a
-# channel (16384² dense, benchmarks/bench_ab.py). Past 8 M rows (~200 MB of statistics a channel)
-# memory stays at one channel instead.
+# The next channel's pass starts before a channel is returned while the channel's tables hold
+# at most this many rows: one of its threads while the channel is merged (the merge has the
+# other core), all of them once it is, so they run while the channel's items do. Both threads
+# beside the merge (before 2026-12-06: three threads on two cores) cost 6 % more CPU and 14 MB
+# more peak at 8192² dense, the same CPU and 20–40 MB more at 16384² (benchmarks/bench_ab.py).
+# Past 8 M rows (~200 MB of statistics a channel) the next pass starts when asked for: memory
+# stays at one channel.
 OVERLAP_MAX_ROWS = 1 << 23  # mutation: equivalent — when passes overlap only (overlapping or not, the results are the same: tested)
 
 
@@ -956,10 +957,10 @@ class MaskReader:
         the caller has already taken: drop each one when its items are done.
 
         A large mask (``SPLIT_MIN_PIXELS`` per channel, at least ``2 × workers`` tiles or strips)
-        is passed one channel at a time, each pass split over ``workers`` threads; while a
-        channel's tables are merged and its items run, the next channel's pass runs only if the
-        channel had at most ``OVERLAP_MAX_ROWS`` objects, else it starts when asked for: memory
-        stays at one channel. Smaller masks run ``workers`` channels at a time, one thread each
+        is passed one channel at a time, each pass split over ``workers`` threads; if the
+        channel had at most ``OVERLAP_MAX_ROWS`` objects, the next channel's pass runs one
+        thread while the channel is merged and all of them while its items run, else it starts
+        when asked for: memory stays at one channel. Smaller masks run ``workers`` channels at a time, one thread each
         (splitting a small pass costs more than it gains)."""
         from concurrent.futures import ThreadPoolExecutor
 
@@ -975,11 +976,11 @@ class MaskReader:
             except MaskDecodeError as exc:
                 return exc
 
-        def start(prepared):
+        def start(prepared, threads=None):
             if isinstance(prepared, MaskDecodeError):
                 return prepared
             try:
-                return prepared.start()
+                return prepared.start(threads)
             except MaskDecodeError as exc:
                 return exc
 
@@ -999,11 +1000,15 @@ class MaskReader:
                     result = run
                 else:
                     if later is not None and run.join() <= OVERLAP_MAX_ROWS:
-                        following = start(ahead)  # decoded while this channel is merged and checked
+                        # one thread of the next pass while this channel is merged (on the
+                        # other core), all of them once it is
+                        following = start(ahead, 1)
                     try:
                         result = run.result()
                     except MaskDecodeError as exc:
                         result = exc
+                    if not isinstance(following, (type(None), MaskDecodeError)):
+                        following.start_rest()
                 del run
                 yield index, result
                 del result
