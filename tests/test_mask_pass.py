@@ -271,6 +271,33 @@ def test_3d_promotion_keeps_the_z_sum_of_earlier_planes():
     assert_stats_equal(stats, stats_reference(planes))
     assert float(stats.centroid_z[0]) == 1.75
 
+@pytest.mark.parametrize("planes_n", [1, 3])
+def test_parts_merge_promoted_objects_that_several_parts_saw(planes_n):
+    """Three tables over disjoint tiles (as the pass's threads keep them), merged: objects cut
+    by the tiles' borders are in several tables, some of them promoted to 64-bit sums in one
+    table and not in another; counts, centroids (x, y, z), boxes and z ranges equal the
+    reference."""
+    from pytest_segmask.checks.channel_stats import finish_parts
+
+    rng = np.random.default_rng(7)
+    planes = [rng.integers(0, 6, (96, 80)).astype(np.uint16) for _ in range(planes_n)]
+    planes[0][10:70, 5:60] = 9  # large: promoted in the tables whose tiles hold most of it
+    planes[-1][0:90, 70:80] = 11
+    for z, plane in enumerate(planes):  # objects inside one tile: in one table only
+        plane[33:36, 41:44 + z] = 20
+    planes[-1][66:70, 2:6] = 21
+    h, w = planes[0].shape
+    parts = [StatsAccumulator(h, w, planes_n) for _ in range(3)]
+    for part in parts:
+        part.big_at = 200
+    tiles = [(z, y0, x0) for z in range(planes_n) for y0 in range(0, h, 32) for x0 in range(0, w, 40)]
+    for i, (z, y0, x0) in enumerate(tiles):
+        tile = np.ascontiguousarray(planes[z][y0:y0 + 32, x0:x0 + 40])
+        parts[i % 3].add(tile, tile.shape[0], tile.shape[1], y0, x0, z)
+    assert all(int(part.meta[1]) > 0 for part in parts)  # every table promoted some object
+    assert_stats_equal(finish_parts(parts), stats_reference(planes))
+
+
 @pytest.mark.parametrize("order", [[4, 3, 2, 1, 0], [2, 0, 4, 1, 3]])
 def test_3d_planes_in_any_order(order):
     """A thread may take parts out of z order (``_PartQueue``): z ranges are minima and maxima

@@ -405,32 +405,21 @@ def finish_parts(parts: list[StatsAccumulator]) -> ChannelStats:
     # counts: uint32 unless the channel has 2^32 pixels or more
     wide = first.height * first.width * first.planes >= (1 << 32)
     counts = _empty(n_out, np.int64 if wide else np.uint32)  # every row is written
-    side_cnt = np.zeros(m, np.int64)
+    cx, cy = _empty(n_out, np.float32), _empty(n_out, np.float32)
+    cz = _empty(n_out, np.float32) if first.is3d else cx  # (2D: never written)
+    side = np.zeros((m, 4), np.int64)  # objects several parts saw: count, x, y, z sums
     for a, n, dest in zip(parts, ns, dests):
-        K.merge_counts(a.gcnt, a.gsx, a.bcnt, n, dest, mflag, mlist, m, counts, side_cnt)
-    counts[mlist] = side_cnt
-
-    def means(sum_name: str, side_name: str) -> np.ndarray:
-        out = _empty(n_out, np.float32)
-        side = np.zeros(m, np.int64)
-        for a, n, dest in zip(parts, ns, dests):
-            K.merge_sums(a.gcnt, a.gsx, getattr(a, sum_name), a.bcnt, getattr(a, side_name), n, dest,
-                         mflag, mlist, m, out, side)
-        out[mlist] = side / np.maximum(side_cnt, 1)  # mutation: equivalent — a promoted object has ≥ big_at ≥ 4,096 px
-        return out
-
-    # gsx last: a promoted row keeps its side-table row there
-    cz = None
+        K.merge_counts_sums(a.gcnt, a.gsx, a.gsy, a.gsz, a.bcnt, a.bsx, a.bsy, a.bsz, n, dest, mflag, mlist, m,
+                            counts, cx, cy, cz, side, first.is3d)
+        a.gcnt = a.gsx = a.gsy = a.gsz = None
+    counts[mlist] = side[:, 0]
+    whole = np.maximum(side[:, 0], 1)  # mutation: equivalent — a promoted object has ≥ big_at ≥ 4,096 px
+    cx[mlist], cy[mlist] = side[:, 1] / whole, side[:, 2] / whole
     if first.is3d:
-        cz = means("gsz", "bsz")
-        for a in parts:
-            a.gsz = None
-    cy = means("gsy", "bsy")
-    for a in parts:
-        a.gsy = None
-    cx = means("gsx", "bsx")
-    for a in parts:
-        a.gsx = a.gcnt = None
+        cz[mlist] = side[:, 3] / whole
+    else:
+        cz = None
+    del side, whole
 
     def ranges(name: str, half: int, dtype) -> np.ndarray:
         out = _empty((n_out, 2 * half), dtype)

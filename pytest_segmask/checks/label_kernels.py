@@ -479,34 +479,37 @@ def _side(mlist, m, d):
 
 
 @njit(cache=True, nogil=True)  # mutation: equivalent — compilation cache and GIL release only
-def merge_counts(gcnt, gsx, bcnt, n, dest, mflag, mlist, m, out, side):
-    for r in range(n):
-        c = gcnt[r]
-        cnt = bcnt[gsx[r]] if c == PROMOTED else np.int64(c)
-        d = dest[r]
-        if mflag[d]:
-            side[_side(mlist, m, d)] += cnt
-        else:
-            out[d] = cnt
-
-
-@njit(cache=True, nogil=True)  # mutation: equivalent — compilation cache and GIL release only
-def merge_sums(gcnt, gsx, gsum, bcnt, bsum, n, dest, mflag, mlist, m, out, side):
-    """out[d] = sum / count of the objects one part saw alone; multi objects' sums go to the side."""
+def merge_counts_sums(gcnt, gsx, gsy, gsz, bcnt, bsx, bsy, bsz, n, dest, mflag, mlist, m,
+                      counts, cx, cy, cz, side, is3d):
+    """Counts and centroids (sum / count) of a part's rows, in one pass over them: the objects
+    the part saw alone are written out; an object several parts saw adds its count and sums to
+    its row of ``side`` (count, x, y, z sums: divided once every part is in)."""
     for r in range(n):
         c = gcnt[r]
         if c == PROMOTED:
             b = gsx[r]
-            s = bsum[b]
             cnt = bcnt[b]
+            sx = bsx[b]
+            sy = bsy[b]
+            sz = bsz[b]
         else:
-            s = np.int64(gsum[r])
             cnt = np.int64(c)
+            sx = np.int64(gsx[r])
+            sy = np.int64(gsy[r])
+            sz = np.int64(gsz[r]) if is3d else np.int64(0)
         d = dest[r]
         if mflag[d]:
-            side[_side(mlist, m, d)] += s
+            k = _side(mlist, m, d)
+            side[k, 0] += cnt
+            side[k, 1] += sx
+            side[k, 2] += sy
+            side[k, 3] += sz
         else:
-            out[d] = s / max(np.int64(1), cnt)
+            counts[d] = cnt
+            cx[d] = sx / max(np.int64(1), cnt)
+            cy[d] = sy / max(np.int64(1), cnt)
+            if is3d:
+                cz[d] = sz / max(np.int64(1), cnt)
 
 
 @njit(cache=True, nogil=True)  # mutation: equivalent — compilation cache and GIL release only
