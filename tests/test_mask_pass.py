@@ -715,6 +715,41 @@ def test_a_thread_held_up_leaves_the_other_parts_to_the_other_thread(tmp_path, m
     assert sorted(map(sorted, by_thread.values())) == [list(range(4)), list(range(4, 64))]
 
 
+def test_the_next_pass_starts_when_a_thread_of_this_one_has_no_part_left(tmp_path, monkeypatch):
+    """Channel 0's first tile is held until channel 1's pass decodes a full-resolution tile: the
+    other thread takes every other part of channel 0, finds none left, and channel 1's first
+    thread starts then, before channel 0's last part is done (waiting for the whole pass would
+    never let the held tile go). Results as one thread."""
+    import threading
+
+    from pytest_segmask.checks import label_pass, mask_image
+
+    monkeypatch.setattr(mask_image, "SPLIT_MIN_PIXELS", 0)
+    mask = MaskSpec(width=128, height=128, tile=16, pyramid_levels=1,
+                    channels=(ChannelSpec("c0", 9), ChannelSpec("c1", 7)))
+    path = tmp_path / mask.file_name
+    labels = write_mask(mask, path)
+    real = label_pass.decode_segment
+    next_started = threading.Event()
+
+    def held(plane, layout, index, lock, buffers=None):
+        if plane.channel == "c0" and plane.level == 0 and index == 0:
+            assert next_started.wait(20), "channel 1's pass did not start while channel 0's last part ran"
+        if plane.channel == "c1" and plane.level == 0:
+            next_started.set()
+        return real(plane, layout, index, lock, buffers)
+
+    monkeypatch.setattr(label_pass, "decode_segment", held)
+    reader = MaskReader(open_mask(path))
+    try:
+        results = dict(reader.iter_channel_passes([0, 1]))
+    finally:
+        reader.close()
+    assert next_started.is_set()
+    for index in (0, 1):
+        assert_stats_equal(results[index].stats, stats_reference([labels[index]]))
+
+
 def test_small_masks_pass_channels_in_parallel_large_ones_one_at_a_time(tmp_path, monkeypatch):
     from pytest_segmask.checks import mask_image
 

@@ -269,11 +269,20 @@ class PassRun:
     with fewer threads than its plan runs the others from ``start_rest`` (or ``join``): until
     then the started threads take their parts too."""
 
-    def __init__(self, threads: list[threading.Thread], rows, finish) -> None:
+    def __init__(self, threads: list[threading.Thread], rows, finish, idle: threading.Event) -> None:
         self._threads = threads
         self._rows = rows
         self._finish = finish
+        self._idle = idle
         self._result = None
+
+    def wait_idle(self) -> int:
+        """Wait until a thread of the pass has no part left to take (the others are finishing
+        their last one: a core is free); the rows the tables hold by then."""
+        if all(th.ident is None for th in self._threads):
+            self.start_rest()
+        self._idle.wait()
+        return self._rows()
 
     def start_rest(self) -> None:
         """The threads not started yet, started."""
@@ -462,6 +471,7 @@ def _prepare(geoms: list[_PlanePyramid], plan: _PassPlan, result: PyramidResult 
     stops = [threading.Event() for _ in plan.parts]
     failures: dict[int, BaseException] = {}
     queue = _PartQueue(len(plan.parts), plan.threads)
+    idle = threading.Event()  # set when a thread finds no part left
 
     def work(i: int) -> None:
         """Thread i: its own run of parts, then parts left in the others' runs."""
@@ -475,6 +485,7 @@ def _prepare(geoms: list[_PlanePyramid], plan: _PassPlan, result: PyramidResult 
                 failures[j] = exc
                 for later in stops[j + 1:]:  # mutation: equivalent — how soon later parts stop only (the first failure is reported)
                     later.set()
+        idle.set()  # no part left for this thread
 
     def rows() -> int:
         return sum(int(a.meta[0]) for a in accs)
@@ -503,7 +514,7 @@ def _prepare(geoms: list[_PlanePyramid], plan: _PassPlan, result: PyramidResult 
                    for i in range(plan.threads)]
         for th in threads[:first]:
             th.start()
-        return PassRun(threads, rows, finish)
+        return PassRun(threads, rows, finish, idle)
 
     return start
 
