@@ -715,6 +715,29 @@ def test_a_thread_held_up_leaves_the_other_parts_to_the_other_thread(tmp_path, m
     assert sorted(map(sorted, by_thread.values())) == [list(range(4)), list(range(4, 64))]
 
 
+def test_waiting_for_an_idle_thread_starts_a_pass_none_of_whose_threads_runs(tmp_path):
+    """``wait_idle`` on a pass started with no thread (``start(0)``) starts them rather than
+    wait for ever; it returns the rows the tables hold."""
+    import threading
+
+    mask = MaskSpec(width=160, height=160, tile=16, pyramid_levels=1, channels=(ChannelSpec("c0", 40),))
+    path = tmp_path / mask.file_name
+    labels = write_mask(mask, path)
+    reader = MaskReader(open_mask(path))
+    got = []
+    try:
+        run = reader.prepare_channel_pass(0, workers=2).start(0)
+        assert all(th.ident is None for th in run._threads)
+        waiter = threading.Thread(target=lambda: got.append(run.wait_idle()), daemon=True)
+        waiter.start()
+        waiter.join(20)
+        assert got and got[0] > 0, "wait_idle waited for threads never started"
+        result = run.result()
+    finally:
+        reader.close()
+    assert_stats_equal(result.stats, stats_reference([labels[0]]))
+
+
 def test_the_next_pass_starts_when_a_thread_of_this_one_has_no_part_left(tmp_path, monkeypatch):
     """Channel 0's first tile is held until channel 1's pass decodes a full-resolution tile: the
     other thread takes every other part of channel 0, finds none left, and channel 1's first

@@ -407,7 +407,8 @@ def finish_parts(parts: list[StatsAccumulator]) -> ChannelStats:
     counts = _empty(n_out, np.int64 if wide else np.uint32)  # every row is written
     cx, cy = _empty(n_out, np.float32), _empty(n_out, np.float32)
     cz = _empty(n_out, np.float32) if first.is3d else cx  # (2D: never written)
-    side = np.zeros((m, 4), np.int64)  # objects several parts saw: count, x, y, z sums
+    # objects several parts saw: count, x, y, z sums
+    side = np.zeros((m, 4), np.int64)  # mutation: equivalent[constant] — a wider side table: the extra column is never read
     for a, n, dest in zip(parts, ns, dests):
         K.merge_counts_sums(a.gcnt, a.gsx, a.gsy, a.gsz, a.bcnt, a.bsx, a.bsy, a.bsz, n, dest, mflag, mlist, m,
                             counts, cx, cy, cz, side, first.is3d)

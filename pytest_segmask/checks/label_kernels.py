@@ -496,7 +496,7 @@ def merge_counts_sums(gcnt, gsx, gsy, gsz, bcnt, bsx, bsy, bsz, n, dest, mflag, 
             cnt = np.int64(c)
             sx = np.int64(gsx[r])
             sy = np.int64(gsy[r])
-            sz = np.int64(gsz[r]) if is3d else np.int64(0)
+            sz = np.int64(gsz[r]) if is3d else np.int64(0)  # mutation: equivalent[constant] — 2D: the z sum is never read
         d = dest[r]
         if mflag[d]:
             k = _side(mlist, m, d)

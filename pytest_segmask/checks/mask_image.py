@@ -1004,7 +1004,8 @@ class MaskReader:
                     # one thread of the next pass from when a thread of this one has no part
                     # left (the other finishes its last) and while this channel is merged,
                     # all of them once it is
-                    if later is not None and run.wait_idle() <= OVERLAP_MAX_ROWS:
+                    if (later is not None
+                            and run.wait_idle() <= OVERLAP_MAX_ROWS):  # mutation: equivalent[compare] — when passes overlap only (the same results: tested)
                         following = start(ahead, 1)
                     try:
                         result = run.result()
