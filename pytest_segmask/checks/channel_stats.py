@@ -359,8 +359,9 @@ DENSE_IDS = 2  # mutation: equivalent — which numbering only
 
 def finish_parts(parts: list[StatsAccumulator]) -> ChannelStats:
     """Merge the tables of a channel's parts (one, or several threads over disjoint tiles) into
-    sorted, compact statistics, one column at a time: the process never holds two full copies.
-    The accumulators are emptied."""
+    sorted, compact statistics: counts and centroids in one pass over each part's rows, then
+    the bounding boxes, each part's columns freed as soon as they are merged — the process never
+    holds two full copies. The accumulators are emptied."""
     K = parts[0].K
     first = parts[0]
     for a in parts:

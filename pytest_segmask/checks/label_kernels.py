@@ -415,8 +415,9 @@ def warm_up(dtype) -> None:
 # A channel's pass may run in parts (threads over disjoint tiles), each with its own table.
 # ``dest`` maps each row of a part to its row in the merged result (ids ascending); an object
 # seen by more than one part (it crosses the cut) is "multi": its sums are combined in a small
-# side table, every other object's row is written directly. Columns are merged one at a time so
-# the process never holds two full copies of the statistics.
+# side table, every other object's row is written directly. A part's columns are freed as soon
+# as they are merged (counts and centroids together, then boxes), so the process never holds
+# two full copies of the statistics.
 
 
 @njit(cache=True, nogil=True)  # mutation: equivalent — compilation cache and GIL release only
