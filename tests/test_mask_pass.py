@@ -773,6 +773,54 @@ def test_the_next_pass_starts_when_a_thread_of_this_one_has_no_part_left(tmp_pat
         assert_stats_equal(results[index].stats, stats_reference([labels[index]]))
 
 
+def test_the_overlap_budget_counts_the_rows_still_to_come(tmp_path, monkeypatch):
+    """When a thread of channel 0's pass runs out of parts, the other has not begun its half:
+    the rows so far are half the pixels' worth. Set the budget to exactly those rows: the
+    predicted rows (scaled by the pixels still to come) exceed it, so channel 1 waits until it
+    is asked for, as it would for a channel over the budget."""
+    import threading
+
+    from pytest_segmask.checks import label_pass, mask_image
+
+    monkeypatch.setattr(mask_image, "SPLIT_MIN_PIXELS", 0)
+    monkeypatch.setattr(label_pass, "PARTS_PER_THREAD", 1)  # two parts: a half each
+    mask = MaskSpec(width=128, height=128, tile=16, pyramid_levels=1,
+                    channels=(ChannelSpec("c0", 40), ChannelSpec("c1", 7)))
+    path = tmp_path / mask.file_name
+    labels = write_mask(mask, path)
+    real_decode, real_wait = label_pass.decode_segment, label_pass.PassRun.wait_idle
+    predicted_done = threading.Event()
+    seen: list[tuple] = []
+
+    def held(plane, layout, index, lock, buffers=None):
+        if plane.channel == "c0" and plane.level == 0 and index == 0:
+            assert predicted_done.wait(20), "the pass was not asked for its prediction"
+        if plane.channel == "c1" and plane.level == 0 and not seen[-1:] == [("c1",)]:
+            seen.append(("c1",))
+        return real_decode(plane, layout, index, lock, buffers)
+
+    def waiting(self):
+        predicted = real_wait(self)
+        so_far = self._rows()
+        seen.append(("predicted", so_far, predicted))
+        monkeypatch.setattr(mask_image, "OVERLAP_MAX_ROWS", so_far)
+        predicted_done.set()
+        return predicted
+
+    monkeypatch.setattr(label_pass, "decode_segment", held)
+    monkeypatch.setattr(label_pass.PassRun, "wait_idle", waiting)
+    reader = MaskReader(open_mask(path))
+    try:
+        for index, result in reader.iter_channel_passes([0, 1]):
+            seen.append(("returned", index))
+            assert_stats_equal(result.stats, stats_reference([labels[index]]))
+    finally:
+        reader.close()
+    (_, so_far, predicted), *order = seen
+    assert 0 < so_far and predicted == 2 * so_far
+    assert order == [("returned", 0), ("c1",), ("returned", 1)]  # channel 1 not started early
+
+
 def test_small_masks_pass_channels_in_parallel_large_ones_one_at_a_time(tmp_path, monkeypatch):
     from pytest_segmask.checks import mask_image
 

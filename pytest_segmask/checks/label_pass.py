@@ -269,20 +269,22 @@ class PassRun:
     with fewer threads than its plan runs the others from ``start_rest`` (or ``join``): until
     then the started threads take their parts too."""
 
-    def __init__(self, threads: list[threading.Thread], rows, finish, idle: threading.Event) -> None:
+    def __init__(self, threads: list[threading.Thread], rows, finish, idle: threading.Event, predicted_rows) -> None:
         self._threads = threads
         self._rows = rows
         self._finish = finish
         self._idle = idle
+        self._predicted = predicted_rows
         self._result = None
 
     def wait_idle(self) -> int:
         """Wait until a thread of the pass has no part left to take (the others are finishing
-        their last one: a core is free); the rows the tables hold by then."""
+        their last one: a core is free); the rows the tables are predicted to hold at the end
+        (their rows so far, scaled by the pixels still to come)."""
         if all(th.ident is None for th in self._threads):
             self.start_rest()
         self._idle.wait()
-        return self._rows()
+        return self._predicted()
 
     def start_rest(self) -> None:
         """The threads not started yet, started."""
@@ -490,6 +492,10 @@ def _prepare(geoms: list[_PlanePyramid], plan: _PassPlan, result: PyramidResult 
     def rows() -> int:
         return sum(int(a.meta[0]) for a in accs)
 
+    def predicted_rows() -> int:
+        seen = sum(a.pixels_seen for a in accs)
+        return rows() * max(sum(plan.pixels), seen) // max(seen, 1)
+
     def finish() -> ChannelPass:
         if failures:
             raise failures[min(failures)]
@@ -514,7 +520,7 @@ def _prepare(geoms: list[_PlanePyramid], plan: _PassPlan, result: PyramidResult 
                    for i in range(plan.threads)]
         for th in threads[:first]:
             th.start()
-        return PassRun(threads, rows, finish, idle)
+        return PassRun(threads, rows, finish, idle, predicted_rows)
 
     return start
 

@@ -859,14 +859,16 @@ def numpy_dtype(info: MaskInfo) -> np.dtype | None:
 
 
 SPLIT_MIN_PIXELS = 1 << 22  # a channel from 2048² px is passed on all threads, one channel at a time
-# The next channel's pass starts before a channel is returned while the channel's tables hold
-# at most this many rows: one of its threads as soon as a thread of the channel's pass has no
-# part left (the other finishes its last one) and while the channel is merged (the merge has
-# the other core), all of them once it is, so they run while the channel's items do. Both
-# threads beside the merge (before 2026-12-06: three threads on two cores) cost 6 % more CPU
-# and 14 MB more peak at 8192² dense, the same CPU and 20–40 MB more at 16384²
-# (benchmarks/bench_ab.py). Past 8 M rows (~200 MB of statistics a channel) the next pass starts
-# when asked for: memory stays at one channel.
+# The next channel's pass starts before a channel is returned while the channel's tables are
+# predicted to hold at most this many rows: one of its threads as soon as a thread of the
+# channel's pass has no part left (the other finishes its last one) and while the channel is
+# merged (the merge has the other core), all of them once it is, so they run while the
+# channel's items do. Both threads beside the merge (before 2026-12-06: three threads on two
+# cores) cost 6 % more CPU and 14 MB more peak at 8192² dense, the same CPU and 20–40 MB more at
+# 16384²; the one thread's early start buys about 2 % of wall time and 0.04 cores for about 1 %
+# more CPU (benchmarks/bench_ab.py; a928281 started both threads early, for 2–6 % more CPU, and
+# was reverted). Past 8 M rows (~200 MB of statistics a channel) the next pass starts when
+# asked for: memory stays at one channel.
 OVERLAP_MAX_ROWS = 1 << 23  # mutation: equivalent — when passes overlap only (overlapping or not, the results are the same: tested)
 
 
@@ -959,10 +961,10 @@ class MaskReader:
 
         A large mask (``SPLIT_MIN_PIXELS`` per channel, at least ``2 × workers`` tiles or strips)
         is passed one channel at a time, each pass split over ``workers`` threads; if the
-        channel had at most ``OVERLAP_MAX_ROWS`` objects, the next channel's pass runs one
-        thread from when a thread of the channel's pass is done and while the channel is
-        merged, and all of them while its items run, else it starts when asked for: memory
-        stays at one channel. Smaller masks run ``workers`` channels at a time, one thread each
+        channel is predicted to hold at most ``OVERLAP_MAX_ROWS`` objects, the next channel's
+        pass runs one thread from when a thread of the channel's pass is done and while the
+        channel is merged, and all of them while its items run, else it starts when asked for:
+        memory stays at one channel. Smaller masks run ``workers`` channels at a time, one thread each
         (splitting a small pass costs more than it gains)."""
         from concurrent.futures import ThreadPoolExecutor
 
