@@ -8,6 +8,8 @@ asserted; and check_labels' findings and notes whole."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import tifffile
@@ -206,19 +208,25 @@ def test_block_test_counts_match_numpy(tmp_path, f, shape, tile):
         assert (lv2.tested, lv2.bad, lv2.first) == (tested, 1, [(0, 0, 0)])
 
 
-@pytest.mark.parametrize("f, shape, tile, workers, inside", [
-    (3, (300, 250), (96, 96), 1, "all"),  # one thread: every level-0 tile under one parent
-    (2, (600, 600), (64, 64), 2, "all"),  # split at level 1: each thread owns its parents
-    (3, (300, 250), (96, 96), 2, "none"),  # split at level 0: level-1 parents shared by threads
+@pytest.mark.parametrize("f, shape, tile, workers, inside, call_rows", [
+    (3, (300, 250), (96, 96), 1, "all", None),  # one thread: every level-0 tile under one parent
+    (2, (600, 600), (64, 64), 2, "all", None),  # split at level 1: each thread owns its parents
+    (3, (300, 250), (96, 96), 2, "none", None),  # split at level 0: level-1 parents shared by threads
     # level-1 tiles of 32 px: a level-0 tile (64 px → 21⅓ parent px) lies under one or two
-    (3, (300, 250), [(64, 64), (32, 32), (32, 32)], 1, "some"),
+    (3, (300, 250), [(64, 64), (32, 32), (32, 32)], 1, "some", None),
+    # kernel calls of 7 rows: a counting test's calls are cut on whole blocks of 3 rows
+    (3, (300, 250), (96, 96), 1, "all", 7),
 ])
-def test_block_test_inside_the_statistics_matches_numpy(tmp_path, monkeypatch, f, shape, tile, workers, inside):
+def test_block_test_inside_the_statistics_matches_numpy(tmp_path, monkeypatch, f, shape, tile, workers, inside,
+                                                        call_rows):
     """A level-0 tile under one parent that no other thread uses is block-tested inside its
     statistics (``StatsAccumulator.add(test=…)``, TEST_STRIP rows at a time, the equal-row scan
     running past strips); the others apart. Counts and examples equal the numpy reference
     either way, and each way is taken where expected."""
     from pytest_segmask.checks import channel_stats, label_kernels
+
+    if call_rows:
+        monkeypatch.setattr(channel_stats, "CHUNK_PIXELS", call_rows * tile[1])
 
     tiles = tile if isinstance(tile, list) else [tile] * 3
     assert label_kernels.TEST_STRIP < tiles[0][0]  # several strips per tile
@@ -254,6 +262,44 @@ def test_block_test_inside_the_statistics_matches_numpy(tmp_path, monkeypatch, f
         assert (lv.tested, lv.bad, lv.first) == (tested, bad, [(0, y, x) for y, x in first])
     assert lv1.bad == len(bad1) > 5
     assert {"all": all(ways), "none": not any(ways), "some": any(ways) and not all(ways)}[inside]
+
+
+@pytest.mark.parametrize("f, tiles, counting", [
+    (2, [(16, 16), (16, 16)], [True]),  # tiles of 16 px: a 2 × 2 block never spans two
+    (3, [(48, 48), (16, 16)], [True]),
+    (3, [(16, 16), (16, 16)], [False]),  # 16 = 5 × 3 + 1: blocks span two tiles
+    (2, [(32, 32), (16, 16), (16, 16)], [True, True]),
+    (3, [(48, 48), (32, 32), (16, 16)], [True, False]),
+])
+def test_block_test_counts_where_no_block_spans_two_tiles(tmp_path, monkeypatch, f, tiles, counting):
+    """Where no f × f block spans two child tiles (tile sides multiples of f) each parent pixel
+    is judged by one child tile alone: its tiles' tests add counts and keep no per-pixel marks;
+    elsewhere the marks are kept and tallied. Either way as numpy's reference."""
+    from pytest_segmask.checks import label_kernels
+
+    levels = [np.repeat(np.repeat(np.arange(1, 26 * 29 + 1, dtype=np.uint32).reshape(26, 29), 4, 0), 3, 1)]  # 104 × 87
+    for _ in tiles[1:]:
+        level = levels[-1][::f, ::f].copy()
+        level[1::5, 2::3] = 60_000 + len(levels)  # bad pixels (an id of no block) in every tile
+        levels.append(level)
+    path = tmp_path / "p.tiff"
+    with tifffile.TiffWriter(path) as tif:
+        for k, (level, t) in enumerate(zip(levels, tiles)):
+            tif.write(level, photometric="minisblack", metadata=None, compression="zlib", tile=t,
+                      **({"subifds": len(levels) - 1} if k == 0 else {"subfiletype": 1}))
+    tallied = []
+    real = label_kernels.tally_matched
+    monkeypatch.setattr(label_kernels, "tally_matched", lambda m, *a: (tallied.append(m.shape), real(m, *a))[1])
+    for workers in (1, 2):
+        tallied.clear()
+        result = pyramid_pass(path, workers)
+        for k, lv in enumerate(result.pyramid.levels):
+            tested, bad, first = block_reference(levels[k], levels[k + 1], f)
+            assert (lv.tested, lv.bad, lv.first) == (tested, bad, [(0, y, x) for y, x in first])
+            assert bad > 5
+        # a tally per parent tile of the levels that keep marks
+        assert len(tallied) == sum(0 if c else math.prod(-(-s // t) for s, t in zip(levels[k + 1].shape, tiles[k + 1]))
+                                   for k, c in enumerate(counting))
 
 
 def test_block_test_edge_blocks_are_partial(tmp_path):

@@ -368,7 +368,8 @@ def test_the_pass_needs_no_kernel_variant_the_warm_up_did_not_make(tmp_path, com
     path = tmp_path / mask.file_name
     labels = write_mask(mask, path)
     label_kernels.load(np.uint16)
-    kernels = (label_kernels.block_stats, label_kernels.block_test, label_kernels.tally_matched)
+    kernels = (label_kernels.block_stats, label_kernels.block_test, label_kernels.block_count,
+               label_kernels.tally_matched)
     before = [len(k.signatures) for k in kernels]
     reader = MaskReader(open_mask(path))
     try:
@@ -404,6 +405,7 @@ def test_a_uniformly_dense_channel_grows_its_table_twice(monkeypatch):
 def test_kernels_are_compiled_without_the_gil():
     assert label_kernels.block_stats.targetoptions.get("nogil")
     assert label_kernels.block_test.targetoptions.get("nogil")
+    assert label_kernels.block_count.targetoptions.get("nogil")
 
 
 def test_decode_error_message_in_words(tmp_path):

@@ -285,6 +285,8 @@ class StatsAccumulator:
                 # rather than grow for a worst case that does not come
                 if self.pixels_seen * 50 > total and n * total / self.pixels_seen * 1.03 <= self.cap:  # mutation: equivalent — rows per call only (fit ≥ rows / FIT_SHARE ≥ 1 either way)
                     rows = fit
+            if targs.counts.shape[0] and r0 + rows < hh:  # counting: a call never splits a block
+                rows = min(hh - r0, max(targs.f, rows - rows % targs.f))
             r1 = r0 + rows
             px = rows * ww
             self._ensure(px)
@@ -320,13 +322,11 @@ class StatsAccumulator:
             self.scramble = True  # ids in a pattern that defeats identity hashing
         self.K.rehash(self.gid, n, self.hidx, self.hbits, self.scramble)
 
-    _NO_MATCHED = np.zeros((1, 1), np.uint8)  # mutation: equivalent — never read with the factor 0
-
-    @classmethod
-    def _no_test(cls, tile: np.ndarray) -> tuple:
+    @staticmethod
+    def _no_test(tile: np.ndarray) -> BlockTest:
         # block_stats's test arguments with the factor 0 (no test); arrays of the tile's type,
         # so one compiled kernel serves both
-        return (tile, 0, 0, 0, 0, 0, cls._NO_MATCHED, 0, 0)  # mutation: equivalent — never read with the factor 0 (a factor of 1 over a 0 × 0 parent tests nothing)
+        return BlockTest(tile, 0, 0, 0, 0, 0, NO_MARKS, 0, 0, NO_COUNTS, NO_EXAMPLES)  # mutation: equivalent — never read with the factor 0 (a factor of 1 over a 0 × 0 parent tests nothing)
 
     def finish(self) -> ChannelStats:
         """The sorted, compact statistics; the accumulator is emptied."""
@@ -335,7 +335,9 @@ class StatsAccumulator:
 
 class BlockTest(NamedTuple):
     """A segment's block test against its parent segment, run by ``StatsAccumulator.add``:
-    ``label_kernels.block_test``'s arguments from ``parent`` on (``matched`` is written)."""
+    ``label_kernels.block_test``'s arguments from ``parent`` on (``matched`` is written), or,
+    where ``counts`` is not empty, ``block_count``'s (``counts`` and ``examples`` are written,
+    ``matched`` is ``NO_MARKS``)."""
 
     parent: np.ndarray
     ph: int
@@ -346,6 +348,25 @@ class BlockTest(NamedTuple):
     matched: np.ndarray
     ch_full: int
     cw_full: int
+    counts: np.ndarray
+    examples: np.ndarray
+
+    def run(self, child: np.ndarray, ch: int, cw: int, cy0: int, cx0: int) -> None:
+        """The test of a whole child segment (valid (ch, cw) at level origin (cy0, cx0)) on its own."""
+        from . import label_kernels as K
+
+        if self.counts.shape[0]:
+            K.block_count(child, ch, cw, cy0, cx0, self.ch_full, self.cw_full, self.parent, self.ph, self.pw,
+                          self.py0, self.px0, self.f, self.counts, self.examples)
+        else:
+            K.block_test(child, ch, cw, cy0, cx0, self.ch_full, self.cw_full, self.parent, self.ph, self.pw,
+                         self.py0, self.px0, self.f, self.matched)
+
+
+# placeholders for the arrays of the block test a call does not use
+NO_MARKS = np.zeros((1, 1), np.uint8)  # mutation: equivalent — never read (no test, or counting)
+NO_COUNTS = np.zeros(0, np.int64)  # empty: marks, not counts
+NO_EXAMPLES = np.zeros((1, 2), np.int64)  # mutation: equivalent — never read (no test, or marks)
 
 
 def index_type(rows: int):

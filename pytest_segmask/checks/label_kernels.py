@@ -135,12 +135,14 @@ def _flush(lkeys, lslot, lcnt, lsx, lsy, lminx, lminy, lmaxx, lmaxy, nloc, z,
 def block_stats(tile, r0, r1, w, y0, x0, z, rowslot, starts, rj,
                 lkeys, lslot, lcnt, lsx, lsy, lminx, lminy, lmaxx, lmaxy,
                 gid, gcnt, gsx, gsy, gsz, gbb, gzr, hidx, hbits, scramble, bcnt, bsx, bsy, bsz, meta, big_at, is3d,
-                tparent, tph, tpw, tpy0, tpx0, tf, tmatched, tch_full, tcw_full):
+                tparent, tph, tpw, tpy0, tpx0, tf, tmatched, tch_full, tcw_full, tcounts, texamples):
     """Rows ``r0:r1`` (first ``w`` columns) of a decoded segment whose pixel (0, 0) is image
     pixel (y0, x0) of plane ``z``. With ``tf`` > 0 the same rows are also block-tested against
-    their parent segment (``block_test``'s arguments ``parent`` … ``cw_full``, prefixed ``t``),
-    a strip at a time just before the statistics read it: the rows are read from memory once,
-    not once per kernel."""
+    their parent segment (``block_test``'s arguments ``parent`` … ``cw_full``, prefixed ``t``;
+    with ``tcounts`` not empty ``block_count``'s instead, ``tmatched`` unused), a strip at a time
+    just before the statistics read it: the rows are read from memory once, not once per
+    kernel. Counting needs ``r0`` and ``r1`` (unless it is the segment's end) on multiples of
+    ``tf``: a block is then never split between strips."""
     lmask = lslot.shape[0] - 1  # 2^LOCAL_BITS slots
     lshift = 64 - LOCAL_BITS
     nloc = 0
@@ -157,8 +159,8 @@ def block_stats(tile, r0, r1, w, y0, x0, z, rowslot, starts, rj,
         while (tf > 0  # mutation: equivalent[constant] — compared factors are ≥ 2
                and tested <= r):  # mutation: equivalent[compare] — when a strip is tested only (the tail tests what the loop leaves)
             s1 = min(r1, tested + strip)
-            block_test(tile[tested:s1], s1 - tested, w, y0 + tested, x0, tch_full, tcw_full,
-                       tparent, tph, tpw, tpy0, tpx0, tf, tmatched)
+            _test_rows(tile[tested:s1], s1 - tested, w, y0 + tested, x0, tch_full, tcw_full,
+                       tparent, tph, tpw, tpy0, tpx0, tf, tmatched, tcounts, texamples)
             tested = s1
         y = y0 + r
         row = tile[r]
@@ -287,8 +289,8 @@ def block_stats(tile, r0, r1, w, y0, x0, z, rowslot, starts, rj,
     # rows the equal-row scan ran over at the end
     if (tf > 0  # mutation: equivalent[constant] — compared factors are ≥ 2
             and tested < r1):  # mutation: equivalent[compare] — an empty strip tests nothing
-        block_test(tile[tested:r1], r1 - tested, w, y0 + tested, x0, tch_full, tcw_full,
-                   tparent, tph, tpw, tpy0, tpx0, tf, tmatched)
+        _test_rows(tile[tested:r1], r1 - tested, w, y0 + tested, x0, tch_full, tcw_full,
+                   tparent, tph, tpw, tpy0, tpx0, tf, tmatched, tcounts, texamples)
 
 
 @njit(cache=True, nogil=True)  # mutation: equivalent — compilation cache and GIL release only
@@ -351,6 +353,62 @@ def block_test(child, ch, cw, cy0, cx0, ch_full, cw_full, parent, ph, pw, py0, p
 
 
 @njit(cache=True, nogil=True)  # mutation: equivalent — compilation cache and GIL release only
+def block_count(child, ch, cw, cy0, cx0, ch_full, cw_full, parent, ph, pw, py0, px0, f, counts, examples):
+    """``block_test`` where no f × f block spans two child segments (their sizes multiples of
+    f, or one segment across): each parent pixel is judged by one child segment alone, so no
+    per-pixel marks are kept. ``counts[0]`` += parent pixels judged, ``counts[1]`` += those
+    matching no pixel of their block; the first of those in raster order over this child's
+    part of the parent are written to ``examples`` (row, column in the parent segment) while
+    ``counts[2]`` (examples written) is below its length."""
+    pa = max(py0, cy0 // f)
+    pb = min(py0 + ph, (cy0 + ch - 1) // f + 1)
+    qa = max(px0, cx0 // f)
+    qb = min(px0 + pw, (cx0 + cw - 1) // f + 1)
+    fa = min(max(qa, -(-cx0 // f)), qb)
+    fb = max(min(qb, (cx0 + min(cw, cw_full - cx0)) // f), fa)
+    if pb > pa and qb > qa:
+        counts[0] += (pb - pa) * (qb - qa)
+    for py in range(pa, pb):
+        ya = max(py * f, cy0) - cy0
+        yb = min(py * f + f, cy0 + ch, ch_full) - cy0
+        prow = py - py0
+        bad = 0
+        if yb - ya == 2 and f == 2:
+            for px in range(qa, fa):
+                bad += 1 - _block_general(child, ya, yb, px, f, cx0, cw, cw_full, parent[prow, px - px0])
+            nq = fb - fa
+            off = 2 * fa - cx0
+            c0 = child[ya, off:off + 2 * nq]
+            c1 = child[ya + 1, off:off + 2 * nq]
+            pv = parent[prow, fa - px0:fb - px0]
+            for q in range(nq):  # a sum over slices indexed from 0: LLVM vectorises it
+                v = pv[q]
+                bad += (c0[2 * q] != v) & (c0[2 * q + 1] != v) & (c1[2 * q] != v) & (c1[2 * q + 1] != v)
+            for px in range(fb, qb):
+                bad += 1 - _block_general(child, ya, yb, px, f, cx0, cw, cw_full, parent[prow, px - px0])
+        else:
+            for px in range(qa, qb):
+                bad += 1 - _block_general(child, ya, yb, px, f, cx0, cw, cw_full, parent[prow, px - px0])
+        if bad:
+            counts[1] += bad
+            px = qa
+            while px < qb and counts[2] < examples.shape[0]:  # the row again, for where (rare)
+                if _block_general(child, ya, yb, px, f, cx0, cw, cw_full, parent[prow, px - px0]) == 0:
+                    examples[counts[2], 0] = prow
+                    examples[counts[2], 1] = px - px0
+                    counts[2] += 1
+                px += 1
+
+
+@njit(cache=True, nogil=True, inline="always")  # mutation: equivalent — compilation cache and GIL release only
+def _test_rows(child, ch, cw, cy0, cx0, ch_full, cw_full, parent, ph, pw, py0, px0, f, matched, counts, examples):
+    if counts.shape[0]:
+        block_count(child, ch, cw, cy0, cx0, ch_full, cw_full, parent, ph, pw, py0, px0, f, counts, examples)
+    else:
+        block_test(child, ch, cw, cy0, cx0, ch_full, cw_full, parent, ph, pw, py0, px0, f, matched)
+
+
+@njit(cache=True, nogil=True)  # mutation: equivalent — compilation cache and GIL release only
 def tally_matched(matched, hh, ww, examples):
     """Over ``matched[:hh, :ww]`` of a parent segment: (pixels judged, pixels matching no pixel
     of their block, how many of those were written to ``examples``: their (row, column), the
@@ -408,6 +466,7 @@ def warm_up(dtype) -> None:
     matched = np.zeros((2, 2), np.uint8)
     block_test(tile, 4, 4, 0, 0, 4, 4, tile, 2, 2, 0, 0, 2, matched)  # mutation: equivalent — warm-up only (compiles the kernels)
     tally_matched(matched, 2, 2, np.zeros((1, 2), np.int64))  # mutation: equivalent — warm-up only (compiles the kernels)
+    block_count(tile, 4, 4, 0, 0, 4, 4, tile, 2, 2, 0, 0, 2, np.zeros(3, np.int64), np.zeros((1, 2), np.int64))  # mutation: equivalent — warm-up only (compiles the kernels)
 
 
 # --- the end of a pass: the parts' tables merged into one sorted, compact result -------------

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .channel_stats import BlockTest, ChannelStats, StatsAccumulator, finish_parts
+from .channel_stats import NO_COUNTS, NO_EXAMPLES, NO_MARKS, BlockTest, ChannelStats, StatsAccumulator, finish_parts
 from .pyramid_labels import MAX_EXAMPLES, LevelResult, PyramidResult
 from .tiff_stream import MaskDecodeError, Plane, SegmentBuffers, _checked_layout, decode_segment
 
@@ -62,6 +62,8 @@ class _PlanePyramid:
         self.planes = [levels[0]]
         self.layouts = [_checked_layout(levels[0])]  # level 0: a damaged layout stops the pass
         self.factors = [None]  # level k's factor is against level k − 1: level 0 has none
+        # level k's tiles are tested by counting: no f × f block spans two level k − 1 tiles
+        self.counting = [False]
         self.findings: list[tuple[int, str, str]] = []  # (level, "error" | "note", text): why comparing stopped
         dtype0 = levels[0].page.dtype
         for k, plane in enumerate(levels[1:], start=1):
@@ -80,6 +82,7 @@ class _PlanePyramid:
             self.planes.append(plane)
             self.layouts.append(layout)
             self.factors.append(f)
+            self.counting.append((prev.rows == 1 or prev.sh % f == 0) and (prev.cols == 1 or prev.sw % f == 0))
         self.depth = len(self.layouts) - 1  # levels compared
 
     # parent level k+1 of a tile at level k
@@ -142,16 +145,37 @@ class _PlanePyramid:
 
 
 class _Resident:
-    __slots__ = ("arr", "rect", "matched", "remaining", "failed", "shared", "lock")
+    """A decoded tile of level k ≥ 1 while the tiles under it are compared with it. Counting
+    (no f × f block spans two of its child tiles): each child's test adds its counts and first
+    bad pixels; else each marks the pixels it matched (``matched``), tallied at release."""
 
-    def __init__(self, arr, rect, remaining, failed, shared):
+    __slots__ = ("arr", "rect", "matched", "remaining", "failed", "shared", "lock", "tested", "bad", "examples")
+
+    def __init__(self, arr, rect, remaining, failed, shared, counting):
         self.arr = arr
         self.rect = rect
         self.remaining = remaining
         self.failed = failed
         self.shared = shared  # above the split level: the parts' threads may test against it at once
-        self.matched = None if failed else np.zeros((rect[2], rect[3]), np.uint8)
+        self.matched = None if failed or counting else np.zeros((rect[2], rect[3]), np.uint8)
         self.lock = threading.Lock()  # an upper tile's children may be in several parts
+        self.tested = self.bad = 0  # counting: pixels judged, and bad, so far
+        self.examples: list[tuple[int, int]] = []  # counting: each child's first bad pixels
+
+    def test(self, f: int, ch_full: int, cw_full: int) -> BlockTest:
+        """A child tile's block test against this tile (its own counts when counting)."""
+        py0, px0, phh, pww = self.rect
+        if self.matched is not None:
+            return BlockTest(self.arr, phh, pww, py0, px0, f, self.matched, ch_full, cw_full, NO_COUNTS, NO_EXAMPLES)
+        return BlockTest(self.arr, phh, pww, py0, px0, f, NO_MARKS, ch_full, cw_full,
+                         np.zeros(3, np.int64), np.empty((MAX_EXAMPLES, 2), np.int64))
+
+    def add_counts(self, test: BlockTest) -> None:
+        if test.counts.shape[0]:
+            judged, bad, found = (int(v) for v in test.counts)
+            self.tested += judged
+            self.bad += bad
+            self.examples.extend((int(a), int(b)) for a, b in test.examples[:found])
 
 
 Event = tuple[int, int, int, int]  # (position in the pass's order, z, level, tile)
@@ -373,11 +397,15 @@ def _prepare(geoms: list[_PlanePyramid], plan: _PassPlan, result: PyramidResult 
         g = geoms[z]
         child, f = g.layouts[k - 1], g.factors[k]
         y0, x0, hh, ww = res.rect
-        hh_t = max(0, min(hh, _ceil_div(child.h, f) - y0))
-        ww_t = max(0, min(ww, _ceil_div(child.w, f) - x0))
-        found = np.empty((MAX_EXAMPLES, 2), np.int64)
-        tested, nbad, n = K.tally_matched(res.matched, hh_t, ww_t, found)
-        examples = [(z, y0 + int(a), x0 + int(b)) for a, b in found[:n]]
+        if res.matched is None:  # counting
+            tested, nbad, first = res.tested, res.bad, sorted(res.examples)[:MAX_EXAMPLES]
+        else:
+            hh_t = max(0, min(hh, _ceil_div(child.h, f) - y0))
+            ww_t = max(0, min(ww, _ceil_div(child.w, f) - x0))
+            found = np.empty((MAX_EXAMPLES, 2), np.int64)
+            tested, nbad, n = K.tally_matched(res.matched, hh_t, ww_t, found)
+            first = found[:n].tolist()
+        examples = [(z, y0 + int(a), x0 + int(b)) for a, b in first]
         with tally:
             lv = result.levels[k - 1]
             lv.tested += tested
@@ -408,15 +436,17 @@ def _prepare(geoms: list[_PlanePyramid], plan: _PassPlan, result: PyramidResult 
             parent = resident[(z, k + 1, p)]
             with parent.lock:
                 if parent is fused:
-                    py0, px0, phh, pww = parent.rect
-                    acc.add(arr, hh, ww, y0, x0, z, BlockTest(parent.arr, phh, pww, py0, px0, g.factors[1],
-                                                              parent.matched, lay.h, lay.w))
+                    test = parent.test(g.factors[1], lay.h, lay.w)
+                    acc.add(arr, hh, ww, y0, x0, z, test)
+                    parent.add_counts(test)
                 elif not parent.failed:
-                    py0, px0, phh, pww = parent.rect
                     if error is None:
-                        K.block_test(arr, hh, ww, y0, x0, lay.h, lay.w, parent.arr, phh, pww, py0, px0,
-                                     g.factors[k + 1], parent.matched)
-                    else:  # pixels fed by an undecodable tile cannot be judged
+                        test = parent.test(g.factors[k + 1], lay.h, lay.w)
+                        test.run(arr, hh, ww, y0, x0)
+                        parent.add_counts(test)
+                    # pixels fed by an undecodable tile cannot be judged (counting: not counted)
+                    elif parent.matched is not None:
+                        py0, px0, phh, pww = parent.rect
                         f = g.factors[k + 1]
                         ya, yb = max(py0, y0 // f), min(py0 + phh, (y0 + hh - 1) // f + 1)
                         xa, xb = max(px0, x0 // f), min(px0 + pww, (x0 + ww - 1) // f + 1)
@@ -433,7 +463,8 @@ def _prepare(geoms: list[_PlanePyramid], plan: _PassPlan, result: PyramidResult 
         else:
             n = g.n_children(k, t)
             # the tiles above the split level are consumed before the parts start (acc None)
-            resident[(z, k, t)] = _Resident(arr, rect, n, failed=error is not None, shared=acc is None)
+            resident[(z, k, t)] = _Resident(arr, rect, n, failed=error is not None, shared=acc is None,
+                                            counting=g.counting[k])
             if n == 0:
                 release(z, k, t)
 
