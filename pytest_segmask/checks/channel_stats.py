@@ -187,7 +187,6 @@ class StatsAccumulator:
                       *(np.zeros(K.LOCAL_MAX, np.uint32) for _ in range(4)))
         self.rowslot = np.zeros(width, np.int32)
         self.starts = np.zeros(width + 1, np.int32)  # mutation: equivalent — a longer buffer only
-        self.rj = np.zeros(width + 1, np.int32)  # mutation: equivalent — a longer buffer only
         self.pixels_seen = 0  # mutation: equivalent — capacity estimates only
 
     # -- capacity ---------------------------------------------------------------------------
@@ -291,7 +290,7 @@ class StatsAccumulator:
             px = rows * ww
             self._ensure(px)
             self.K.block_stats(
-                tile, r0, r1, ww, y0, x0, z, self.rowslot, self.starts, self.rj, *self.local,
+                tile, r0, r1, ww, y0, x0, z, self.rowslot, self.starts, *self.local,
                 self.gid, self.gcnt, self.gsx, self.gsy, self.gsz, self.gbb, self.gzr,
                 self.hidx, self.hbits, self.scramble, self.bcnt, self.bsx, self.bsy, self.bsz,
                 self.meta, self.big_at, self.is3d, *targs)
@@ -387,7 +386,7 @@ def finish_parts(parts: list[StatsAccumulator]) -> ChannelStats:
     first = parts[0]
     for a in parts:
         a.hidx = None
-        a.local = a.rowslot = a.starts = a.rj = None
+        a.local = a.rowslot = a.starts = None
     ns = [int(a.meta[0]) for a in parts]
     total = sum(ns)
     itype = index_type(total)

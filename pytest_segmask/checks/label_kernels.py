@@ -132,7 +132,7 @@ def _flush(lkeys, lslot, lcnt, lsx, lsy, lminx, lminy, lmaxx, lmaxy, nloc, z,
 
 
 @njit(cache=True, nogil=True)  # mutation: equivalent — compilation cache and GIL release only
-def block_stats(tile, r0, r1, w, y0, x0, z, rowslot, starts, rj,
+def block_stats(tile, r0, r1, w, y0, x0, z, rowslot, starts,
                 lkeys, lslot, lcnt, lsx, lsy, lminx, lminy, lmaxx, lmaxy,
                 gid, gcnt, gsx, gsy, gsz, gbb, gzr, hidx, hbits, scramble, bcnt, bsx, bsy, bsz, meta, big_at, is3d,
                 tparent, tph, tpw, tpy0, tpx0, tf, tmatched, tch_full, tcw_full, tcounts, texamples):
@@ -149,8 +149,6 @@ def block_stats(tile, r0, r1, w, y0, x0, z, rowslot, starts, rj,
     background = 0
     negative = 0
     objpx = 0
-    prev_ok = False  # the previous row's runs (starts, rj) are valid slots of the local table
-    pns = 0  # mutation: equivalent — read only after a row sets it
     strip = max(tf, (TEST_STRIP // max(tf, 1)) * tf)  # mutation: equivalent — strip size only (compared factors are ≥ 2) — whole blocks of tf rows
     tested = r0  # rows r0:tested are block-tested
     r = r0
@@ -164,37 +162,19 @@ def block_stats(tile, r0, r1, w, y0, x0, z, rowslot, starts, rj,
             tested = s1
         y = y0 + r
         row = tile[r]
-        if prev_ok:
-            # rows equal to the previous one (background, large objects, blocky masks) reuse its
-            # runs: k equal rows cost one update per run, no run search, no lookups
-            prow = tile[r - 1]
-            k = 0
-            while r + k < r1:
-                cand = tile[r + k]
-                diff = 0  # mutation: equivalent — speed only: non-zero means no row is reused, every row searched for runs
-                for x in range(w):
-                    diff |= cand[x] ^ prow[x]
-                if diff != 0:
-                    break
-                k += 1
-            if k:
-                ysum = k * y + (k * (k - 1)) // 2
-                for i in range(pns):
-                    x = starts[i]
-                    length = starts[i + 1] - x
-                    j = rj[i]
-                    if j == -1:
-                        background += length * k
-                    elif j == -2:
-                        negative += length * k
-                    else:
-                        objpx += length * k
-                        lcnt[j] += length * k
-                        lsx[j] += k * ((length * (2 * (x0 + x) + length - 1)) // 2)
-                        lsy[j] += length * ysum
-                        lmaxy[j] = y + k - 1
-                r += k
-                continue
+        # rows equal to this one (background, large objects, blocky masks) count with it: k + 1
+        # equal rows cost one run search and one update per run
+        k = 0
+        while r + k + 1 < r1:
+            cand = tile[r + k + 1]
+            diff = 0  # mutation: equivalent — speed only: non-zero means every row is searched for runs
+            for x in range(w):
+                diff |= cand[x] ^ row[x]
+            if diff != 0:
+                break
+            k += 1
+        k1 = k + 1
+        ysum = k1 * y + (k * k1) // 2  # y + (y + 1) + … + (y + k)
         # run starts, branch-free (one store per pixel, the count advances on a change)
         ns = 1
         starts[0] = 0
@@ -202,19 +182,15 @@ def block_stats(tile, r0, r1, w, y0, x0, z, rowslot, starts, rj,
             starts[ns] = x
             ns += row[x] != row[x - 1]
         starts[ns] = w
-        prev_ok = True  # mutation: equivalent — speed only: without it every row is searched for runs
-        pns = ns
         for i in range(ns):
             x = starts[i]
             e = starts[i + 1]
             v = row[x]
             length = e - x
             if v == 0:
-                background += length
-                rj[i] = -1
+                background += length * k1
             elif v < 0:
-                negative += length
-                rj[i] = -2
+                negative += length * k1
                 # the first negative pixel in raster order (a part's tiles are not in raster order)
                 if meta[4] < 0:
                     first = True
@@ -229,13 +205,12 @@ def block_stats(tile, r0, r1, w, y0, x0, z, rowslot, starts, rj,
                     meta[5] = y
                     meta[6] = x0 + x
             else:
-                objpx += length
+                objpx += length * k1
                 key = np.uint32(v)
                 j = rowslot[x]  # the run above usually belongs to the same object
                 if j < nloc and lkeys[j] == key:
                     lminx[j] = min(lminx[j], x0 + x)
                     lmaxx[j] = max(lmaxx[j], x0 + e - 1)
-                    lmaxy[j] = y
                 else:
                     h = _hash(key, lshift)
                     while True:
@@ -251,27 +226,24 @@ def block_stats(tile, r0, r1, w, y0, x0, z, rowslot, starts, rj,
                             lminx[j] = x0 + x
                             lminy[j] = y
                             lmaxx[j] = x0 + e - 1
-                            lmaxy[j] = y
                             break
                         if lkeys[j] == key:
                             lminx[j] = min(lminx[j], x0 + x)
                             lmaxx[j] = max(lmaxx[j], x0 + e - 1)
-                            lmaxy[j] = y  # rows come in order
                             break
                         h = (h + 1) & lmask
+                lmaxy[j] = y + k  # rows come in order
                 rowslot[x] = j  # run starts: the next row's run starting at the same x finds it
-                rj[i] = j
-                lcnt[j] += length
-                # sum of x over the run: length * (first + last) / 2
-                lsx[j] += (length * (2 * (x0 + x) + length - 1)) // 2
-                lsy[j] += length * y
+                lcnt[j] += length * k1
+                # sum of x over the run: length * (first + last) / 2, in each of the k + 1 rows
+                lsx[j] += k1 * ((length * (2 * (x0 + x) + length - 1)) // 2)
+                lsy[j] += length * ysum
                 if nloc == LOCAL_MAX:
                     _flush(lkeys, lslot, lcnt, lsx, lsy, lminx, lminy, lmaxx, lmaxy, nloc, z,
                            gid, gcnt, gsx, gsy, gsz, gbb, gzr, hidx, hbits, scramble, bcnt, bsx, bsy, bsz, meta, big_at, is3d)
                     lslot[:] = -1  # mutation: equivalent — any negative slot is empty
                     nloc = 0
-                    prev_ok = False  # this row's slots are gone
-        r += 1
+        r += k1
     if nloc:
         _flush(lkeys, lslot, lcnt, lsx, lsy, lminx, lminy, lmaxx, lmaxy, nloc, z,
                gid, gcnt, gsx, gsy, gsz, gbb, gzr, hidx, hbits, scramble, bcnt, bsx, bsy, bsz, meta, big_at, is3d)
