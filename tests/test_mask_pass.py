@@ -855,6 +855,31 @@ def test_a_large_mask_with_few_segments_is_not_split(tmp_path, monkeypatch):
         reader.close()
 
 
+def test_a_masks_channels_share_one_plan(tmp_path):
+    """The pass's plan is worked out once per geometry: a mask's second channel takes the
+    first's (the same lists of events), a mask of other tiles gets its own; results unchanged."""
+    from pytest_segmask.checks import label_pass
+
+    plans = []
+    for tile in (16, 32):
+        mask = MaskSpec(width=128, height=128, tile=tile, pyramid_levels=2,
+                        channels=(ChannelSpec("a", 9), ChannelSpec("b", 7)))
+        path = tmp_path / f"{tile}-{mask.file_name}"
+        labels = write_mask(mask, path)
+        reader = MaskReader(open_mask(path))
+        try:
+            per_channel = [label_pass._plan_parts([label_pass._PlanePyramid(reader.plane_levels(c, 0), 0)], 2)
+                           for c in (0, 1)]
+            assert per_channel[0] is per_channel[1] and len(per_channel[0].parts) > 1
+            plans.append(per_channel[0])
+            got = dict(reader.iter_channel_passes([0, 1]))
+        finally:
+            reader.close()
+        for c in (0, 1):
+            assert_stats_equal(got[c].stats, stats_reference([labels[c]]))
+    assert plans[0] is not plans[1]
+
+
 def test_many_tiny_tiles_are_streamed_in_one_part(tmp_path, monkeypatch):
     """Past SPLIT_MAX_EVENTS tiles the pass is not split and its events are not listed."""
     from pytest_segmask.checks import label_pass

@@ -54,6 +54,21 @@ def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
+# tiles whose relations (and plans) are remembered for the next channel of the same geometry
+MEMO_MAX = 1 << 14  # mutation: equivalent — memory only
+_MEMOS: dict = {}  # geometry -> its memo; the last two geometries only (a plan and tile relations each)
+
+
+def _shared_memo(key) -> dict:
+    """A dict shared by the passes over one geometry (a mask's channels and planes)."""
+    memo = _MEMOS.get(key)
+    if memo is None:
+        if len(_MEMOS) >= 4:  # mutation: equivalent — memory only
+            _MEMOS.pop(next(iter(_MEMOS)))
+        memo = _MEMOS[key] = {}
+    return memo
+
+
 class _PlanePyramid:
     """Geometry of one plane's levels: layouts, factors, tile relations."""
 
@@ -84,9 +99,19 @@ class _PlanePyramid:
             self.factors.append(f)
             self.counting.append((prev.rows == 1 or prev.sh % f == 0) and (prev.cols == 1 or prev.sw % f == 0))
         self.depth = len(self.layouts) - 1  # levels compared
+        self.key = (tuple(self.layouts), tuple(self.factors))  # the geometry: equal for a mask's channels
+        self._parents = _shared_memo(("parents", self.key))
 
-    # parent level k+1 of a tile at level k
+    # parent level k+1 of a tile at level k (remembered: the plan and the pass ask for each)
     def parents(self, k: int, t: int) -> list[int]:
+        got = self._parents.get((k, t))
+        if got is None:
+            got = self._parents_of(k, t)
+            if len(self._parents) < MEMO_MAX:  # mutation: equivalent — memory only (past it, computed again)
+                self._parents[(k, t)] = got
+        return got
+
+    def _parents_of(self, k: int, t: int) -> list[int]:
         if k >= self.depth:
             return []
         c, p, f = self.layouts[k], self.layouts[k + 1], self.factors[k + 1]
@@ -202,6 +227,19 @@ PARTS_PER_THREAD = 8  # mutation: equivalent — how the work is balanced only
 
 
 def _plan_parts(geoms: list[_PlanePyramid], parts: int) -> _PassPlan:
+    """The pass's plan; a split plan (lists of events, never changed) is remembered for the
+    next channel of the same geometry."""
+    memo = _shared_memo(("plan", parts, SPLIT_MAX_EVENTS, PARTS_PER_THREAD, tuple(g.key for g in geoms)))
+    plan = memo.get("plan")
+    if plan is None:
+        plan = _make_plan(geoms, parts)
+        # a stream is consumed once; a long plan is not worth the memory it would keep
+        if all(isinstance(part, list) for part in plan.parts) and sum(map(len, plan.parts)) <= MEMO_MAX:  # mutation: equivalent — memory only
+            memo["plan"] = plan
+    return plan
+
+
+def _make_plan(geoms: list[_PlanePyramid], parts: int) -> _PassPlan:
     def stream() -> Iterator[Event]:
         position = 0
         for z, g in enumerate(geoms):
