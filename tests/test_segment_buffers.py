@@ -63,6 +63,38 @@ def test_plain_deflate_segments_decode_into_pooled_arrays_as_tifffile_does(tmp_p
     np.testing.assert_array_equal(again, plain[1][0])
 
 
+def test_large_segments_are_carved_from_slabs_of_huge_pages(tmp_path):
+    """Segments from SLAB_MIN_BYTES on decode into arrays carved from slabs of whole 2 MB
+    pages: a 1 MB tile's slab holds two, on their own pages; each array decodes its own tile
+    right, goes back to the pool and comes out again; a view of it (not the array) is never
+    pooled. Smaller segments keep plain arrays."""
+    from pytest_segmask.checks import tiff_stream
+
+    data = (np.arange(1024 * 1024, dtype=np.uint32).reshape(1024, 1024) * 2654435761) >> 8
+    path = tmp_path / "big.tiff"
+    tifffile.imwrite(path, data, tile=(512, 512), compression="zlib", photometric="minisblack", metadata=None)
+    buffers = SegmentBuffers()
+    lock = threading.Lock()
+    with tifffile.TiffFile(path) as tif:
+        plane = Plane(tif.pages[0], path.name, "c", 0)
+        lay = _checked_layout(plane)
+        tiles = [decode_segment(plane, lay, t, lock, buffers) for t in range(4)]
+        for t, arr in enumerate(tiles):
+            y0, x0, _, _ = lay.rect(t)
+            np.testing.assert_array_equal(arr, data[y0:y0 + 512, x0:x0 + 512])
+        slabs = {id(arr.base.base.obj) for arr in tiles}  # array <- 1-D view <- memoryview of the slab
+        assert len(slabs) == 2 and all(len(arr.base.base.obj) == 2 << 20 for arr in tiles)
+        assert all(arr.ctypes.data % 4096 == 0 for arr in tiles)
+        assert not any(buffers._free.values())  # both arrays of each slab in use
+        buffers.give(tiles[0][:10])  # a view: not pooled
+        assert not any(buffers._free.values())
+        buffers.give(tiles[3])
+        again = decode_segment(plane, lay, 0, lock, buffers)
+        assert again is tiles[3]
+        np.testing.assert_array_equal(again, data[:512, :512])
+    assert tiff_stream.SLAB_MIN_BYTES > 32 * 32 * 8  # the small tiles of the other tests: plain arrays
+
+
 @pytest.mark.parametrize("options", [
     {"compression": "zlib", "predictor": True},  # horizontal differencing: tifffile undoes it
     {"compression": "zlib", "byteorder": ">"},  # big-endian: tifffile swaps the bytes

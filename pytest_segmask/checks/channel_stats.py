@@ -16,6 +16,7 @@ from ..findings import Authority as _Authority
 from ..findings import CheckResult, Severity
 from ..rules import Authority, define_rule
 from .mask_image import SCHEMA_SRC, ChannelNotInFile, MaskInfo
+from .memory import anonymous
 from .tiff_stream import MaskDecodeError
 
 LABELS = define_rule(
@@ -98,38 +99,19 @@ class ChannelStats:
 
 # pixels per kernel call (bounds the room reserved per call)
 CHUNK_PIXELS = 1 << 18  # mutation: equivalent — rows per kernel call only
-HUGE_PAGE = 2 << 20  # mutation: equivalent — mapping length only (rounded up to whole huge pages)
 HUGE_ROWS = 1 << 16  # mutation: equivalent — page size only (tables grown past this many objects get 2 MB pages)
 MMAP_BYTES = 1 << 20  # mutation: equivalent — memory layout only (accumulator arrays from this size get their own anonymous mapping)
 
 
 def _empty(shape, dtype, huge: bool = True) -> np.ndarray:  # mutation: equivalent[constant] — page size only
-    """An uninitialised array; large ones in their own anonymous mapping, so freeing them returns
-    the memory to the OS at once (glibc would otherwise serve arrays of a few MB from its heap
-    after large frees, and the process keeps them: RSS grew channel after channel). ``huge``:
-    the array will be written nearly whole, so it is backed by 2 MB pages (one fault, not 512);
-    a table that may stay mostly empty keeps 4 KB pages, touched only where written."""
+    """An uninitialised array; large ones in their own anonymous mapping (``memory.anonymous``:
+    freed at once, 2 MB pages where ``huge``: the array will be written nearly whole; a table
+    that may stay mostly empty keeps 4 KB pages, touched only where written)."""
     dtype = np.dtype(dtype)
     count = int(np.prod(shape))
     if count * dtype.itemsize < MMAP_BYTES:  # mutation: equivalent — where the array lives (heap or mapping) only
         return np.empty(shape, dtype)
-    import mmap
-
-    nbytes = count * dtype.itemsize
-    if huge:  # mutation: equivalent — page size only
-        # a whole number of 2 MB pages: Linux places (and backs with huge pages) only anonymous
-        # mappings whose length is a multiple of 2 MB; any other length gets 4 KB pages, mostly
-        nbytes = -(-nbytes // HUGE_PAGE) * HUGE_PAGE
-    if hasattr(mmap, "MAP_PRIVATE"):  # mutation: equivalent — the kind of mapping only (POSIX: private, else the default)
-        # private: mmap's default is a shared mapping, which Linux backs with shmem pages (4 KB,
-        # no transparent huge pages): every first touch of a table would fault per 4 KB
-        mapping = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
-    else:
-        mapping = mmap.mmap(-1, nbytes)  # mutation: equivalent — the non-POSIX branch (no test machine runs it)
-    if huge and hasattr(mmap, "MADV_HUGEPAGE"):  # mutation: equivalent — page size only
-        # 2 MB pages where the kernel offers them: first touch of a fresh table costs a fifth
-        mapping.madvise(mmap.MADV_HUGEPAGE)
-    return np.frombuffer(mapping, dtype, count).reshape(shape)
+    return np.frombuffer(anonymous(count * dtype.itemsize, huge), dtype, count).reshape(shape)
 
 
 def _zeros(shape, dtype) -> np.ndarray:
