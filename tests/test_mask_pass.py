@@ -402,6 +402,25 @@ def test_a_uniformly_dense_channel_grows_its_table_twice(monkeypatch):
     assert_stats_equal(acc.finish(), stats_reference([ids]))
 
 
+def test_tile_local_tables_are_handed_on_with_empty_slots():
+    """A finished accumulator hands its tile-local tables to the next one: the slots all empty
+    again, the other arrays holding leftovers (here: the ids the next tiles hold, and junk),
+    which the kernel never reads before it writes them — the statistics equal numpy's."""
+    rng = np.random.default_rng(5)
+    planes = [np.repeat(rng.integers(0, 300, (16, 40)), 4, 0).astype(np.uint32)[:, :37] for _ in range(2)]
+    first = StatsAccumulator(64, 37)
+    local = first.local
+    first.add(planes[0], 64, 37, 0, 0)
+    assert_stats_equal(first.finish(), stats_reference([planes[0]]))
+    second = StatsAccumulator(64, 37)
+    assert second.local is local and (local[1] == -1).all()
+    local[0][:] = np.resize(np.unique(planes[1]), len(local[0]))  # ids the tiles hold
+    for arr in local[2:]:
+        arr[:] = 7
+    second.add(planes[1], 64, 37, 0, 0)
+    assert_stats_equal(second.finish(), stats_reference([planes[1]]))
+
+
 def test_kernels_are_compiled_without_the_gil():
     assert label_kernels.block_stats.targetoptions.get("nogil")
     assert label_kernels.block_test.targetoptions.get("nogil")

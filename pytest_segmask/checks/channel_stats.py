@@ -129,6 +129,26 @@ ID_SPAN_SLOTS = 4  # mutation: equivalent — hash strategy only
 FIT_SHARE = 4  # mutation: equivalent — rows per call only: a call near the end may shrink to 1/FIT_SHARE to use the room left
 
 
+# tile-local tables of finished accumulators, for the next ones (each set is 0.6 MB, and new
+# memory costs page faults: a fresh set for every thread of every channel was a third of them)
+_LOCAL_TABLES: list[tuple] = []
+LOCAL_TABLES_KEPT = 4  # mutation: equivalent — memory only
+
+
+def _local_tables(K) -> tuple:
+    """Tile-local tables: id, slot, count (of one call: < 2^32), x and y sums (int64), bounding
+    box (image coordinates: < 2^32). Only the slots need a value (-1: empty); the kernel writes
+    every other entry before it reads it."""
+    try:
+        return _LOCAL_TABLES.pop()  # atomic: passes of several files may finish at once
+    except IndexError:
+        pass
+    slots = np.full(1 << K.LOCAL_BITS, -1, np.int32)  # mutation: equivalent — the kernel masks slots to LOCAL_BITS; any negative is empty
+    return (np.empty(K.LOCAL_MAX, np.uint32), slots, np.empty(K.LOCAL_MAX, np.uint32),
+            np.empty(K.LOCAL_MAX, np.int64), np.empty(K.LOCAL_MAX, np.int64),
+            *(np.empty(K.LOCAL_MAX, np.uint32) for _ in range(4)))
+
+
 class StatsAccumulator:
     """Global per-object state of one channel's pass, grown in place (compact dtypes)."""
 
@@ -161,13 +181,8 @@ class StatsAccumulator:
         self.bsy = np.zeros(1, np.int64)  # mutation: equivalent — a placeholder: _ensure grows the side table before a call needs it
         self.bsz = np.zeros(1, np.int64)  # mutation: equivalent — a placeholder: _ensure grows the side table before a call needs it
         self.meta = K.new_meta()
-        local_slots = np.full(1 << K.LOCAL_BITS, -1, np.int32)  # mutation: equivalent — the kernel masks slots to LOCAL_BITS; any negative is empty
-        # tile-local: id, slot, count (of one call: < 2^32), x and y sums (int64), bounding box
-        # (image coordinates: < 2^32)
-        self.local = (np.zeros(K.LOCAL_MAX, np.uint32), local_slots, np.zeros(K.LOCAL_MAX, np.uint32),
-                      np.zeros(K.LOCAL_MAX, np.int64), np.zeros(K.LOCAL_MAX, np.int64),
-                      *(np.zeros(K.LOCAL_MAX, np.uint32) for _ in range(4)))
-        self.rowslot = np.zeros(width, np.int32)
+        self.local = _local_tables(K)
+        self.rowslot = np.zeros(width, np.int32)  # slot numbers ≥ 0: the kernel compares them with its count
         self.starts = np.zeros(width + 1, np.int32)  # mutation: equivalent — a longer buffer only
         self.pixels_seen = 0  # mutation: equivalent — capacity estimates only
 
@@ -368,6 +383,8 @@ def finish_parts(parts: list[StatsAccumulator]) -> ChannelStats:
     first = parts[0]
     for a in parts:
         a.hidx = None
+        if a.local is not None and len(_LOCAL_TABLES) < LOCAL_TABLES_KEPT:  # mutation: equivalent — memory only (a new set is made instead)
+            _LOCAL_TABLES.append(a.local)  # its slots all empty again: each kernel call leaves them so
         a.local = a.rowslot = a.starts = None
     ns = [int(a.meta[0]) for a in parts]
     total = sum(ns)

@@ -221,7 +221,7 @@ class SegmentBuffers:
         self._free: dict[tuple, list[np.ndarray]] = {}
         # arrays carved from slabs, by id (held: an id is not reused while the pool lives)
         self._carved: dict[int, np.ndarray] = {}
-        self._reads: list[bytearray] = []  # read buffers for the compressed bytes
+        self._reads: list = []  # read buffers for the compressed bytes (anonymous mappings)
         # id(page) -> (page, the codec or None: tifffile's path); the page is kept so that its id
         # is not reused by another page while the pool lives
         self._codecs: dict[int, tuple] = {}
@@ -255,9 +255,12 @@ class SegmentBuffers:
         try:
             buf = self._reads.pop()  # atomic: part threads share the pool
         except IndexError:
-            buf = bytearray(count)
-        if len(buf) < count:  # mutation: equivalent[compare] — a new buffer where the old one would do: memory only
-            buf = bytearray(count + count // 4)  # mutation: equivalent — headroom for the next, larger segments only
+            buf = None
+        if buf is None or len(buf) < count:  # mutation: equivalent[compare] — a new buffer where the old one would do: memory only
+            # with headroom for larger segments; from SLAB_MIN_BYTES on in 2 MB pages (one page
+            # fault, not 512)
+            size = count + count // 4  # mutation: equivalent — headroom for the next, larger segments only
+            buf = anonymous(size, huge=size >= SLAB_MIN_BYTES)  # mutation: equivalent[compare] — page size only
         view = memoryview(buf)[:count]
         if os.preadv(fh.fileno(), [view], offset) != count:  # a short read: the plain read says why
             view.release()
