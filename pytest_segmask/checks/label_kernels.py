@@ -68,10 +68,12 @@ def _flush(lkeys, lslot, lcnt, lsx, lsy, lminx, lminy, lmaxx, lmaxy, nloc, z,
     hmask = hidx.shape[0] - 1
     n = meta[0]
     nb = meta[1]
+    longest = meta[8]
     for j in range(nloc):
         key = lkeys[j]
         h = _ghash(key, hbits, scramble)
         probe = 0
+        fresh = False
         while True:
             s = hidx[h]
             if s < 0:
@@ -79,17 +81,27 @@ def _flush(lkeys, lslot, lcnt, lsx, lsy, lminx, lminy, lmaxx, lmaxy, nloc, z,
                 n += 1
                 hidx[h] = s
                 gid[s] = key
-                gcnt[s] = 0
-                gsx[s] = 0
-                gsy[s] = 0
-                if is3d:
-                    gsz[s] = 0
-                    gzr[s, 0] = z
-                    gzr[s, 1] = z
                 gbb[s, 0] = lminy[j]
                 gbb[s, 1] = lminx[j]
                 gbb[s, 2] = lmaxy[j]
                 gbb[s, 3] = lmaxx[j]
+                if is3d:
+                    gzr[s, 0] = z
+                    gzr[s, 1] = z
+                c = lcnt[j]
+                if c < big_at:  # the common case: a new object's sums as they are
+                    gcnt[s] = np.uint32(c)
+                    gsx[s] = np.uint32(lsx[j])
+                    gsy[s] = np.uint32(lsy[j])
+                    if is3d:
+                        gsz[s] = np.uint32(c * z)
+                    fresh = True
+                else:
+                    gcnt[s] = 0
+                    gsx[s] = 0
+                    gsy[s] = 0
+                    if is3d:
+                        gsz[s] = 0
                 break
             if gid[s] == key:
                 gbb[s, 0] = min(gbb[s, 0], lminy[j])
@@ -102,7 +114,9 @@ def _flush(lkeys, lslot, lcnt, lsx, lsy, lminx, lminy, lmaxx, lmaxy, nloc, z,
                 break
             h = (h + 1) & hmask
             probe += 1  # mutation: equivalent — the probe length only decides when to switch to Fibonacci hashing
-        meta[8] = max(meta[8], probe)
+        longest = max(longest, probe)
+        if fresh:
+            continue
         c = lcnt[j]
         if gcnt[s] == PROMOTED:
             b = gsx[s]
@@ -129,6 +143,7 @@ def _flush(lkeys, lslot, lcnt, lsx, lsy, lminx, lminy, lmaxx, lmaxy, nloc, z,
                     gsz[s] = np.uint32(np.int64(gsz[s]) + c * z)
     meta[0] = n
     meta[1] = nb
+    meta[8] = longest
 
 
 @njit(cache=True, nogil=True)  # mutation: equivalent — compilation cache and GIL release only
