@@ -223,9 +223,16 @@ def block_stats(tile, r0, r1, w, y0, x0, z, rowslot, starts,
                 objpx += length * k1
                 key = np.uint32(v)
                 j = rowslot[x]  # the run above usually belongs to the same object
+                cnt = length * k1
+                # sum of x over the run: length * (first + last) / 2, in each of the k + 1 rows
+                sx = k1 * ((length * (2 * (x0 + x) + length - 1)) // 2)
+                sy = length * ysum
                 if j < nloc and lkeys[j] == key:
                     lminx[j] = min(lminx[j], x0 + x)
                     lmaxx[j] = max(lmaxx[j], x0 + e - 1)
+                    lcnt[j] += cnt
+                    lsx[j] += sx
+                    lsy[j] += sy
                 else:
                     h = _hash(key, lshift)
                     while True:
@@ -235,9 +242,9 @@ def block_stats(tile, r0, r1, w, y0, x0, z, rowslot, starts,
                             nloc += 1
                             lslot[h] = j
                             lkeys[j] = key
-                            lcnt[j] = 0
-                            lsx[j] = 0
-                            lsy[j] = 0
+                            lcnt[j] = cnt
+                            lsx[j] = sx
+                            lsy[j] = sy
                             lminx[j] = x0 + x
                             lminy[j] = y
                             lmaxx[j] = x0 + e - 1
@@ -245,14 +252,13 @@ def block_stats(tile, r0, r1, w, y0, x0, z, rowslot, starts,
                         if lkeys[j] == key:
                             lminx[j] = min(lminx[j], x0 + x)
                             lmaxx[j] = max(lmaxx[j], x0 + e - 1)
+                            lcnt[j] += cnt
+                            lsx[j] += sx
+                            lsy[j] += sy
                             break
                         h = (h + 1) & lmask
                 lmaxy[j] = y + k  # rows come in order
                 rowslot[x] = j  # run starts: the next row's run starting at the same x finds it
-                lcnt[j] += length * k1
-                # sum of x over the run: length * (first + last) / 2, in each of the k + 1 rows
-                lsx[j] += k1 * ((length * (2 * (x0 + x) + length - 1)) // 2)
-                lsy[j] += length * ysum
                 if nloc == LOCAL_MAX:
                     _flush(lkeys, lslot, lcnt, lsx, lsy, lminx, lminy, lmaxx, lmaxy, nloc, z,
                            gid, gcnt, gsx, gsy, gsz, gbb, gzr, hidx, hbits, scramble, bcnt, bsx, bsy, bsz, meta, big_at, is3d)

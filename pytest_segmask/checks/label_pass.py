@@ -197,10 +197,11 @@ class _Resident:
 
     def add_counts(self, test: BlockTest) -> None:
         if test.counts.shape[0]:
-            judged, bad, found = (int(v) for v in test.counts)
+            judged, bad, found = test.counts.tolist()
             self.tested += judged
             self.bad += bad
-            self.examples.extend((int(a), int(b)) for a, b in test.examples[:found])
+            if found:
+                self.examples.extend(map(tuple, test.examples[:found].tolist()))
 
 
 Event = tuple[int, int, int, int]  # (position in the pass's order, z, level, tile)
