@@ -402,6 +402,21 @@ def test_a_uniformly_dense_channel_grows_its_table_twice(monkeypatch):
     assert_stats_equal(acc.finish(), stats_reference([ids]))
 
 
+def test_ids_sharing_their_low_bits_switch_the_local_slots_to_fibonacci_hashing():
+    """A tile's ids take the tile-local slot of their low 15 bits; ids that all share them
+    (multiples of 2^15) make one long probe, and the call switches to Fibonacci hashing: the
+    statistics stay numpy's, call after call (each leaves its slots empty)."""
+    y, x = np.mgrid[0:64, 0:64]
+    plane = (((y // 2) * 32 + x // 2 + 1) << 15).astype(np.uint32)  # 1,024 objects of 2 × 2 px
+    other = np.ascontiguousarray(plane[:, ::-1] >> 1)  # multiples of 2^14: pairs share a slot
+    acc = StatsAccumulator(64, 128)
+    acc.add(plane, 64, 64, 0, 0)
+    assert (acc.local[1] == -1).all()
+    acc.add(other, 64, 64, 0, 64)
+    assert (acc.local[1] == -1).all()
+    assert_stats_equal(acc.finish(), stats_reference([np.concatenate([plane, other], axis=1)]))
+
+
 def test_tile_local_tables_are_handed_on_with_empty_slots():
     """A finished accumulator hands its tile-local tables to the next one: the slots all empty
     again, the other arrays holding leftovers (here: the ids the next tiles hold, and junk),

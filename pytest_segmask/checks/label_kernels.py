@@ -34,6 +34,7 @@ LOCAL_MAX = 16384  # tile-local objects before a flush into the global table
 TEST_STRIP = 32  # mutation: equivalent — how many rows are tested at a time only
 # local hash: 2^15 slots (load <= 0.5)
 LOCAL_BITS = 15  # mutation: equivalent — local hash size only
+LOCAL_PROBE_MAX = 16  # mutation: equivalent — a longer probe switches the local slots to Fibonacci hashing
 FIB = np.uint64(0x9E3779B97F4A7C15)  # mutation: equivalent — the hash multiplier only (any keeps probing correct)
 
 # meta (int64 array): 0 n objects, 1 n promoted, 2 background px, 3 negative px,
@@ -49,8 +50,25 @@ def new_meta() -> np.ndarray:
 
 
 @njit(cache=True, nogil=True, inline="always")  # mutation: equivalent — compilation cache and GIL release only
-def _hash(key, shift):
-    return np.int64((np.uint64(key) * FIB) >> np.uint64(shift))
+def _lhash(key, fib):
+    """Tile-local slot: the id's low bits (a tile's ids are mostly runs of consecutive ids:
+    neighbouring slots, cache hits) unless a probe got long (ids in a pattern), then Fibonacci
+    hashing."""
+    if fib:
+        return np.int64((np.uint64(key) * FIB) >> np.uint64(64 - LOCAL_BITS))
+    return np.int64(key) & ((np.int64(1) << LOCAL_BITS) - 1)
+
+
+@njit(cache=True, nogil=True)  # mutation: equivalent — compilation cache and GIL release only
+def _local_fib(lkeys, lslot, nloc):
+    """The tile-local slots of entries 0:nloc rebuilt with Fibonacci hashing."""
+    lmask = lslot.shape[0] - 1
+    lslot[:] = -1
+    for j in range(nloc):
+        h = _lhash(lkeys[j], True)
+        while lslot[h] >= 0:
+            h = (h + 1) & lmask
+        lslot[h] = j
 
 
 @njit(cache=True, nogil=True, inline="always")  # mutation: equivalent — compilation cache and GIL release only
@@ -159,7 +177,7 @@ def block_stats(tile, r0, r1, w, y0, x0, z, rowslot, starts,
     kernel. Counting needs ``r0`` and ``r1`` (unless it is the segment's end) on multiples of
     ``tf``: a block is then never split between strips."""
     lmask = lslot.shape[0] - 1  # 2^LOCAL_BITS slots
-    lshift = 64 - LOCAL_BITS
+    lfib = False  # the local slots by Fibonacci hashing (for the rest of this call)
     nloc = 0
     background = 0
     negative = 0
@@ -234,7 +252,8 @@ def block_stats(tile, r0, r1, w, y0, x0, z, rowslot, starts,
                     lsx[j] += sx
                     lsy[j] += sy
                 else:
-                    h = _hash(key, lshift)
+                    h = _lhash(key, lfib)
+                    probe = 0
                     while True:
                         j = lslot[h]
                         if j < 0:
@@ -257,6 +276,12 @@ def block_stats(tile, r0, r1, w, y0, x0, z, rowslot, starts,
                             lsy[j] += sy
                             break
                         h = (h + 1) & lmask
+                        probe += 1
+                        if probe == LOCAL_PROBE_MAX and not lfib:  # mutation: equivalent[compare,and/or] — speed only: the slots stay right either way
+                            # ids in a pattern (multiples of 2^15, …): Fibonacci slots from here on
+                            lfib = True
+                            _local_fib(lkeys, lslot, nloc)
+                            h = _lhash(key, lfib)
                 lmaxy[j] = y + k  # rows come in order
                 rowslot[x] = j  # run starts: the next row's run starting at the same x finds it
                 if nloc == LOCAL_MAX:
@@ -272,7 +297,7 @@ def block_stats(tile, r0, r1, w, y0, x0, z, rowslot, starts,
             lslot[:] = -1
         else:
             for j in range(nloc):  # reset exactly the probe paths used
-                h = _hash(lkeys[j], lshift)
+                h = _lhash(lkeys[j], lfib)
                 while lslot[h] >= 0:
                     lslot[h] = -1
                     h = (h + 1) & lmask
