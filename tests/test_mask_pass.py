@@ -889,6 +889,30 @@ def test_a_large_mask_with_few_segments_is_not_split(tmp_path, monkeypatch):
         reader.close()
 
 
+def test_a_planes_ifds_are_parsed_once_per_reader(tmp_path, monkeypatch):
+    """The pass-size decision and the pass itself ask for a channel's planes; their IFDs and
+    SubIFDs are parsed once per reader (closing it lets them go); results unchanged."""
+    import tifffile
+
+    mask = MaskSpec(width=128, height=128, tile=16, pyramid_levels=3, channels=(ChannelSpec("a", 9),))
+    path = tmp_path / mask.file_name
+    labels = write_mask(mask, path)
+    parsed = []
+    real = tifffile.TiffPage.__init__
+    monkeypatch.setattr(tifffile.TiffPage, "__init__", lambda self, *a, **k: (parsed.append(1), real(self, *a, **k))[1])
+    reader = MaskReader(open_mask(path))
+    try:
+        first = reader.plane_levels(0, 0)
+        assert len(first) == 3 and reader.plane_levels(0, 0) is first and reader.planes(0) is first
+        count = len(parsed)
+        result = reader.channel_pass(0)
+        assert len(parsed) == count  # the pass parsed no IFD again
+        assert_stats_equal(result.stats, stats_reference([labels[0]]))
+    finally:
+        reader.close()
+    assert reader._levels == {}
+
+
 def test_a_masks_channels_share_one_plan(tmp_path):
     """The pass's plan is worked out once per geometry: a mask's second channel takes the
     first's (the same lists of events), a mask of other tiles gets its own; results unchanged."""

@@ -886,6 +886,7 @@ class MaskReader:
         self._tif = None
         self._lock = threading.RLock()  # file handle: seek + read, and lazy IFD parsing
         self._buffers = None  # the decode buffers the passes of this file share (SegmentBuffers)
+        self._levels: dict[tuple[int, int], list] = {}  # (channel, z) -> its planes (IFDs parsed once)
 
     def _file(self):
         if self._tif is None:
@@ -896,6 +897,9 @@ class MaskReader:
         """Plane (channel, z) at every pyramid level, full resolution first."""
         from .tiff_stream import Plane
 
+        got = self._levels.get((channel_index, z))
+        if got is not None:  # the SubIFDs of a plane are parsed once, not once per pass
+            return got
         info = self.info
         name = info.channel_names[channel_index]
         ifd = info.plane_map[channel_index][z]
@@ -903,10 +907,12 @@ class MaskReader:
             with self._lock:
                 page = self._file().pages[ifd].aspage()
                 pages = [page] + list(page.pages or [])[:MAX_SUBIFDS]
+                got = [Plane(p.aspage(), info.display, name, k, z) for k, p in enumerate(pages)]
         except Exception as exc:  # noqa: BLE001 - damaged IFDs found only when decoding
             raise MaskDecodeError(
                 f"{info.display}: cannot read the IFDs of channel {name!r}: {_open_words(exc)}") from None
-        return [Plane(p.aspage(), info.display, name, k, z) for k, p in enumerate(pages)]
+        self._levels[(channel_index, z)] = got
+        return got
 
     def planes(self, channel_index: int, channel: str | None = None, middle: bool = False) -> list:
         """One plane of the channel at every pyramid level: the first present z (2D
@@ -1052,6 +1058,7 @@ class MaskReader:
 
     def close(self) -> None:
         self._buffers = None
+        self._levels.clear()
         if self._tif is not None:
             self._tif.close()
             self._tif = None
