@@ -268,6 +268,8 @@ def test_block_test_inside_the_statistics_matches_numpy(tmp_path, monkeypatch, f
     (2, [(16, 16), (16, 16)], [True]),  # tiles of 16 px: a 2 × 2 block never spans two
     (3, [(48, 48), (16, 16)], [True]),
     (3, [(16, 16), (16, 16)], [False]),  # 16 = 5 × 3 + 1: blocks span two tiles
+    (3, [(48, 64), (16, 16)], [False]),  # rows whole blocks, two columns of tiles 64 px wide: not
+    (3, [(64, 48), (16, 16)], [False]),  # and the other way round
     (2, [(32, 32), (16, 16), (16, 16)], [True, True]),
     (3, [(48, 48), (32, 32), (16, 16)], [True, False]),
 ])
@@ -300,6 +302,23 @@ def test_block_test_counts_where_no_block_spans_two_tiles(tmp_path, monkeypatch,
         # a tally per parent tile of the levels that keep marks
         assert len(tallied) == sum(0 if c else math.prod(-(-s // t) for s, t in zip(levels[k + 1].shape, tiles[k + 1]))
                                    for k, c in enumerate(counting))
+
+
+@pytest.mark.parametrize("tile0", [16, 48])  # level-0 tiles: 16 % 3 ≠ 0, marks kept; 48: counting
+def test_parent_pixels_past_the_child_levels_extent_are_not_judged(tmp_path, tile0):
+    """A level 1 of 17 × 17 px over 48 × 48 (factor round(48 / 17) = 3): its row and column
+    16 have no source pixel (48 / 3 = 16), and a parent tile may hold nothing else. Those
+    pixels are neither judged nor bad, whether the test keeps marks or counts."""
+    labels = np.repeat(np.repeat(np.arange(1, 65, dtype=np.uint16).reshape(8, 8), 6, 0), 6, 1)  # 48 × 48
+    level1 = np.full((17, 17), 999, np.uint16)  # 999: no source pixel has it
+    level1[:16, :16] = labels[::3, ::3]
+    path = tmp_path / "past.tiff"
+    with tifffile.TiffWriter(path) as tif:  # level 1 in 16-px tiles: its second row and column of tiles hold only pixel 16
+        tif.write(labels, photometric="minisblack", metadata=None, compression="zlib", tile=(tile0, tile0), subifds=1)
+        tif.write(level1, photometric="minisblack", metadata=None, compression="zlib", tile=(16, 16), subfiletype=1)
+    for workers in (1, 2):
+        lv = pyramid_pass(path, workers).pyramid.levels[0]
+        assert (lv.factor, lv.tested, lv.bad, lv.first) == (3, 16 * 16, 0, [])
 
 
 def test_block_test_edge_blocks_are_partial(tmp_path):

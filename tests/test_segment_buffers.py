@@ -87,12 +87,30 @@ def test_large_segments_are_carved_from_slabs_of_huge_pages(tmp_path):
         assert all(arr.ctypes.data % 4096 == 0 for arr in tiles)
         assert not any(buffers._free.values())  # both arrays of each slab in use
         buffers.give(tiles[0][:10])  # a view: not pooled
+        buffers.give(np.asfortranarray(np.zeros((512, 512), np.uint32)))  # not C-ordered: not pooled
+        frozen = np.zeros((512, 512), np.uint32)
+        frozen.flags.writeable = False
+        buffers.give(frozen)  # read-only: not pooled
+        buffers.give(None)  # nothing to hand back
         assert not any(buffers._free.values())
         buffers.give(tiles[3])
         again = decode_segment(plane, lay, 0, lock, buffers)
         assert again is tiles[3]
         np.testing.assert_array_equal(again, data[:512, :512])
     assert tiff_stream.SLAB_MIN_BYTES > 32 * 32 * 8  # the small tiles of the other tests: plain arrays
+
+
+@pytest.mark.parametrize("shape, dtype", [((512, 512), np.uint32), ((272, 3856), np.uint8), ((400, 400), np.uint16)])
+def test_arrays_carved_from_one_slab_are_page_aligned_and_apart(shape, dtype):
+    """However a segment's size falls against the 4 KB pages (1 MB exactly; 4097 × 256 bytes;
+    not a multiple of a page), the arrays of one slab start on a page each and do not overlap."""
+    buffers = SegmentBuffers()
+    first = buffers._new(shape, np.dtype(dtype))
+    arrays = [first, *buffers._free.get((shape, np.dtype(dtype).str), [])]
+    spans = sorted((a.ctypes.data, a.ctypes.data + a.nbytes) for a in arrays)
+    assert all(start % 4096 == 0 for start, _ in spans)
+    assert all(end <= nxt for (_, end), (nxt, _) in zip(spans, spans[1:]))
+    assert all(a.shape == shape and a.dtype == dtype and a.flags.writeable for a in arrays)
 
 
 @pytest.mark.parametrize("options", [

@@ -54,8 +54,8 @@ def _lhash(key, fib):
     """Tile-local slot: the id's low bits (a tile's ids are mostly runs of consecutive ids:
     neighbouring slots, cache hits) unless a probe got long (ids in a pattern), then Fibonacci
     hashing."""
-    if fib:
-        return np.int64((np.uint64(key) * FIB) >> np.uint64(64 - LOCAL_BITS))
+    if fib:  # mutation: equivalent[negate] — which of the two hashings comes first: the same slots' contents either way
+        return np.int64((np.uint64(key) * FIB) >> np.uint64(64 - LOCAL_BITS))  # mutation: equivalent[constant] — a wider shift uses fewer slots: speed only
     return np.int64(key) & ((np.int64(1) << LOCAL_BITS) - 1)
 
 
@@ -384,7 +384,7 @@ def block_count(child, ch, cw, cy0, cx0, ch_full, cw_full, parent, ph, pw, py0, 
     qb = min(px0 + pw, (cx0 + cw - 1) // f + 1)
     fa = min(max(qa, -(-cx0 // f)), qb)
     fb = max(min(qb, (cx0 + min(cw, cw_full - cx0)) // f), fa)
-    if pb > pa and qb > qa:
+    if pb > pa and qb > qa:  # mutation: equivalent[compare] — an empty range adds 0 (a child feeds its parent: never negative)
         counts[0] += (pb - pa) * (qb - qa)
     for py in range(pa, pb):
         ya = max(py * f, cy0) - cy0
@@ -392,8 +392,8 @@ def block_count(child, ch, cw, cy0, cx0, ch_full, cw_full, parent, ph, pw, py0, 
         prow = py - py0
         bad = 0
         if yb - ya == 2 and f == 2:
-            for px in range(qa, fa):
-                bad += 1 - _block_general(child, ya, yb, px, f, cx0, cw, cw_full, parent[prow, px - px0])
+            for px in range(qa, fa):  # (empty where counting applies: child origins on multiples of f)
+                bad += 1 - _block_general(child, ya, yb, px, f, cx0, cw, cw_full, parent[prow, px - px0])  # mutation: equivalent[constant] — never runs where counting applies
             nq = fb - fa
             off = 2 * fa - cx0
             c0 = child[ya, off:off + 2 * nq]

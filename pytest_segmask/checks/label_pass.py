@@ -5,9 +5,11 @@ pyramid (tiles under the same top-level tile together). Before a tile of level k
 the tiles of level k+1 its pixels feed are decoded and kept ("resident"); the tile is compared
 with them (the f × f block test) and, at level 0, reduced into the channel statistics — a
 level-0 tile under one parent that no other thread uses is compared inside the statistics
-kernel, a strip of rows at a time, so its rows are read once for both. A
-resident tile is released as soon as the last tile under it was compared, so memory is a few
-tiles per level, never a plane.
+kernel, a strip of rows at a time, so its rows are read once for both. Where no f × f block
+spans two child tiles (tile sides multiples of f), each child's test adds counts and its first
+bad pixels to the resident tile; elsewhere it marks the pixels it matched, tallied when the
+tile is released. A resident tile is released as soon as the last tile under it was compared,
+so memory is a few tiles per level, never a plane.
 
 Both cores work on one channel: the tiles are split into parts, each a run of whole subtrees of
 a "split level" (the highest level with ``PARTS_PER_THREAD`` subtrees per thread, else two).
@@ -78,7 +80,7 @@ class _PlanePyramid:
         self.layouts = [_checked_layout(levels[0])]  # level 0: a damaged layout stops the pass
         self.factors = [None]  # level k's factor is against level k − 1: level 0 has none
         # level k's tiles are tested by counting: no f × f block spans two level k − 1 tiles
-        self.counting = [False]
+        self.counting = [False]  # mutation: equivalent — level 0 has no children: never read
         self.findings: list[tuple[int, str, str]] = []  # (level, "error" | "note", text): why comparing stopped
         dtype0 = levels[0].page.dtype
         for k, plane in enumerate(levels[1:], start=1):

@@ -304,7 +304,7 @@ class SegmentBuffers:
         2 MB pages (``memory.anonymous``): a 1 MB tile in 4 KB pages costs 256 page faults, the
         slab one. The others wait in the pool (at most one slab's worth more than in use)."""
         nbytes = int(np.prod(shape)) * dtype.itemsize
-        if nbytes < SLAB_MIN_BYTES:
+        if nbytes < SLAB_MIN_BYTES:  # mutation: equivalent[compare] — page size only (a plain array or a slab's)
             return np.empty(shape, dtype)
         stride = -(-nbytes // 4096) * 4096  # each array on its own pages
         slab = anonymous(stride)
