@@ -415,6 +415,79 @@ def test_ids_sharing_their_low_bits_switch_the_local_slots_to_fibonacci_hashing(
     acc.add(other, 64, 64, 0, 64)
     assert (acc.local[1] == -1).all()
     assert_stats_equal(acc.finish(), stats_reference([np.concatenate([plane, other], axis=1)]))
+    # the switch late in a call: 1,900 random ids in slots of their own (their Fibonacci slots
+    # collide now and then), then 40 ids sharing slot 7; objects of 1 × 2 px
+    rng = np.random.default_rng(11)
+    low = rng.choice(np.arange(8, 1 << 15), 1900, replace=False)
+    ids = (rng.integers(1, 1 << 16, 1900) << 15) + low
+    cell = y * 32 + x // 2
+    late = np.where(cell < 1900, ids[np.minimum(cell, 1899)], ((cell - 1900) % 40 + 1) * (1 << 15) + 7).astype(np.uint32)
+    acc = StatsAccumulator(64, 64)
+    acc.add(late, 64, 64, 0, 0)
+    assert (acc.local[1] == -1).all()  # every slot the rebuilt table used was emptied again
+    assert_stats_equal(acc.finish(), stats_reference([late]))
+
+
+_BOUNDS_SCRIPT = """
+import sys
+import numpy as np, tifffile
+sys.path.insert(0, sys.argv[2])
+from conftest import assert_stats_equal
+from pytest_segmask.checks.channel_stats import StatsAccumulator, stats_reference
+from pytest_segmask.checks.label_pass import run_pass
+from pytest_segmask.checks.tiff_stream import Plane
+
+rng = np.random.default_rng(3)
+y, x = np.mgrid[0:64, 0:64]
+planes = [
+    (((y // 2) * 32 + x // 2 + 1) << 15).astype(np.uint32),  # one local slot for all: Fibonacci
+    np.repeat(rng.integers(1, 1 << 20, (16, 64)), 4, 0).astype(np.uint32),  # ids past 2^16
+    np.repeat(rng.integers(0, 40, (32, 64)), 2, 0).astype(np.uint32) * 65_537,  # few ids, far apart
+]
+for plane in planes:
+    acc = StatsAccumulator(64, 64)
+    acc.add(np.ascontiguousarray(plane), 64, 64, 0, 0)
+    assert_stats_equal(acc.finish(), stats_reference([plane]))
+vol = [np.ascontiguousarray(p) for p in planes]
+acc = StatsAccumulator(64, 64, planes=3)
+for z, plane in enumerate(vol):
+    acc.add(plane, 64, 64, 0, 0, z)
+assert_stats_equal(acc.finish(), stats_reference(vol))
+labels = np.repeat(np.repeat(rng.integers(1, 5000, (40, 40)), 5, 0), 3, 1).astype(np.uint32)[:192, :100]
+for f, tiles in ((2, [(32, 32), (16, 16)]), (3, [(48, 48), (16, 16)]), (3, [(16, 16), (16, 16)])):
+    level1 = labels[::f, ::f].copy()
+    level1[1::7, 2::5] = 7_000_000
+    path = sys.argv[1] + f"/p{f}-{tiles[0][0]}.tiff"
+    with tifffile.TiffWriter(path) as tif:
+        tif.write(labels, photometric="minisblack", metadata=None, compression="zlib", tile=tiles[0], subifds=1)
+        tif.write(level1, photometric="minisblack", metadata=None, compression="zlib", tile=tiles[1], subfiletype=1)
+    with tifffile.TiffFile(path) as tif:
+        page = tif.pages[0]
+        levels = [Plane(page, "p", "c", 0), Plane(page.pages[0], "p", "c", 1)]
+        for workers in (1, 2):
+            result = run_pass([levels], *labels.shape, workers=workers)
+            assert_stats_equal(result.stats, stats_reference([labels]))
+            assert result.pyramid.levels[0].bad > 5
+print("in bounds")
+"""
+
+
+def test_the_kernels_stay_inside_their_arrays(tmp_path):
+    """Every array index of the compiled kernels checked (numba's NUMBA_BOUNDSCHECK, in a fresh
+    process with a compilation cache of its own): accumulators over ids past 2^15 and 2^16, in
+    a pattern that switches the tile-local slots to Fibonacci hashing, 2D and 3D, and pyramid
+    passes that count and that keep marks, on one thread and two, raise no IndexError and give
+    numpy's statistics."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, NUMBA_BOUNDSCHECK="1", NUMBA_CACHE_DIR=str(tmp_path / "numba-cache"))
+    script = tmp_path / "bounds.py"
+    script.write_text(_BOUNDS_SCRIPT)
+    out = subprocess.run([sys.executable, str(script), str(tmp_path), str(Path(__file__).parent)],
+                         capture_output=True, text=True, env=env, timeout=600)
+    assert out.returncode == 0 and out.stdout.strip() == "in bounds", out.stderr[-3000:]
 
 
 def test_tile_local_tables_are_handed_on_with_empty_slots():

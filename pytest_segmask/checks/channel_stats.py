@@ -281,7 +281,8 @@ class StatsAccumulator:
                 # rather than grow for a worst case that does not come
                 if self.pixels_seen * 50 > total and n * total / self.pixels_seen * 1.03 <= self.cap:  # mutation: equivalent — rows per call only (fit ≥ rows / FIT_SHARE ≥ 1 either way)
                     rows = fit
-            if targs.counts.shape[0] and r0 + rows < hh:  # mutation: equivalent[compare] — a call ending at the segment's end keeps its rows either way (whole blocks, or the last) — counting: a call never splits a block
+            # a counting test's call never splits a block of f rows
+            if targs.counts.shape[0] and r0 + rows < hh:  # mutation: equivalent[compare] — a call reaching the segment's end: whole blocks, or the last, either way
                 rows = min(hh - r0, max(targs.f, rows - rows % targs.f))
             r1 = r0 + rows
             px = rows * ww

@@ -54,7 +54,7 @@ def _lhash(key, fib):
     """Tile-local slot: the id's low bits (a tile's ids are mostly runs of consecutive ids:
     neighbouring slots, cache hits) unless a probe got long (ids in a pattern), then Fibonacci
     hashing."""
-    if fib:  # mutation: equivalent[negate] — which of the two hashings comes first: the same slots' contents either way
+    if fib:  # mutation: equivalent[negate] — which of the two hashings a call starts with: the same results either way
         return np.int64((np.uint64(key) * FIB) >> np.uint64(64 - LOCAL_BITS))  # mutation: equivalent[constant] — a wider shift uses fewer slots: speed only
     return np.int64(key) & ((np.int64(1) << LOCAL_BITS) - 1)
 
@@ -66,7 +66,7 @@ def _local_fib(lkeys, lslot, nloc):
     lslot[:] = -1
     for j in range(nloc):
         h = _lhash(lkeys[j], True)
-        while lslot[h] >= 0:
+        while lslot[h] >= 0:  # mutation: equivalent[compare,constant] — entry 0 losing its slot makes a second entry for its id, which the flush adds to the same row
             h = (h + 1) & lmask
         lslot[h] = j
 
@@ -107,7 +107,8 @@ def _flush(lkeys, lslot, lcnt, lsx, lsy, lminx, lminy, lmaxx, lmaxy, nloc, z,
                     gzr[s, 0] = z
                     gzr[s, 1] = z
                 c = lcnt[j]
-                if c < big_at:  # the common case: a new object's sums as they are
+                # the common case: a new object's sums as they are
+                if c < big_at:  # mutation: equivalent[compare] — sums are exact at big_at pixels too
                     gcnt[s] = np.uint32(c)
                     gsx[s] = np.uint32(lsx[j])
                     gsy[s] = np.uint32(lsy[j])
@@ -177,7 +178,8 @@ def block_stats(tile, r0, r1, w, y0, x0, z, rowslot, starts,
     kernel. Counting needs ``r0`` and ``r1`` (unless it is the segment's end) on multiples of
     ``tf``: a block is then never split between strips."""
     lmask = lslot.shape[0] - 1  # 2^LOCAL_BITS slots
-    lfib = False  # the local slots by Fibonacci hashing (for the rest of this call)
+    # the local slots by Fibonacci hashing (for the rest of this call, once a probe grew long)
+    lfib = False  # mutation: equivalent[constant] — which hashing a call starts with: the same results
     nloc = 0
     background = 0
     negative = 0
@@ -198,7 +200,7 @@ def block_stats(tile, r0, r1, w, y0, x0, z, rowslot, starts,
         # rows equal to this one (background, large objects, blocky masks) count with it: k + 1
         # equal rows cost one run search and one update per run
         k = 0
-        while r + k + 1 < r1:
+        while r + k + 1 < r1:  # mutation: equivalent[constant] — a shorter scan: the rows it leaves are searched on their own
             cand = tile[r + k + 1]
             diff = 0  # mutation: equivalent — speed only: non-zero means every row is searched for runs
             for x in range(w):
@@ -253,7 +255,7 @@ def block_stats(tile, r0, r1, w, y0, x0, z, rowslot, starts,
                     lsy[j] += sy
                 else:
                     h = _lhash(key, lfib)
-                    probe = 0
+                    probe = 0  # mutation: equivalent[constant] — when the slots switch hashing only
                     while True:
                         j = lslot[h]
                         if j < 0:
@@ -276,7 +278,7 @@ def block_stats(tile, r0, r1, w, y0, x0, z, rowslot, starts,
                             lsy[j] += sy
                             break
                         h = (h + 1) & lmask
-                        probe += 1
+                        probe += 1  # mutation: equivalent[constant] — when the slots switch hashing only
                         if probe == LOCAL_PROBE_MAX and not lfib:  # mutation: equivalent[compare,and/or] — speed only: the slots stay right either way
                             # ids in a pattern (multiples of 2^15, …): Fibonacci slots from here on
                             lfib = True
@@ -384,20 +386,20 @@ def block_count(child, ch, cw, cy0, cx0, ch_full, cw_full, parent, ph, pw, py0, 
     qb = min(px0 + pw, (cx0 + cw - 1) // f + 1)
     fa = min(max(qa, -(-cx0 // f)), qb)
     fb = max(min(qb, (cx0 + min(cw, cw_full - cx0)) // f), fa)
-    if pb > pa and qb > qa:  # mutation: equivalent[compare] — an empty range adds 0 (a child feeds its parent: never negative)
+    if pb > pa and qb > qa:  # mutation: equivalent[compare,and/or] — a child feeds its parent: both ranges hold a pixel at least (an empty one would add 0)
         counts[0] += (pb - pa) * (qb - qa)
     for py in range(pa, pb):
         ya = max(py * f, cy0) - cy0
         yb = min(py * f + f, cy0 + ch, ch_full) - cy0
         prow = py - py0
         bad = 0
-        if yb - ya == 2 and f == 2:
+        if yb - ya == 2 and f == 2:  # mutation: equivalent[compare,constant,and/or] — the fast path or the general one: the same count
             for px in range(qa, fa):  # (empty where counting applies: child origins on multiples of f)
                 bad += 1 - _block_general(child, ya, yb, px, f, cx0, cw, cw_full, parent[prow, px - px0])  # mutation: equivalent[constant] — never runs where counting applies
             nq = fb - fa
             off = 2 * fa - cx0
-            c0 = child[ya, off:off + 2 * nq]
-            c1 = child[ya + 1, off:off + 2 * nq]
+            c0 = child[ya, off:off + 2 * nq]  # mutation: equivalent[constant] — a longer slice: only its first 2 · nq are read
+            c1 = child[ya + 1, off:off + 2 * nq]  # mutation: equivalent[constant] — a longer slice: only its first 2 · nq are read
             pv = parent[prow, fa - px0:fb - px0]
             for q in range(nq):  # a sum over slices indexed from 0: LLVM vectorises it
                 v = pv[q]
