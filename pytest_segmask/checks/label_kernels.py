@@ -335,18 +335,26 @@ def _block_general(child, ya, yb, px, f, cx0, cw, cw_full, v):
     return np.uint8(0)
 
 
+@njit(cache=True, nogil=True, inline="always")  # mutation: equivalent — compilation cache and GIL release only
+def _parent_span(ch, cw, cy0, cx0, cw_full, ph, pw, py0, px0, f):
+    """The parent rows pa:pb and columns qa:qb a child segment feeds (valid (ch, cw) at child
+    origin (cy0, cx0); parent valid (ph, pw) at (py0, px0)), and fa:fb, the columns whose whole
+    block lies inside the segment: the fast path."""
+    pa = max(py0, cy0 // f)
+    pb = min(py0 + ph, (cy0 + ch - 1) // f + 1)
+    qa = max(px0, cx0 // f)
+    qb = min(px0 + pw, (cx0 + cw - 1) // f + 1)
+    fa = min(max(qa, -(-cx0 // f)), qb)
+    fb = max(min(qb, (cx0 + min(cw, cw_full - cx0)) // f), fa)
+    return pa, pb, qa, qb, fa, fb
+
+
 @njit(cache=True, nogil=True)  # mutation: equivalent — compilation cache and GIL release only
 def block_test(child, ch, cw, cy0, cx0, ch_full, cw_full, parent, ph, pw, py0, px0, f, matched):
     """Mark parent pixels equal to one of the pixels of their f × f source block that lie in
     this child segment (matched |= 1). child: valid (ch, cw) at child-level origin (cy0, cx0);
     parent: valid (ph, pw) at parent-level origin (py0, px0)."""
-    pa = max(py0, cy0 // f)
-    pb = min(py0 + ph, (cy0 + ch - 1) // f + 1)
-    qa = max(px0, cx0 // f)
-    qb = min(px0 + pw, (cx0 + cw - 1) // f + 1)
-    # parent columns whose whole block lies inside this segment: the fast path
-    fa = min(max(qa, -(-cx0 // f)), qb)
-    fb = max(min(qb, (cx0 + min(cw, cw_full - cx0)) // f), fa)
+    pa, pb, qa, qb, fa, fb = _parent_span(ch, cw, cy0, cx0, cw_full, ph, pw, py0, px0, f)
     for py in range(pa, pb):
         ya = max(py * f, cy0) - cy0
         yb = min(py * f + f, cy0 + ch, ch_full) - cy0
@@ -380,12 +388,7 @@ def block_count(child, ch, cw, cy0, cx0, ch_full, cw_full, parent, ph, pw, py0, 
     matching no pixel of their block; the first of those in raster order over this child's
     part of the parent are written to ``examples`` (row, column in the parent segment) while
     ``counts[2]`` (examples written) is below its length."""
-    pa = max(py0, cy0 // f)
-    pb = min(py0 + ph, (cy0 + ch - 1) // f + 1)
-    qa = max(px0, cx0 // f)
-    qb = min(px0 + pw, (cx0 + cw - 1) // f + 1)
-    fa = min(max(qa, -(-cx0 // f)), qb)
-    fb = max(min(qb, (cx0 + min(cw, cw_full - cx0)) // f), fa)
+    pa, pb, qa, qb, fa, fb = _parent_span(ch, cw, cy0, cx0, cw_full, ph, pw, py0, px0, f)
     if pb > pa and qb > qa:  # mutation: equivalent[compare,and/or] — a child feeds its parent: both ranges hold a pixel at least (an empty one would add 0)
         counts[0] += (pb - pa) * (qb - qa)
     for py in range(pa, pb):
