@@ -402,6 +402,84 @@ def test_a_uniformly_dense_channel_grows_its_table_twice(monkeypatch):
     assert_stats_equal(acc.finish(), stats_reference([ids]))
 
 
+def test_a_table_sized_like_a_previous_one_grows_once(monkeypatch):
+    """An accumulator told the rows and hash bits a like table ended with allocates them at
+    once: one growth (the first call), no rehash. A hint too small grows again as usual, one
+    too large wastes room only; the statistics are numpy's either way."""
+    from pytest_segmask.checks import channel_stats, label_kernels
+
+    side, tile = 1024, 64
+    y, x = np.mgrid[0:side, 0:side].astype(np.uint32)
+    ids = (y // 8) * (side // 8) + x // 8 + 1  # 16,384 objects of 8 × 8 px
+    monkeypatch.setattr(channel_stats, "CHUNK_PIXELS", tile * tile)  # a call's room: 4,096 rows
+
+    def fill(acc):
+        for y0 in range(0, side, tile):
+            for x0 in range(0, side, tile):
+                acc.add(np.ascontiguousarray(ids[y0:y0 + tile, x0:x0 + tile]), tile, tile, y0, x0)
+        return acc
+
+    unhinted = fill(StatsAccumulator(side, side))
+    rows, bits = int(unhinted.meta[0]), unhinted.hbits
+    assert rows == 16384 and bits > 12
+    grows, rehashes = [], []
+    real_grow, real_rehash = StatsAccumulator._grow_rows, label_kernels.rehash
+    monkeypatch.setattr(StatsAccumulator, "_grow_rows", lambda self, need: (grows.append(self.cap), real_grow(self, need))[1])
+    monkeypatch.setattr(label_kernels, "rehash", lambda *a: (rehashes.append(a[3]), real_rehash(*a))[1])
+    hinted = StatsAccumulator(side, side, expected_rows=rows, hash_bits=bits)
+    assert hinted.hbits == bits and len(hinted.hidx) == 1 << bits
+    fill(hinted)
+    assert grows == [0] and rehashes == []
+    assert hinted.cap >= rows * channel_stats.HINT_MARGIN and hinted.expected_rows == 0
+    assert_stats_equal(hinted.finish(), stats_reference([ids]))
+    for wrong in (rows // 4, 4 * rows):
+        grows.clear()
+        acc = fill(StatsAccumulator(side, side, expected_rows=wrong, hash_bits=12))
+        assert len(grows) == (1 if wrong > rows else 2), grows
+        assert_stats_equal(acc.finish(), stats_reference([ids]))
+    assert_stats_equal(unhinted.finish(), stats_reference([ids]))
+
+
+def test_a_masks_next_channel_sizes_its_tables_like_the_last(tmp_path, monkeypatch):
+    """A pass leaves on its plan the rows and hash bits of its largest table; the next channel
+    of the geometry sizes its threads' tables for them. Results unchanged."""
+    from pytest_segmask.checks import label_pass
+
+    made = []
+
+    class Recorded(StatsAccumulator):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append((kwargs.get("expected_rows"), kwargs.get("hash_bits"), self))
+
+    monkeypatch.setattr(label_pass, "StatsAccumulator", Recorded)
+    mask = MaskSpec(width=256, height=256, tile=32, pyramid_levels=2,
+                    channels=(ChannelSpec("a", 300), ChannelSpec("b", 40)))
+    path = tmp_path / mask.file_name
+    labels = write_mask(mask, path)
+    reader = MaskReader(open_mask(path))
+    try:
+        plan = label_pass._plan_parts([label_pass._PlanePyramid(reader.plane_levels(0, 0), 0)], 2)
+        plan.table_hint = (0, 12)  # another test's mask of this geometry may have left one
+        got = {}
+        for c in (0, 1):
+            got[c] = reader.channel_pass(c, workers=2)
+            accs = [a for _, _, a in made[-plan.threads:]]
+            assert plan.threads == 2 and len(made) == 2 * (c + 1)
+            if c == 0:
+                assert [m[:2] for m in made] == [(0, 12)] * 2
+            rows = max(int(a.meta[0]) for a in accs)
+            assert plan.table_hint == (rows, max(a.hbits for a in accs if int(a.meta[0]) == rows))
+            if c == 0:
+                hint = plan.table_hint
+        assert [m[:2] for m in made[2:]] == [hint] * 2  # channel b's tables sized like channel a's
+        assert plan.table_hint[0] < hint[0]  # … and b's own (fewer objects) is the next hint
+    finally:
+        reader.close()
+    for c in (0, 1):
+        assert_stats_equal(got[c].stats, stats_reference([labels[c]]))
+
+
 def test_ids_sharing_their_low_bits_switch_the_local_slots_to_fibonacci_hashing():
     """A tile's ids take the tile-local slot of their low 15 bits; ids that all share them
     (multiples of 2^15) make one long probe, and the call switches to Fibonacci hashing: the

@@ -123,6 +123,7 @@ def _zeros(shape, dtype) -> np.ndarray:
 
 
 _GROW = 1.25  # mutation: equivalent — capacity growth only
+HINT_MARGIN = 1.05  # mutation: equivalent — capacity only: rows beyond a like table's end, before the table grows
 # a hash table spanning the ids seen (identity hashing without collisions) may take this many
 # slots per row the table is expected to hold before Fibonacci hashing takes over
 ID_SPAN_SLOTS = 4  # mutation: equivalent — hash strategy only
@@ -152,9 +153,14 @@ def _local_tables(K) -> tuple:
 class StatsAccumulator:
     """Global per-object state of one channel's pass, grown in place (compact dtypes)."""
 
-    def __init__(self, height: int, width: int, planes: int = 1, pixels: int | None = None) -> None:
+    def __init__(self, height: int, width: int, planes: int = 1, pixels: int | None = None,
+                 expected_rows: int = 0, hash_bits: int = 12) -> None:  # mutation: equivalent[constant] — initial hash size only
         """``pixels``: how many pixels this accumulator will see (a part of the channel), for
-        the object-density estimate that sizes its tables; default the whole channel."""
+        the object-density estimate that sizes its tables; default the whole channel.
+        ``expected_rows``, ``hash_bits``: what a table of the same share of a like channel
+        (the previous channel of the mask) ended with. The tables are then sized for it at
+        once instead of grown (copied, rehashed) as the density becomes known; a channel
+        with more objects still grows."""
         from . import label_kernels as K
 
         self.K = K
@@ -173,7 +179,8 @@ class StatsAccumulator:
         self.gbb = np.zeros((0, 4), self.coord)  # mutation: equivalent — a placeholder the first growth replaces
         self.cap = min(len(a) for a in (self.gid, self.gcnt, self.gsx, self.gsy, self.gbb))  # rows every table holds
         self.gzr = np.zeros((1, 2), self.zdt)  # mutation: equivalent — a placeholder (2D never reads it; 3D grows it first)
-        self.hbits = 12  # mutation: equivalent — initial hash size only (grown for the rows before each call)
+        self.hbits = max(12, hash_bits)  # mutation: equivalent — initial hash size only (grown for the rows before each call)
+        self.expected_rows = expected_rows
         self.scramble = False  # mutation: equivalent — hash strategy only (identity or Fibonacci): same rows either way
         self.hidx = np.full(1 << self.hbits, -1, np.int32)  # mutation: equivalent — initial hash size; a more negative empty marker is still empty
         self.bcnt = np.zeros(1, np.int64)  # mutation: equivalent — a placeholder: _ensure grows the side table before a call needs it
@@ -201,6 +208,11 @@ class StatsAccumulator:
             # room for a last call
             new = rows_end + CHUNK_PIXELS  # mutation: equivalent — capacity growth only (max(need, new) keeps room)
             new = min(max(new, int(self.cap * 1.05)), 4 * self.cap + CHUNK_PIXELS)  # mutation: equivalent — capacity growth only (max(need, new) below keeps room)
+        elif self.expected_rows > n:  # the first growth, sized as a like table ended
+            expected = self.expected_rows
+            rows_end = int(expected * HINT_MARGIN)  # mutation: equivalent — capacity growth only (max(need, new) keeps room)
+            new = rows_end + CHUNK_PIXELS  # mutation: equivalent — capacity growth only (max(need, new) keeps room)
+            self.expected_rows = 0  # a channel with more objects grows as usual from here
         else:
             new = 2 * self.cap + 4096 if self.cap < (1 << 20) else int(self.cap * _GROW)  # mutation: equivalent — capacity growth only (max(need, new) keeps room)
             rows_end = new  # mutation: equivalent — hash size only (_ensure keeps each call's room)

@@ -220,6 +220,9 @@ class _PassPlan:
     parts: list  # of lists of events (one streamed iterator when the pass is not split)
     pixels: list[int]  # level-0 pixels of each part
     threads: int = 1  # mutation: equivalent[constant] — a plan not split has one part: a second thread finds none left
+    # (rows, hash bits) the largest table of the last pass over this plan ended with (a
+    # channel's threads size their tables for it: a mask's channels hold like numbers of objects)
+    table_hint: tuple[int, int] = (0, 12)  # mutation: equivalent[constant] — table sizes only
 
 
 # more tiles than this (tiny tiles): one thread, events streamed
@@ -546,6 +549,7 @@ def _prepare(geoms: list[_PlanePyramid], plan: _PassPlan, result: PyramidResult 
     failures: dict[int, BaseException] = {}
     queue = _PartQueue(len(plan.parts), plan.threads)
     idle = threading.Event()  # set when a thread finds no part left
+    hinted: list[int] = []  # threads whose table this pass's hint counts
 
     def work(i: int) -> None:
         """Thread i: its own run of parts, then parts left in the others' runs."""
@@ -559,7 +563,13 @@ def _prepare(geoms: list[_PlanePyramid], plan: _PassPlan, result: PyramidResult 
                 failures[j] = exc
                 for later in stops[j + 1:]:  # mutation: equivalent — how soon later parts stop only (the first failure is reported)
                     later.set()
-        idle.set()  # no part left for this thread
+        acc = accs[i]
+        if acc.meta[0] and not failures:  # mutation: equivalent — table sizes only
+            with tally:  # the first thread done replaces the last pass's hint, the others raise it
+                hint = (int(acc.meta[0]), acc.hbits)
+                plan.table_hint = max(plan.table_hint, hint) if hinted else hint  # mutation: equivalent — table sizes only
+                hinted.append(i)
+        idle.set()  # no part left for this thread (the next channel may start: the hint is set)
 
     def rows() -> int:
         return sum(int(a.meta[0]) for a in accs)
@@ -586,7 +596,9 @@ def _prepare(geoms: list[_PlanePyramid], plan: _PassPlan, result: PyramidResult 
     def start(first: int | None) -> PassRun:
         # each table sized for its thread's share of the pixels (it grows if it gets more)
         share = -(-sum(plan.pixels) // plan.threads)
-        accs.extend(StatsAccumulator(height, width, nz, pixels=share) for _ in range(plan.threads))
+        like_rows, like_bits = plan.table_hint
+        accs.extend(StatsAccumulator(height, width, nz, pixels=share, expected_rows=like_rows, hash_bits=like_bits)
+                    for _ in range(plan.threads))
         threads = [threading.Thread(target=work, args=(i,), name=f"segmask-pass-{i}",
                                     daemon=True)  # mutation: equivalent — an abandoned pass does not hold up the exit
                    for i in range(plan.threads)]
