@@ -182,7 +182,8 @@ class StatsAccumulator:
         self.hbits = max(12, hash_bits)  # mutation: equivalent — initial hash size only (grown for the rows before each call)
         self.expected_rows = expected_rows
         self.scramble = False  # mutation: equivalent — hash strategy only (identity or Fibonacci): same rows either way
-        self.hidx = np.full(1 << self.hbits, -1, np.int32)  # mutation: equivalent — initial hash size; a more negative empty marker is still empty
+        self.hidx = _empty(1 << self.hbits, np.int32)  # 2 MB pages when large (a like table's size)
+        self.hidx.fill(-1)  # mutation: equivalent — initial hash; a more negative empty marker is still empty
         self.bcnt = np.zeros(1, np.int64)  # mutation: equivalent — a placeholder: _ensure grows the side table before a call needs it
         self.bsx = np.zeros(1, np.int64)  # mutation: equivalent — a placeholder: _ensure grows the side table before a call needs it
         self.bsy = np.zeros(1, np.int64)  # mutation: equivalent — a placeholder: _ensure grows the side table before a call needs it
