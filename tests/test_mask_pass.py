@@ -322,12 +322,15 @@ def test_part_queue_gives_each_thread_its_run_then_the_longest_run_left():
 
     queue = _PartQueue(16, 2)
     assert [queue.take(0) for _ in range(8)] == list(range(8))  # thread 0's run
-    assert [queue.take(1) for _ in range(3)] == [8, 9, 10]  # thread 1's run, from its start
-    assert [queue.take(0) for _ in range(3)] == [15, 14, 13]  # then the end of the run left
-    assert [queue.take(1), queue.take(0), queue.take(1), queue.take(0)] == [11, 12, None, None]
-    queue = _PartQueue(7, 3)  # runs [0, 2), [2, 4), [4, 7)
+    assert [queue.take(1) for _ in range(3)] == [15, 14, 13]  # thread 1's run, from its end
+    assert [queue.take(0) for _ in range(3)] == [8, 9, 10]  # then the parts next to its own
+    assert [queue.take(1), queue.take(0), queue.take(1), queue.take(0)] == [12, 11, None, None]
+    queue = _PartQueue(16, 2)
+    assert [queue.take(1) for _ in range(8)] == list(range(15, 7, -1))
+    assert [queue.take(1), queue.take(0), queue.take(1)] == [7, 0, 6]  # thread 1: the last of thread 0's run
+    queue = _PartQueue(7, 3)  # runs [0, 2), [2, 4) (from its end), [4, 7)
     assert [queue.take(2), queue.take(2), queue.take(2), queue.take(2)] == [4, 5, 6, 1]  # a tie: the first run
-    assert [queue.take(t) for t in (0, 1, 0, 1, 2)] == [0, 2, 3, None, None]
+    assert [queue.take(t) for t in (0, 1, 0, 1, 2)] == [0, 3, 2, None, None]
     assert _PartQueue(1, 2).take(1) == 0  # more threads than parts: an empty run takes from another
 
 
@@ -419,30 +422,32 @@ def test_a_table_sized_like_a_previous_one_grows_once(monkeypatch):
                 acc.add(np.ascontiguousarray(ids[y0:y0 + tile, x0:x0 + tile]), tile, tile, y0, x0)
         return acc
 
-    unhinted = fill(StatsAccumulator(side, side))
-    rows, bits = int(unhinted.meta[0]), unhinted.hbits
-    assert rows == 16384 and bits > 12
     grows, rehashes = [], []
     real_grow, real_rehash = StatsAccumulator._grow_rows, label_kernels.rehash
     monkeypatch.setattr(StatsAccumulator, "_grow_rows", lambda self, need: (grows.append(self.cap), real_grow(self, need))[1])
-    monkeypatch.setattr(label_kernels, "rehash", lambda *a: (rehashes.append(a[3]), real_rehash(*a))[1])
-    hinted = StatsAccumulator(side, side, expected_rows=rows, hash_bits=bits)
-    assert hinted.hbits == bits and len(hinted.hidx) == 1 << bits
+    monkeypatch.setattr(label_kernels, "rehash", lambda *a: (rehashes.append(a[1]), real_rehash(*a))[1])
+    unhinted = fill(StatsAccumulator(side, side))
+    rows = int(unhinted.meta[0])
+    assert rows == 16384 and len(grows) == 2 and max(rehashes) > 0  # grown once more, rows rehashed
+    grows.clear()
+    rehashes.clear()
+    hinted = StatsAccumulator(side, side, expected_rows=rows)
     fill(hinted)
-    assert grows == [0] and rehashes == []
+    assert grows == [0] and rehashes == [0]  # the hash sized at the first call: no row to rehash
     assert hinted.cap >= rows * channel_stats.HINT_MARGIN and hinted.expected_rows == 0
+    assert (1 << hinted.hbits) * 7 >= rows * channel_stats.HINT_MARGIN * 10  # at most 70 % full
     assert_stats_equal(hinted.finish(), stats_reference([ids]))
     for wrong in (rows // 4, 4 * rows):
         grows.clear()
-        acc = fill(StatsAccumulator(side, side, expected_rows=wrong, hash_bits=12))
+        acc = fill(StatsAccumulator(side, side, expected_rows=wrong))
         assert len(grows) == (1 if wrong > rows else 2), grows
         assert_stats_equal(acc.finish(), stats_reference([ids]))
     assert_stats_equal(unhinted.finish(), stats_reference([ids]))
 
 
 def test_a_masks_next_channel_sizes_its_tables_like_the_last(tmp_path, monkeypatch):
-    """A pass leaves on its plan the rows and hash bits of its largest table; the next channel
-    of the geometry sizes its threads' tables for them. Results unchanged."""
+    """A pass leaves on its plan the rows of its largest table when its threads are done; the
+    next channel of the geometry sizes its threads' tables for them. Results unchanged."""
     from pytest_segmask.checks import label_pass
 
     made = []
@@ -450,7 +455,7 @@ def test_a_masks_next_channel_sizes_its_tables_like_the_last(tmp_path, monkeypat
     class Recorded(StatsAccumulator):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
-            made.append((kwargs.get("expected_rows"), kwargs.get("hash_bits"), self))
+            made.append((kwargs.get("expected_rows"), self))
 
     monkeypatch.setattr(label_pass, "StatsAccumulator", Recorded)
     mask = MaskSpec(width=256, height=256, tile=32, pyramid_levels=2,
@@ -460,20 +465,15 @@ def test_a_masks_next_channel_sizes_its_tables_like_the_last(tmp_path, monkeypat
     reader = MaskReader(open_mask(path))
     try:
         plan = label_pass._plan_parts([label_pass._PlanePyramid(reader.plane_levels(0, 0), 0)], 2)
-        plan.table_hint = (0, 12)  # another test's mask of this geometry may have left one
-        got = {}
+        plan.table_hint = 0  # another test's mask of this geometry may have left one
+        got, hints = {}, []
         for c in (0, 1):
             got[c] = reader.channel_pass(c, workers=2)
-            accs = [a for _, _, a in made[-plan.threads:]]
             assert plan.threads == 2 and len(made) == 2 * (c + 1)
-            if c == 0:
-                assert [m[:2] for m in made] == [(0, 12)] * 2
-            rows = max(int(a.meta[0]) for a in accs)
-            assert plan.table_hint == (rows, max(a.hbits for a in accs if int(a.meta[0]) == rows))
-            if c == 0:
-                hint = plan.table_hint
-        assert [m[:2] for m in made[2:]] == [hint] * 2  # channel b's tables sized like channel a's
-        assert plan.table_hint[0] < hint[0]  # … and b's own (fewer objects) is the next hint
+            hints.append(plan.table_hint)
+            assert hints[-1] == max(int(a.meta[0]) for _, a in made[-2:])
+        assert [hint for hint, _ in made] == [0, 0, hints[0], hints[0]]  # b's tables sized like a's
+        assert 0 < hints[1] < hints[0]  # … and b's own (fewer objects) is the next hint
     finally:
         reader.close()
     for c in (0, 1):

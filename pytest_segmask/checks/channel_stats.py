@@ -154,13 +154,15 @@ class StatsAccumulator:
     """Global per-object state of one channel's pass, grown in place (compact dtypes)."""
 
     def __init__(self, height: int, width: int, planes: int = 1, pixels: int | None = None,
-                 expected_rows: int = 0, hash_bits: int = 12) -> None:  # mutation: equivalent[constant] — initial hash size only
+                 expected_rows: int = 0) -> None:
         """``pixels``: how many pixels this accumulator will see (a part of the channel), for
         the object-density estimate that sizes its tables; default the whole channel.
-        ``expected_rows``, ``hash_bits``: what a table of the same share of a like channel
-        (the previous channel of the mask) ended with. The tables are then sized for it at
-        once instead of grown (copied, rehashed) as the density becomes known; a channel
-        with more objects still grows."""
+        ``expected_rows``: the rows a table of a like share of a like channel (the previous
+        channel of the mask) ended with. The tables and hash are then sized for them at the
+        first call instead of grown (copied, rehashed) as the density becomes known; a channel
+        with more objects still grows. (The hash is not widened ahead for the ids' span: a
+        channel's pass may overlap the previous one's merge, and that memory would then be
+        held at the peak.)"""
         from . import label_kernels as K
 
         self.K = K
@@ -179,11 +181,10 @@ class StatsAccumulator:
         self.gbb = np.zeros((0, 4), self.coord)  # mutation: equivalent — a placeholder the first growth replaces
         self.cap = min(len(a) for a in (self.gid, self.gcnt, self.gsx, self.gsy, self.gbb))  # rows every table holds
         self.gzr = np.zeros((1, 2), self.zdt)  # mutation: equivalent — a placeholder (2D never reads it; 3D grows it first)
-        self.hbits = max(12, hash_bits)  # mutation: equivalent — initial hash size only (grown for the rows before each call)
+        self.hbits = 12  # mutation: equivalent — initial hash size only (grown for the rows before each call)
         self.expected_rows = expected_rows
         self.scramble = False  # mutation: equivalent — hash strategy only (identity or Fibonacci): same rows either way
-        self.hidx = _empty(1 << self.hbits, np.int32)  # 2 MB pages when large (a like table's size)
-        self.hidx.fill(-1)  # mutation: equivalent — initial hash; a more negative empty marker is still empty
+        self.hidx = np.full(1 << self.hbits, -1, np.int32)  # mutation: equivalent — initial hash size; a more negative empty marker is still empty
         self.bcnt = np.zeros(1, np.int64)  # mutation: equivalent — a placeholder: _ensure grows the side table before a call needs it
         self.bsx = np.zeros(1, np.int64)  # mutation: equivalent — a placeholder: _ensure grows the side table before a call needs it
         self.bsy = np.zeros(1, np.int64)  # mutation: equivalent — a placeholder: _ensure grows the side table before a call needs it

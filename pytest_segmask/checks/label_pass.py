@@ -15,8 +15,8 @@ Both cores work on one channel: the tiles are split into parts, each a run of wh
 a "split level" (the highest level with ``PARTS_PER_THREAD`` subtrees per thread, else two).
 Each thread decodes and reduces its own run of parts into its own table — imagecodecs and the
 compiled kernels release the GIL, so the threads run in parallel — and a thread that gets ahead
-(a faster core, easier tiles) then takes parts left in the other's run instead of waiting at the
-end (``_PartQueue``). The few tiles above the split level are decoded first (``prepare_pass``,
+(a faster core, easier tiles) then takes the parts of the other's run next to its own instead of
+waiting at the end (``_PartQueue``). The few tiles above the split level are decoded first (``prepare_pass``,
 while the previous channel still runs); they are shared by the parts (a lock each). Decoded
 tiles go into reusable arrays (``tiff_stream.SegmentBuffers``). The threads' tables are merged
 at the end, one column at a time (``channel_stats.finish_parts``); ``start_pass`` returns while
@@ -220,9 +220,9 @@ class _PassPlan:
     parts: list  # of lists of events (one streamed iterator when the pass is not split)
     pixels: list[int]  # level-0 pixels of each part
     threads: int = 1  # mutation: equivalent[constant] — a plan not split has one part: a second thread finds none left
-    # (rows, hash bits) the largest table of the last pass over this plan ended with (a
-    # channel's threads size their tables for it: a mask's channels hold like numbers of objects)
-    table_hint: tuple[int, int] = (0, 12)  # mutation: equivalent[constant] — table sizes only
+    # rows the largest table of the last pass over this plan held when its threads were done:
+    # the next pass's tables are sized for them (a mask's channels hold like numbers of objects)
+    table_hint: int = 0  # mutation: equivalent — table sizes only
 
 
 # more tiles than this (tiny tiles): one thread, events streamed
@@ -549,7 +549,6 @@ def _prepare(geoms: list[_PlanePyramid], plan: _PassPlan, result: PyramidResult 
     failures: dict[int, BaseException] = {}
     queue = _PartQueue(len(plan.parts), plan.threads)
     idle = threading.Event()  # set when a thread finds no part left
-    hinted: list[int] = []  # threads whose table this pass's hint counts
 
     def work(i: int) -> None:
         """Thread i: its own run of parts, then parts left in the others' runs."""
@@ -563,12 +562,8 @@ def _prepare(geoms: list[_PlanePyramid], plan: _PassPlan, result: PyramidResult 
                 failures[j] = exc
                 for later in stops[j + 1:]:  # mutation: equivalent — how soon later parts stop only (the first failure is reported)
                     later.set()
-        acc = accs[i]
-        if acc.meta[0] and not failures:  # mutation: equivalent — table sizes only
-            with tally:  # the first thread done replaces the last pass's hint, the others raise it
-                hint = (int(acc.meta[0]), acc.hbits)
-                plan.table_hint = max(plan.table_hint, hint) if hinted else hint  # mutation: equivalent — table sizes only
-                hinted.append(i)
+        if not failures:  # each thread done: the largest table now (the last one done: at the end)
+            plan.table_hint = max(int(a.meta[0]) for a in accs)
         idle.set()  # no part left for this thread (the next channel may start: the hint is set)
 
     def rows() -> int:
@@ -596,8 +591,7 @@ def _prepare(geoms: list[_PlanePyramid], plan: _PassPlan, result: PyramidResult 
     def start(first: int | None) -> PassRun:
         # each table sized for its thread's share of the pixels (it grows if it gets more)
         share = -(-sum(plan.pixels) // plan.threads)
-        like_rows, like_bits = plan.table_hint
-        accs.extend(StatsAccumulator(height, width, nz, pixels=share, expected_rows=like_rows, hash_bits=like_bits)
+        accs.extend(StatsAccumulator(height, width, nz, pixels=share, expected_rows=plan.table_hint)
                     for _ in range(plan.threads))
         threads = [threading.Thread(target=work, args=(i,), name=f"segmask-pass-{i}",
                                     daemon=True)  # mutation: equivalent — an abandoned pass does not hold up the exit
@@ -634,25 +628,28 @@ _TRIM = None  # glibc's malloc_trim, False where there is none (macOS, Windows, 
 class _PartQueue:
     """Parts dealt to threads. Each thread starts on its own run of consecutive parts (its table
     then holds neighbouring objects: a compact hash, fewer cache misses); a thread whose run is
-    done takes the last part of the run with the most parts left, so no thread idles while
-    another has parts queued. A table takes its parts in any order (the kernels keep minima and
-    maxima, not first and last)."""
+    done takes the part the owner of the run with the most parts left would reach last, so no
+    thread idles while another has parts queued. Odd threads take their run from its end: with
+    two threads, one that gets ahead then takes the parts next to its own (thread 0 the first
+    of thread 1's run, thread 1 the last of thread 0's), so each table's ids stay one range and
+    its hash compact. A table takes its parts in any order (the kernels keep minima and maxima,
+    not first and last)."""
 
     def __init__(self, parts: int, threads: int) -> None:
-        self._runs = [[parts * i // threads, parts * (i + 1) // threads] for i in range(threads)]  # [next, end) of each run
+        # each run in its owner's order: the owner takes from the front, another from the back
+        self._runs = [deque(range(parts * i // threads, parts * (i + 1) // threads))
+                      for i in range(threads)]
+        for i in range(1, threads, 2):
+            self._runs[i].reverse()
         self._lock = threading.Lock()
 
     def take(self, thread: int) -> int | None:
         with self._lock:
             run = self._runs[thread]
-            if run[0] < run[1]:
-                run[0] += 1
-                return run[0] - 1
-            other = max(self._runs, key=lambda r: r[1] - r[0])
-            if other[0] < other[1]:
-                other[1] -= 1
-                return other[1]
-            return None
+            if run:
+                return run.popleft()
+            other = max(self._runs, key=len)
+            return other.pop() if other else None
 
 
 def _take(window: deque, consume, acc) -> None:
