@@ -332,6 +332,8 @@ def test_part_queue_gives_each_thread_its_run_then_the_longest_run_left():
     assert [queue.take(2), queue.take(2), queue.take(2), queue.take(2)] == [4, 5, 6, 1]  # a tie: the first run
     assert [queue.take(t) for t in (0, 1, 0, 1, 2)] == [0, 3, 2, None, None]
     assert _PartQueue(1, 2).take(1) == 0  # more threads than parts: an empty run takes from another
+    queue = _PartQueue(10, 5)  # odd threads (1 and 3) from their run's end
+    assert [queue.take(t) for t in range(5)] == [0, 3, 4, 7, 8]
 
 
 def test_kernels_load_once_per_pixel_type_before_the_pass_threads(tmp_path, monkeypatch):

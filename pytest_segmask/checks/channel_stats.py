@@ -154,7 +154,7 @@ class StatsAccumulator:
     """Global per-object state of one channel's pass, grown in place (compact dtypes)."""
 
     def __init__(self, height: int, width: int, planes: int = 1, pixels: int | None = None,
-                 expected_rows: int = 0) -> None:
+                 expected_rows: int = 0) -> None:  # mutation: equivalent[constant] — a 1-row hint sizes the first growth for a call's room, as none does
         """``pixels``: how many pixels this accumulator will see (a part of the channel), for
         the object-density estimate that sizes its tables; default the whole channel.
         ``expected_rows``: the rows a table of a like share of a like channel (the previous
@@ -210,7 +210,8 @@ class StatsAccumulator:
             # room for a last call
             new = rows_end + CHUNK_PIXELS  # mutation: equivalent — capacity growth only (max(need, new) keeps room)
             new = min(max(new, int(self.cap * 1.05)), 4 * self.cap + CHUNK_PIXELS)  # mutation: equivalent — capacity growth only (max(need, new) below keeps room)
-        elif self.expected_rows > n:  # the first growth, sized as a like table ended
+        # the first growth, sized as a like table ended
+        elif self.expected_rows > n:  # mutation: equivalent[compare] — capacity only: with no hint (0) the first growth is then a call's room, as it is without
             expected = self.expected_rows
             rows_end = int(expected * HINT_MARGIN)  # mutation: equivalent — capacity growth only (max(need, new) keeps room)
             new = rows_end + CHUNK_PIXELS  # mutation: equivalent — capacity growth only (max(need, new) keeps room)
