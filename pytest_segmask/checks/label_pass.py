@@ -15,15 +15,17 @@ Both cores work on one channel: the tiles are split into parts, each a run of wh
 a "split level" (the highest level with ``PARTS_PER_THREAD`` subtrees per thread, else two).
 Each thread decodes and reduces its own run of parts into its own table — imagecodecs and the
 compiled kernels release the GIL, so the threads run in parallel — and a thread that gets ahead
-(a faster core, easier tiles) then takes the parts of the other's run next to its own instead of
-waiting at the end (``_PartQueue``). The few tiles above the split level are decoded first (``prepare_pass``,
-while the previous channel still runs); they are shared by the parts (a lock each). Decoded
-tiles go into reusable arrays (``tiff_stream.SegmentBuffers``). The threads' tables are merged
-at the end, one column at a time (``channel_stats.finish_parts``); ``start_pass`` returns while
-the parts run, so the caller can merge the previous channel meanwhile. Results do not depend on
-the split: examples are the first bad pixels in raster order, errors come in pass order (tested
-against one thread). A geometry where one tile feeds two subtrees (levels with different tile
-sizes) runs in one thread, with decoding ahead on a small pool.
+(a faster core, easier tiles) then takes the parts of the other's run next to its own instead
+of waiting at the end (``_PartQueue``). Each table is sized at its first call for the rows the
+previous pass over the same plan (a mask's previous channel) left in its largest table. The few
+tiles above the split level are decoded first (``prepare_pass``, while the previous channel
+still runs); they are shared by the parts (a lock each). Decoded tiles go into reusable arrays
+(``tiff_stream.SegmentBuffers``). The threads' tables are merged at the end, one column at a
+time (``channel_stats.finish_parts``); ``start_pass`` returns while the parts run, so the caller
+can merge the previous channel meanwhile. Results do not depend on the split: examples are the
+first bad pixels in raster order, errors come in pass order (tested against one thread). A
+geometry where one tile feeds two subtrees (levels with different tile sizes) runs in one
+thread, with decoding ahead on a small pool.
 """
 
 from __future__ import annotations
