@@ -447,6 +447,38 @@ def test_a_table_sized_like_a_previous_one_grows_once(monkeypatch):
     assert_stats_equal(unhinted.finish(), stats_reference([ids]))
 
 
+def test_a_hinted_table_takes_2mb_pages_only_when_large(monkeypatch):
+    """A hinted table is allocated whole at its pass's start, while the previous channel may
+    still be merged: 2 MB pages only from HINT_HUGE_ROWS rows (each column rounded up to whole
+    2 MB pages otherwise raised a small mask's peak RSS); an unhinted table's first growth, a
+    call's room, keeps 4 KB pages as before."""
+    from pytest_segmask.checks import channel_stats
+
+    pages = []
+    real = channel_stats._empty
+    monkeypatch.setattr(channel_stats, "_empty", lambda shape, dtype, huge=True: (pages.append(huge), real(shape, dtype, huge))[1])
+    monkeypatch.setattr(channel_stats, "HINT_HUGE_ROWS", 1000)
+    monkeypatch.setattr(channel_stats, "HUGE_ROWS", 10)
+    tile = np.arange(1, 64 * 64 + 1, dtype=np.uint32).reshape(64, 64)
+    for hint, huge in ((999, False), (1000, True), (0, False)):
+        pages.clear()
+        acc = StatsAccumulator(64, 64, expected_rows=hint)
+        acc.add(tile, 64, 64, 0, 0)
+        assert pages[:5] == [huge] * 5, (hint, pages)  # gid, gcnt, gsx, gsy, gbb
+        assert_stats_equal(acc.finish(), stats_reference([tile]))
+    # unhinted, grown from the density seen: 2 MB pages from HUGE_ROWS rows, as before
+    monkeypatch.setattr(channel_stats, "HINT_HUGE_ROWS", 10**6)
+    monkeypatch.setattr(channel_stats, "CHUNK_PIXELS", 8 * 128)  # a call: 8 rows of 128 px
+    boxes = []  # the bounding-box column's allocations: one per growth
+    monkeypatch.setattr(channel_stats, "_empty", lambda shape, dtype, huge=True: (
+        boxes.append(huge) if np.ndim(shape) == 1 and len(shape) == 2 and shape[1] == 4 else None, real(shape, dtype, huge))[1])
+    big = np.arange(1, 128 * 128 + 1, dtype=np.uint32).reshape(128, 128)
+    acc = StatsAccumulator(128, 128)
+    acc.add(big, 128, 128, 0, 0)
+    assert boxes[:2] == [False, True], boxes  # a call's room, then sized from the density seen
+    assert_stats_equal(acc.finish(), stats_reference([big]))
+
+
 def test_a_masks_next_channel_sizes_its_tables_like_the_last(tmp_path, monkeypatch):
     """A pass leaves on its plan the rows of its largest table when its threads are done; the
     next channel of the geometry sizes its threads' tables for them. Results unchanged."""

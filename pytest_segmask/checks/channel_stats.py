@@ -124,6 +124,9 @@ def _zeros(shape, dtype) -> np.ndarray:
 
 _GROW = 1.25  # mutation: equivalent — capacity growth only
 HINT_MARGIN = 1.05  # mutation: equivalent — capacity only: rows beyond a like table's end, before the table grows
+# a hinted table is allocated at its pass's start, while the previous channel may still be
+# merged: 2 MB pages for it only when each column spans several (little rounding up to them)
+HINT_HUGE_ROWS = 1 << 18  # mutation: equivalent — page size only
 # a hash table spanning the ids seen (identity hashing without collisions) may take this many
 # slots per row the table is expected to hold before Fibonacci hashing takes over
 ID_SPAN_SLOTS = 4  # mutation: equivalent — hash strategy only
@@ -201,6 +204,7 @@ class StatsAccumulator:
         n = int(self.meta[0])
         total = self.total_pixels
         expected = n  # objects this table is expected to hold in the end
+        hinted = False  # sized for a like table's rows (the first growth)
         # a full call seen (or 2 % of the pixels): extrapolate the object density, with a wider
         # margin while little is seen; then the table rarely grows (and copies) again
         if self.pixels_seen >= CHUNK_PIXELS or self.pixels_seen * 50 > total:  # mutation: equivalent — capacity growth only (max(need, new) keeps room)
@@ -216,6 +220,7 @@ class StatsAccumulator:
             rows_end = int(expected * HINT_MARGIN)  # mutation: equivalent — capacity growth only (max(need, new) keeps room)
             new = rows_end + CHUNK_PIXELS  # mutation: equivalent — capacity growth only (max(need, new) keeps room)
             self.expected_rows = 0  # a channel with more objects grows as usual from here
+            hinted = True
         else:
             new = 2 * self.cap + 4096 if self.cap < (1 << 20) else int(self.cap * _GROW)  # mutation: equivalent — capacity growth only (max(need, new) keeps room)
             rows_end = new  # mutation: equivalent — hash size only (_ensure keeps each call's room)
@@ -223,7 +228,7 @@ class StatsAccumulator:
 
         # 2 MB pages for a table that will be well filled (a sparse one would fault whole pages
         # for a few rows; the room kept for a call's worst case is never touched)
-        huge = expected >= HUGE_ROWS  # mutation: equivalent — page size only
+        huge = expected >= (HINT_HUGE_ROWS if hinted else HUGE_ROWS)  # mutation: equivalent — page size only
 
         def grown(arr, shape_tail=()):
             out = _empty((new, *shape_tail), arr.dtype, huge)
