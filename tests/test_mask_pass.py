@@ -408,9 +408,9 @@ def test_a_uniformly_dense_channel_grows_its_table_twice(monkeypatch):
 
 
 def test_a_table_sized_like_a_previous_one_grows_once(monkeypatch):
-    """An accumulator told the rows and hash bits a like table ended with allocates them at
-    once: one growth (the first call), no rehash. A hint too small grows again as usual, one
-    too large wastes room only; the statistics are numpy's either way."""
+    """An accumulator told the rows a like table ended with sizes its tables and hash for them
+    at once: one growth (the first call), no row rehashed. A hint too small grows again as
+    usual, one too large wastes room only; the statistics are numpy's either way."""
     from pytest_segmask.checks import channel_stats, label_kernels
 
     side, tile = 1024, 64
