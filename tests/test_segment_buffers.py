@@ -259,7 +259,7 @@ def test_compressed_bytes_are_read_into_pooled_buffers(tmp_path, monkeypatch):
             assert again.obj is buf and bytes(again) == raw[offsets[small]:offsets[small] + counts[small]]
             buffers.give_read(again)
             past = buffers.read(fh, len(raw) - 3, 10, lock)  # a short read: the plain read
-            assert past == raw[-3:] and buffers._reads == [buf]
+            assert past == raw[-3:] and list(buffers._reads) == [buf]
         monkeypatch.setattr(ts, "_PREADV", False)  # no positional reads: bytes, under the lock
         plain = buffers.read(fh, offsets[2], counts[2], lock)
         assert isinstance(plain, bytes) and plain == raw[offsets[2]:offsets[2] + counts[2]]
@@ -267,6 +267,60 @@ def test_compressed_bytes_are_read_into_pooled_buffers(tmp_path, monkeypatch):
         plane = Plane(page, path.name, "c", 0)
         lay = _checked_layout(plane)
         np.testing.assert_array_equal(decode_segment(plane, lay, 3, lock, buffers), data[32:, 32:])
+
+
+def test_a_thread_takes_back_the_buffers_it_gave():
+    """Each buffer remembers the thread that handed it back: a thread gets one of its own (its
+    cache lines are still on that thread's core), else the last one given back."""
+    from pytest_segmask.checks.tiff_stream import ThreadAffinePool
+
+    def in_other_thread(func, *args):
+        out = []
+        worker = threading.Thread(target=lambda: out.append(func(*args)))
+        worker.start()
+        worker.join()
+        return out[0]
+
+    pool = ThreadAffinePool()
+    mine, theirs, fresh = object(), object(), object()
+    pool.extend([fresh])  # no thread's yet
+    pool.give(mine)
+    in_other_thread(pool.give, theirs)
+    assert list(pool) == [fresh, mine, theirs] and len(pool) == 3
+    assert pool.take() is mine  # its own, though another was given back after it
+    assert pool.take() is theirs  # none of its own left: the last given back
+    assert pool.take() is fresh and pool.take() is None
+
+    buffers = SegmentBuffers()  # the decoded tiles of a pass's threads
+    shape, dtype = (512, 512), np.dtype(np.uint32)  # 1 MB: carved two to a slab
+    first = buffers.take(shape, dtype)
+    second = in_other_thread(buffers.take, shape, dtype)  # the slab's other array
+    buffers.give(first)
+    in_other_thread(buffers.give, second)
+    assert buffers.take(shape, dtype) is first  # not the other thread's, given back after it
+    assert buffers.take(shape, dtype) is second
+
+
+def test_read_buffers_take_2mb_pages_only_from_2mb(tmp_path, monkeypatch):
+    """A read buffer under 2 MB takes 4 KB pages (a whole fresh 2 MB page for half a MB of
+    compressed bytes is memory the OS must hand over for nothing); from 2 MB on, 2 MB pages."""
+    from pytest_segmask.checks import tiff_stream as ts
+
+    if not ts._PREADV:
+        pytest.skip("no positional reads here: buffers are not pooled")
+    raw = np.random.default_rng(0).integers(0, 256, 3 << 20, dtype=np.uint8).tobytes()
+    path = tmp_path / "bytes.bin"
+    path.write_bytes(raw)
+    made = []
+    real = ts.anonymous
+    monkeypatch.setattr(ts, "anonymous", lambda nbytes, huge=True: (made.append((nbytes, huge)), real(nbytes, huge))[1])
+    buffers, lock = SegmentBuffers(), threading.Lock()
+    with tifffile.FileHandle(str(path)) as fh:
+        for offset, count in ((5, 400 << 10), (7, 2 << 20)):
+            view = buffers.read(fh, offset, count, lock)
+            assert bytes(view) == raw[offset:offset + count]
+            buffers.give_read(view)
+    assert made == [(500 << 10, False), (5 << 19, True)]  # with a quarter's headroom
 
 
 def test_a_reader_shares_its_buffers_among_its_passes(tmp_path):
