@@ -212,8 +212,9 @@ class ThreadAffinePool:
     cache lines between the cores. With one shared last-in-first-out list the pass's two
     threads traded their 1 MB tiles all the time; on this project's 2-core virtual machine that
     cost up to a third more CPU at times (likely when the host ran the two virtual cores far
-    apart), while a decode-only loop on two threads did not slow down (``bench_ab.py`` against the shared
-    list: −11.7 % CPU, 21 of 24 pairs)."""
+    apart), while a decode-only loop on two threads did not slow down. ``bench_ab.py`` against
+    the shared list printed −11.7 % CPU (21 of 24 pairs) at such a time, −2.1 % (13 of 24) at
+    a quieter one."""
 
     NO_THREAD = 0  # mutation: equivalent — the tag of buffers no thread has written: any ident no thread has
 
@@ -252,8 +253,8 @@ class SegmentBuffers:
     the passes over one file (``MaskReader`` drops them when it closes). A pass decodes
     thousands of same-sized segments; a fresh array for each costs page faults on every one
     (the allocator returns freed megabytes to the OS and takes them again). An array handed
-    back with ``give`` is decoded into again, so the pool never holds more arrays than were in
-    use at once.
+    back with ``give`` is decoded into again, by the thread that handed it back where it can
+    be (``ThreadAffinePool``), so the pool never holds more arrays than were in use at once.
 
     Only the plain case takes this path (deflate, no predictor, one sample of 8–64 bits in
     native byte order): it decodes with the codec tifffile itself picks, into an array from
