@@ -627,6 +627,24 @@ def test_kernels_are_compiled_without_the_gil():
     assert label_kernels.block_count.targetoptions.get("nogil")
 
 
+def test_heap_trimming_finds_malloc_trim_without_a_library_search():
+    """glibc's malloc_trim is taken from the symbols the process has: ``ctypes.util`` (which
+    imports subprocess and runs ldconfig: 10–15 ms in a fresh process) is never imported."""
+    import subprocess
+    import sys
+
+    script = ("import sys\n"
+              "from pytest_segmask.checks import label_pass\n"
+              "label_pass.return_freed_memory()\n"
+              "print('ctypes.util' in sys.modules, callable(label_pass._TRIM))\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    imported, found = out.stdout.split()
+    assert imported == "False"
+    libc = __import__("platform").libc_ver()[0]
+    assert found == ("True" if sys.platform.startswith("linux") and libc == "glibc" else "False")
+
+
 def test_decode_error_message_in_words(tmp_path):
     import tifffile
 
