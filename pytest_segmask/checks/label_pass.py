@@ -610,7 +610,7 @@ def return_freed_memory() -> None:
     """Give the heap memory freed by the pass back to the OS (glibc keeps freed blocks of its
     threads' arenas and of mid-sized arrays; the next channel would start tens of MB higher)."""
     global _TRIM
-    if _TRIM is None:  # mutation: equivalent — memory only: without it the heap is never trimmed
+    if _TRIM is None:
         _TRIM = _malloc_trim()
     if _TRIM:  # mutation: equivalent — memory only: gives freed heap back to the OS
         _TRIM(0)  # mutation: equivalent — the padding kept at the heap's top: memory only
@@ -620,14 +620,14 @@ def _malloc_trim():
     """glibc's ``malloc_trim`` among the symbols the process already has, else False (macOS,
     Windows, musl). Not by ``ctypes.util.find_library``: that imports ``subprocess`` and runs
     ``ldconfig``: 10–15 ms in a fresh process, in the first channel's merge."""
-    if not sys.platform.startswith("linux"):  # mutation: equivalent — memory only (heap trimming)
+    if not sys.platform.startswith("linux"):
         return False
     try:
         import ctypes
 
-        return getattr(ctypes.CDLL(None), "malloc_trim", None) or False  # mutation: equivalent — memory only (heap trimming)
-    except OSError:  # mutation: equivalent — a process without a symbol table to open: no trimming
-        return False
+        return getattr(ctypes.CDLL(None), "malloc_trim", None) or False
+    except OSError:  # a process whose own symbols cannot be opened: no trimming
+        return False  # mutation: equivalent — never reached where the tests run (memory only)
 
 
 _TRIM = None  # glibc's malloc_trim, False where there is none (macOS, Windows, musl)
