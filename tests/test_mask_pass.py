@@ -645,6 +645,28 @@ def test_heap_trimming_finds_malloc_trim_without_a_library_search():
     assert found == ("True" if sys.platform.startswith("linux") and libc == "glibc" else "False")
 
 
+def test_heap_trimming_is_off_where_there_is_no_malloc_trim(monkeypatch):
+    """macOS and Windows (not Linux), musl (no such symbol) and a process whose own symbols
+    cannot be opened: no trimming (False, never a non-callable to call)."""
+    import ctypes
+
+    from pytest_segmask.checks import label_pass
+
+    class NoTrim:
+        pass
+
+    def unopenable(name):
+        raise OSError("cannot open the process's symbols")
+
+    monkeypatch.setattr(label_pass.sys, "platform", "darwin")
+    assert label_pass._malloc_trim() is False
+    monkeypatch.setattr(label_pass.sys, "platform", "linux")
+    monkeypatch.setattr(ctypes, "CDLL", lambda name: NoTrim())
+    assert label_pass._malloc_trim() is False
+    monkeypatch.setattr(ctypes, "CDLL", unopenable)
+    assert label_pass._malloc_trim() is False
+
+
 def test_decode_error_message_in_words(tmp_path):
     import tifffile
 

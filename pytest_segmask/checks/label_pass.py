@@ -627,7 +627,7 @@ def _malloc_trim():
 
         return getattr(ctypes.CDLL(None), "malloc_trim", None) or False
     except OSError:  # a process whose own symbols cannot be opened: no trimming
-        return False  # mutation: equivalent — never reached where the tests run (memory only)
+        return False
 
 
 _TRIM = None  # glibc's malloc_trim, False where there is none (macOS, Windows, musl)
