@@ -630,6 +630,7 @@ def test_kernels_are_compiled_without_the_gil():
 def test_heap_trimming_finds_malloc_trim_without_a_library_search():
     """glibc's malloc_trim is taken from the symbols the process has: ``ctypes.util`` (which
     imports subprocess and runs ldconfig: 10–15 ms in a fresh process) is never imported."""
+    import platform
     import subprocess
     import sys
 
@@ -641,8 +642,8 @@ def test_heap_trimming_finds_malloc_trim_without_a_library_search():
     assert out.returncode == 0, out.stderr[-2000:]
     imported, found = out.stdout.split()
     assert imported == "False"
-    libc = __import__("platform").libc_ver()[0]
-    assert found == ("True" if sys.platform.startswith("linux") and libc == "glibc" else "False")
+    glibc = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+    assert found == ("True" if glibc else "False")
 
 
 def test_heap_trimming_is_off_where_there_is_no_malloc_trim(monkeypatch):
