@@ -533,9 +533,12 @@ def test_a_million_objects_use_mapped_tables(tmp_path):
 
 
 @pytest.mark.parametrize("scramble", [False, True])
-def test_rehash_keeps_every_row_reachable_by_linear_probing(scramble):
+@pytest.mark.parametrize("clear", [True, False])
+def test_rehash_keeps_every_row_reachable_by_linear_probing(scramble, clear):
     """After ``rehash`` each id is found by the lookup's probe (slot, slot+1, …) before an empty
-    slot: colliding ids sit in consecutive slots, none is lost or skipped."""
+    slot (0; a slot holds row + 1): colliding ids sit in consecutive slots, none is lost or
+    skipped. ``clear`` empties a used table first; without it the table is taken as empty (a
+    fresh one) and only the slots rows land in are written."""
     from pytest_segmask.checks import label_kernels as K
 
     hbits = 6
@@ -543,17 +546,31 @@ def test_rehash_keeps_every_row_reachable_by_linear_probing(scramble):
     # ids colliding on a few home slots (identity: id mod 64), with wrap-around at the end
     gid = np.array([3, 67, 131, 195, 62, 126, 190, 254, 318, 5, 9, 73, 137], np.uint32)
     n = len(gid)
-    hidx = np.full(size, 7, np.int64)  # garbage: rehash clears the table first
-    K.rehash(gid, n, hidx, hbits, scramble)
-    assert sorted(hidx[hidx >= 0].tolist()) == list(range(n))  # every row once, nothing else
+    hidx = np.full(size, 7, np.int32) if clear else np.zeros(size, np.int32)  # garbage, or fresh
+    K.rehash(gid, n, hidx, hbits, scramble, clear)
+    assert sorted(hidx[hidx > 0].tolist()) == list(range(1, n + 1))  # every row once, nothing else
+    assert (hidx == 0).sum() == size - n
     for s in range(n):
         h = int(K._ghash(gid[s], hbits, scramble))  # the lookup's home slot
         steps = 0
-        while hidx[h] != s:
-            assert hidx[h] >= 0, f"id {gid[s]}: an empty slot before its row"
+        while hidx[h] != s + 1:
+            assert hidx[h] > 0, f"id {gid[s]}: an empty slot before its row"
             h = (h + 1) & (size - 1)
             steps += 1
         assert steps < n
+
+
+def test_rehash_into_a_fresh_table_writes_only_where_rows_land():
+    """Without ``clear`` nothing but the rows' slots is written: a fresh table (a zeroed
+    mapping) is touched only where its ids hash to, not page after page at its creation."""
+    from pytest_segmask.checks import label_kernels as K
+
+    hbits = 16
+    hidx = np.zeros(1 << hbits, np.int32)
+    hidx[40000:] = -5  # not an id's slot: left alone
+    gid = np.arange(100, 200, dtype=np.uint32)
+    K.rehash(gid, len(gid), hidx, hbits, False, False)
+    assert (hidx[40000:] == -5).all() and hidx[100:200].tolist() == list(range(1, 101))
 
 
 def test_merge_row_numbers_widen_at_2_to_the_31():

@@ -187,7 +187,7 @@ class StatsAccumulator:
         self.hbits = 12  # mutation: equivalent — initial hash size only (grown for the rows before each call)
         self.expected_rows = expected_rows
         self.scramble = False  # mutation: equivalent — hash strategy only (identity or Fibonacci): same rows either way
-        self.hidx = np.full(1 << self.hbits, -1, np.int32)  # mutation: equivalent — initial hash size; a more negative empty marker is still empty
+        self.hidx = np.zeros(1 << self.hbits, np.int32)  # mutation: equivalent — initial hash size only (0: empty)
         self.bcnt = np.zeros(1, np.int64)  # mutation: equivalent — a placeholder: _ensure grows the side table before a call needs it
         self.bsx = np.zeros(1, np.int64)  # mutation: equivalent — a placeholder: _ensure grows the side table before a call needs it
         self.bsy = np.zeros(1, np.int64)  # mutation: equivalent — a placeholder: _ensure grows the side table before a call needs it
@@ -259,8 +259,10 @@ class StatsAccumulator:
             bits += 1  # mutation: equivalent — hash size only
         if bits != self.hbits:
             self.hbits = bits
-            self.hidx = _empty(1 << bits, np.int32)  # mutation: equivalent — a longer hash table (rehash() fills it all; slots stay below 2^bits)
-            self.K.rehash(self.gid, int(self.meta[0]), self.hidx, bits, self.scramble)
+            # zeros: an empty table as it is (a fresh mapping is touched only where rows land;
+            # the next channel's table is made while this one is merged, at the peak)
+            self.hidx = _zeros(1 << bits, np.int32)  # mutation: equivalent — a longer hash table (slots stay below 2^bits)
+            self.K.rehash(self.gid, int(self.meta[0]), self.hidx, bits, self.scramble, False)  # mutation: equivalent[constant] — memory only: clearing a fresh table touches every page
 
     def _ensure(self, pixels: int) -> None:
         n = int(self.meta[0])
@@ -331,13 +333,15 @@ class StatsAccumulator:
         bits = max(self.hbits, (span - 1).bit_length())  # mutation: equivalent — table size only (probing finds any id) — the least 2^bits ≥ span
         # rows this table is expected to hold at the end (the density so far), or its capacity
         rows = max(self.cap, n * self.total_pixels // max(self.pixels_seen, 1))  # mutation: equivalent — hash strategy only
-        if (1 << bits) <= ID_SPAN_SLOTS * rows:  # mutation: equivalent[compare,constant] — hash strategy only (identity or Fibonacci: the same rows)
+        widened = (1 << bits) <= ID_SPAN_SLOTS * rows  # mutation: equivalent[compare,constant] — hash strategy only (identity or Fibonacci: the same rows)
+        if widened:
             self.hbits = bits
-            self.hidx = _empty(1 << bits, np.int32)  # mutation: equivalent — a longer table only (slots stay below 2^bits)
+            self.hidx = _zeros(1 << bits, np.int32)  # mutation: equivalent — a longer table only (slots stay below 2^bits)
             self.meta[8] = 0  # mutation: equivalent — speed only (a stale record rehashes again next call) — the next collision is news
         else:
             self.scramble = True  # ids in a pattern that defeats identity hashing
-        self.K.rehash(self.gid, n, self.hidx, self.hbits, self.scramble)
+        # a new table is all zeros already; the old one, rehashed in place, is emptied first
+        self.K.rehash(self.gid, n, self.hidx, self.hbits, self.scramble, not widened)
 
     @staticmethod
     def _no_test(tile: np.ndarray) -> BlockTest:

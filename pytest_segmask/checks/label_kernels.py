@@ -9,7 +9,9 @@ Statistics per object are accumulated in compact arrays (24 bytes per object):
   object that reaches it is *promoted*: ``gcnt`` becomes ``PROMOTED`` and ``gsx`` holds its row
   in the int64 side table (``bcnt``, ``bsx``, ``bsy``, ``bsz``). At most
   ``pixels / big_at`` objects can ever be promoted.
-* ``hidx`` is an open-addressing hash (Fibonacci hashing, linear probing) from id to row.
+* ``hidx`` is an open-addressing hash (identity or Fibonacci hashing, linear probing) from id
+  to row + 1; 0 is an empty slot, so a table in fresh (zeroed) memory is empty as it is, and
+  only the pages its ids hash to are ever touched.
 
 Each call reduces a block of rows first into a small tile-local table (runs of equal value,
 then one entry per object in the block), then merges that into the global table: the global,
@@ -93,11 +95,11 @@ def _flush(lkeys, lslot, lcnt, lsx, lsy, lminx, lminy, lmaxx, lmaxy, nloc, z,
         probe = 0
         fresh = False
         while True:
-            s = hidx[h]
+            s = hidx[h] - 1
             if s < 0:
                 s = n
                 n += 1
-                hidx[h] = s
+                hidx[h] = s + 1
                 gid[s] = key
                 gbb[s, 0] = lminy[j]
                 gbb[s, 1] = lminx[j]
@@ -314,14 +316,17 @@ def block_stats(tile, r0, r1, w, y0, x0, z, rowslot, starts,
 
 
 @njit(cache=True, nogil=True)  # mutation: equivalent — compilation cache and GIL release only
-def rehash(gid, n, hidx, hbits, scramble):
+def rehash(gid, n, hidx, hbits, scramble, clear):
+    """Rows 0:n into ``hidx``; ``clear``: empty it first (else it is known to be all zeros:
+    fresh memory, which is then touched only where rows land)."""
     hmask = hidx.shape[0] - 1
-    hidx[:] = -1
+    if clear:
+        hidx[:] = 0
     for s in range(n):
         h = _ghash(gid[s], hbits, scramble)
-        while hidx[h] >= 0:
+        while hidx[h] != 0:
             h = (h + 1) & hmask
-        hidx[h] = s
+        hidx[h] = s + 1
 
 
 @njit(cache=True, nogil=True, inline="always")  # mutation: equivalent — compilation cache and GIL release only
