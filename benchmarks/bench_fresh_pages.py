@@ -4,8 +4,9 @@ right after the same amount was freed, and after the freed pages sat idle for a 
     python benchmarks/bench_fresh_pages.py                 # 256 MB, waits of 0, 3 and 6 s
     python benchmarks/bench_fresh_pages.py --mb 128 --waits 0 10
 
-Why: the label pass's tables are fresh mappings (about 90 MB a channel for 8192² dense), the
-decode floor's few buffers are not. In a virtual machine whose balloon device reports free
+Why: the label pass's tables are fresh mappings (tens of MB a channel for 8192² dense: two
+thread tables of 24 bytes per object, their hashes and the merge's arrays), the decode floor's
+few buffers are not. In a virtual machine whose balloon device reports free
 pages to the host (virtio-balloon's free page reporting), pages freed for a couple of seconds
 go back to the host, and touching them again costs the host's page faults too. The script
 prints whether such a device is bound (Linux only) and, per wait, the best of ``--repeat``
