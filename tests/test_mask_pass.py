@@ -361,6 +361,23 @@ def test_kernels_load_once_per_pixel_type_before_the_pass_threads(tmp_path, monk
     assert calls == [np.dtype(np.uint16).str, np.dtype(np.int32).str]
 
 
+@pytest.mark.parametrize("dtype, sorted_numbering", [(np.uint8, False), (np.uint16, True), (np.uint32, True)])
+def test_the_warm_up_loads_the_merge_kernels_of_both_numberings(monkeypatch, dtype, sorted_numbering):
+    """Sparse ids are merged by sorting (``number_sorted``), dense ones by counting: the warm-up
+    runs both where the pixel type can hold sparse ids, so no channel's first merge loads a
+    kernel (3.5 ms of one core, while the next channel's pass had the other)."""
+    from pytest_segmask.checks.channel_stats import numbered_by_counting
+
+    calls = {"number_sorted": 0, "number_present": 0}
+    for name in calls:
+        real = getattr(label_kernels, name)
+        monkeypatch.setattr(label_kernels, name, lambda *a, _real=real, _name=name: (
+            calls.__setitem__(_name, calls[_name] + 1), _real(*a))[1])
+    label_kernels.warm_up(dtype)
+    assert calls == {"number_sorted": int(sorted_numbering), "number_present": 1}
+    assert numbered_by_counting(2 * 1000 + 1024, 1000) and not numbered_by_counting(2 * 1000 + 1025, 1000)
+
+
 @pytest.mark.parametrize("compression", [None, "lzw", "zlib"])
 def test_the_pass_needs_no_kernel_variant_the_warm_up_did_not_make(tmp_path, compression):
     """Whatever a file's compression, the kernels see writable C arrays of the pixel type, the
@@ -750,15 +767,15 @@ def test_a_pass_started_on_one_thread_takes_every_part_until_the_rest_start(tmp_
     reader = MaskReader(open_mask(path))
     try:
         run = reader.prepare_channel_pass(0, workers=2).start(1)
-        assert [th.ident is not None for th in run._threads] == [True, False]
+        assert [th.started for th in run._threads] == [True, False]
         if rest == "start_rest":
             run.start_rest()
-            assert all(th.ident is not None for th in run._threads)
+            assert all(th.started for th in run._threads)
         elif rest == "never":  # the started thread alone finishes every part
             run._threads[0].join(60)
-            assert not run._threads[0].is_alive() and run._threads[1].ident is None
+            assert not run._threads[0].is_alive() and not run._threads[1].started
         got = run.result()
-        assert all(th.ident is not None for th in run._threads)  # join started the rest
+        assert all(th.started for th in run._threads)  # join started the rest
     finally:
         reader.close()
     assert_stats_equal(got.stats, stats_reference([labels[0]]))
@@ -953,10 +970,12 @@ def test_a_thread_held_up_leaves_the_other_parts_to_the_other_thread(tmp_path, m
     real = label_pass.decode_segment
     seen: list[tuple[str, int]] = []
     guard = threading.Lock()
+    holding = threading.Event()
     others_done = threading.Event()
 
     def held(plane, layout, index, lock, buffers=None):
         if index == 0:
+            holding.set()
             assert others_done.wait(20), "the other thread did not take the later parts"
         out = real(plane, layout, index, lock, buffers)
         with guard:
@@ -967,14 +986,19 @@ def test_a_thread_held_up_leaves_the_other_parts_to_the_other_thread(tmp_path, m
 
     monkeypatch.setattr(label_pass, "decode_segment", held)
     try:
-        result = reader.channel_pass(0, workers=2)
+        # thread 0 first, until it is held on part 0's first tile (kept threads start in any
+        # order: thread 1 could otherwise take part 0 before thread 0 runs), then thread 1
+        run = reader.prepare_channel_pass(0, workers=2).start(1)
+        assert holding.wait(20)
+        run.start_rest()
+        result = run.result()
     finally:
         reader.close()
     assert_stats_equal(result.stats, stats_reference([labels]))
     by_thread: dict[str, set[int]] = {}
     for name, index in seen:
         by_thread.setdefault(name, set()).add(index)
-    assert sorted(map(sorted, by_thread.values())) == [list(range(4)), list(range(4, 64))]
+    assert by_thread == {"segmask-pass-0": set(range(4)), "segmask-pass-1": set(range(4, 64))}
 
 
 def test_waiting_for_an_idle_thread_starts_a_pass_none_of_whose_threads_runs(tmp_path):
@@ -989,7 +1013,7 @@ def test_waiting_for_an_idle_thread_starts_a_pass_none_of_whose_threads_runs(tmp
     got = []
     try:
         run = reader.prepare_channel_pass(0, workers=2).start(0)
-        assert all(th.ident is None for th in run._threads)
+        assert not any(th.started for th in run._threads)
         waiter = threading.Thread(target=lambda: got.append(run.wait_idle()), daemon=True)
         waiter.start()
         waiter.join(20)
@@ -1245,12 +1269,12 @@ def test_large_mask_overlaps_the_next_pass_only_below_the_row_budget(tmp_path, m
 
     def recording(self, threads=None):
         run = real_start(self, threads)
-        running = sum(th.ident is not None for th in run._threads)
+        running = sum(th.started for th in run._threads)
         events.append(("start", int(self.geoms[0].planes[0].channel[1:]), running))  # channel "c<index>"
         return run
 
     def rest(self):
-        if any(th.ident is None for th in self._threads):
+        if not all(th.started for th in self._threads):
             events.append(("rest",))
         return real_rest(self)
 

@@ -375,6 +375,7 @@ DEFAULT_FIRST_TESTS = {
     "pytest_segmask/checks/mask_image.py": ("tests/test_checks_mask_image.py", "tests/test_mask_pass.py",
                                             "tests/test_mask_robustness.py"),
     "pytest_segmask/checks/objects_table.py": ("tests/test_checks_objects_table.py", "tests/test_tables_bounds.py"),
+    "pytest_segmask/checks/pass_threads.py": ("tests/test_pass_threads.py", "tests/test_mask_pass.py"),
     "pytest_segmask/checks/pyramid_labels.py": ("tests/test_checks_mask_image.py", "tests/test_mask_pass.py"),
     "pytest_segmask/checks/segmentation_masks_csv.py": ("tests/test_checks_segmentation_masks_csv.py",
                                                         "tests/test_robust_companions.py"),

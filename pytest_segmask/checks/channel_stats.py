@@ -399,6 +399,11 @@ def index_type(rows: int):
 DENSE_IDS = 2  # mutation: equivalent — which numbering only
 
 
+def numbered_by_counting(max_id: int, rows: int) -> bool:
+    """Whether a merge numbers its ids by counting them (dense ids) rather than by sorting."""
+    return max_id <= DENSE_IDS * rows + 1024  # mutation: equivalent — which numbering (counting or sorting) only: both give the same rows (tested)
+
+
 def finish_parts(parts: list[StatsAccumulator]) -> ChannelStats:
     """Merge the tables of a channel's parts (one, or several threads over disjoint tiles) into
     sorted, compact statistics: counts and centroids in one pass over each part's rows, then
@@ -419,7 +424,7 @@ def finish_parts(parts: list[StatsAccumulator]) -> ChannelStats:
     mlist = np.empty(total - max(ns, default=0), np.int64)  # mutation: equivalent — ns is never empty: one part at least (an object seen twice has a row outside the largest part)
     max_id = max((int(a.gid[:n].max()) for a, n in zip(parts, ns) if n), default=0)  # mutation: equivalent — an empty channel has no id to number
     dests = []
-    if max_id <= DENSE_IDS * total + 1024:  # mutation: equivalent — which numbering (counting or sorting) only: both give the same rows (tested)
+    if numbered_by_counting(max_id, total):
         present = _zeros(max_id + 1, itype)  # mutation: equivalent — a longer numbering array
         for a, n in zip(parts, ns):
             K.count_ids(a.gid, n, present)

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .pass_threads import PassJob
 from .channel_stats import NO_COUNTS, NO_EXAMPLES, NO_MARKS, BlockTest, ChannelStats, StatsAccumulator, finish_parts
 from .pyramid_labels import MAX_EXAMPLES, LevelResult, PyramidResult
 from .tiff_stream import MaskDecodeError, Plane, SegmentBuffers, _checked_layout, decode_segment
@@ -340,7 +341,7 @@ class PassRun:
     with fewer threads than its plan runs the others from ``start_rest`` (or ``join``): until
     then the started threads take their parts too."""
 
-    def __init__(self, threads: list[threading.Thread], rows, finish, idle: threading.Event, predicted_rows) -> None:
+    def __init__(self, threads: list[PassJob], rows, finish, idle: threading.Event, predicted_rows) -> None:
         self._threads = threads
         self._rows = rows
         self._finish = finish
@@ -352,7 +353,7 @@ class PassRun:
         """Wait until a thread of the pass has no part left to take (the others are finishing
         their last one: a core is free); the rows the tables are predicted to hold at the end
         (their rows so far, scaled by the pixels still to come)."""
-        if all(th.ident is None for th in self._threads):
+        if not any(th.started for th in self._threads):
             self.start_rest()
         self._idle.wait()
         return self._predicted()
@@ -360,7 +361,7 @@ class PassRun:
     def start_rest(self) -> None:
         """The threads not started yet, started."""
         for th in self._threads:
-            if th.ident is None:
+            if not th.started:
                 th.start()
 
     def join(self) -> int:
@@ -596,9 +597,8 @@ def _prepare(geoms: list[_PlanePyramid], plan: _PassPlan, result: PyramidResult 
         share = -(-sum(plan.pixels) // plan.threads)
         accs.extend(StatsAccumulator(height, width, nz, pixels=share, expected_rows=plan.table_hint)
                     for _ in range(plan.threads))
-        threads = [threading.Thread(target=work, args=(i,), name=f"segmask-pass-{i}",
-                                    daemon=True)  # mutation: equivalent — an abandoned pass does not hold up the exit
-                   for i in range(plan.threads)]
+        # kept threads (pass_threads): a new thread began its work milliseconds late
+        threads = [PassJob(work, (i,), name=f"segmask-pass-{i}") for i in range(plan.threads)]
         for th in threads[:first]:
             th.start()
         return PassRun(threads, rows, finish, idle, predicted_rows)
