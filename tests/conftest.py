@@ -92,6 +92,16 @@ def real_zip(tmp_path):
     return unzip
 
 
+@pytest.fixture(params=["inline", "ahead"])
+def decode_mode(request, monkeypatch):
+    """A pass in one part decodes its segments inline, or ahead on a pool (which the pass does
+    only for large segments, ``label_pass.AHEAD_MIN_PIXELS``): tests on small masks run both."""
+    from pytest_segmask.checks import label_pass
+
+    monkeypatch.setattr(label_pass, "AHEAD_MIN_PIXELS", 0 if request.param == "ahead" else 1 << 62)
+    return request.param
+
+
 def assert_stats_equal(stats, ref) -> None:
     """Two ChannelStats (a streaming pass and the numpy reference) are the same."""
     import numpy as np

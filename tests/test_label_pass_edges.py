@@ -334,7 +334,7 @@ def test_block_test_edge_blocks_are_partial(tmp_path):
     assert (lv.tested, lv.bad, lv.first) == (9, 1, [(0, 1, 2)])
 
 
-def test_undecodable_level_tile_is_excluded_and_named(tmp_path):
+def test_undecodable_level_tile_is_excluded_and_named(tmp_path, decode_mode):
     labels = np.repeat(np.repeat(np.arange(1, 65, dtype=np.uint16).reshape(8, 8), 8, 0), 8, 1)  # 64 × 64
     level1 = labels[::2, ::2].copy()  # 32 × 32: 4 tiles of 16
     level2 = level1[::2, ::2].copy()  # 16 × 16: 1 tile
@@ -350,7 +350,7 @@ def test_undecodable_level_tile_is_excluded_and_named(tmp_path):
         assert_stats_equal(result.stats, stats_reference([labels]))
 
 
-def test_undecodable_level_tile_excludes_exactly_the_parent_pixels_it_feeds(tmp_path):
+def test_undecodable_level_tile_excludes_exactly_the_parent_pixels_it_feeds(tmp_path, decode_mode):
     """Level 1 is 45 × 45 in 16-px tiles (3 × 3, the last row and column 13 px): a broken first
     tile (y, x 0–15) feeds level-2 pixels 0–7 and nothing of column or row 8, which lie in the
     same level-2 tile; a broken corner tile (y, x 32–44, odd) feeds 16–22, row and column 22
@@ -430,7 +430,7 @@ def test_level_not_compared_notes(tmp_path):
         "level 1 not compared: its pixel type uint8 differs from level 0 (see the pyramid item)"]
 
 
-def test_undecodable_full_resolution_stops_the_pass(tmp_path):
+def test_undecodable_full_resolution_stops_the_pass(tmp_path, decode_mode):
     labels = np.ones((32, 32), np.uint16)
     path = write_pyramid(tmp_path / "l0.tiff", [labels, labels[::2, ::2].copy()], (16, 16))
     damage_segments(path, [2])
@@ -646,7 +646,7 @@ def test_hash_keeps_room_for_a_call_of_new_objects_after_a_sparse_start():
     assert_stats_equal(acc.finish(), stats_reference([np.vstack([background, unique])]))
 
 
-def test_undecodable_level_tile_that_no_level_0_tile_feeds_is_still_reported(tmp_path):
+def test_undecodable_level_tile_that_no_level_0_tile_feeds_is_still_reported(tmp_path, decode_mode):
     """Level 1 wider than level 0 / 2 (128 → 80 px, factor 2): its tiles past x = 64 get no
     level-0 pixels, yet every tile of every level is decoded once, so a broken one is named."""
     labels = (np.arange(128 * 128, dtype=np.uint32).reshape(128, 128) // 5) % 50 + 1

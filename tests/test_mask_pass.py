@@ -206,7 +206,7 @@ def test_source_image_comparison(tmp_path):
     assert [f.code for f in check_source_image(mask, missing).findings] == ["SOURCE-IMAGE"]
 
 
-def test_pyramid_level_decode_failure_is_a_pyramid_finding(tmp_path):
+def test_pyramid_level_decode_failure_is_a_pyramid_finding(tmp_path, decode_mode):
     mask = MaskSpec(width=128, height=128, tile=32, channels=(ChannelSpec("c", 9),))
     path = tmp_path / mask.file_name
     write_mask(mask, path)
@@ -685,7 +685,7 @@ def test_heap_trimming_is_off_where_there_is_no_malloc_trim(monkeypatch):
     assert label_pass._malloc_trim() is False
 
 
-def test_decode_error_message_in_words(tmp_path):
+def test_decode_error_message_in_words(tmp_path, decode_mode):
     import tifffile
 
     mask = MaskSpec()
@@ -867,7 +867,7 @@ def _pass_summary(result):
 
 
 @pytest.mark.parametrize("changes", PART_LAYOUTS, ids=lambda c: ",".join(f"{k}={v}" for k, v in c.items()))
-def test_parts_equal_one_thread(tmp_path, changes):
+def test_parts_equal_one_thread(tmp_path, changes, decode_mode):
     from pytest_segmask.checks.label_pass import _plan_parts, _PlanePyramid, run_pass
 
     mask = replace(MaskSpec(width=120, height=100, channels=(ChannelSpec("c", 60, sparse_ids=True),)), **changes)
@@ -933,7 +933,7 @@ def test_misaligned_tiles_stay_in_one_part(tmp_path, tile1, monkeypatch):
         reader.close()
 
 
-def test_level0_failure_in_a_later_part_is_reported_like_one_thread(tmp_path):
+def test_level0_failure_in_a_later_part_is_reported_like_one_thread(tmp_path, decode_mode):
     mask = MaskSpec(width=128, height=128, tile=16, pyramid_levels=1, channels=(ChannelSpec("c", 9),))
     path = tmp_path / mask.file_name
     write_mask(mask, path)
@@ -1327,3 +1327,33 @@ def test_overlapped_passes_report_a_damaged_channel_in_its_place(tmp_path, monke
         reader.close()
     assert got == [(0, "ChannelPass"), (1, "MaskDecodeError"), (2, "ChannelPass")]
     assert "tile 5 " in str(err.value)
+
+
+def test_a_pass_in_one_part_decodes_ahead_only_segments_worth_a_hand_over(tmp_path, monkeypatch):
+    """One part: small segments are decoded inline (a hand-over between threads costs more than
+    decoding them), segments of AHEAD_MIN_PIXELS or more on a pool ahead of the reducing
+    thread. The statistics are the same either way."""
+    from pytest_segmask.checks import label_pass
+
+    pools = []
+    real_pool = label_pass.ThreadPoolExecutor
+    monkeypatch.setattr(label_pass, "ThreadPoolExecutor", lambda n: (pools.append(n), real_pool(n))[1])
+    mask = MaskSpec(width=128, height=96, tile=32, channels=(ChannelSpec("c", 12),))
+    path = tmp_path / mask.file_name
+    labels = write_mask(mask, path)[0]
+    reader = MaskReader(open_mask(path))
+    try:
+        for threshold, expected in ((32 * 32 + 1, []), (32 * 32, [1])):
+            monkeypatch.setattr(label_pass, "AHEAD_MIN_PIXELS", threshold)
+            pools.clear()
+            result = reader.channel_pass(0, workers=1)
+            assert pools == expected
+            assert_stats_equal(result.stats, stats_reference([labels]))
+    finally:
+        reader.close()
+
+
+def test_the_decode_ahead_threshold_lies_between_small_tiles_and_strips_of_32k_pixels():
+    from pytest_segmask.checks import label_pass
+
+    assert 128 * 128 < label_pass.AHEAD_MIN_PIXELS <= 16 * 2048
