@@ -25,7 +25,8 @@ parent's peak RSS). Printed per mask:
   (user + sys of the process after imports), cores used (CPU / wall), peak RSS of the process
   (VmHWM: interpreter, numpy, numba and the kernels included); the numba kernel load and the
   imports the first ``open_mask`` makes (tifffile, lxml: once per process, done by the plugin at
-  collection) are measured before and printed apart.
+  collection) and the first pass makes (the pass's modules, the deflate codec's module, which
+  the floor's process imports untimed too) are measured before and printed apart.
 * floor  — single-thread decode of every level-0 tile with tifffile's codec (libdeflate), CPU s;
   also every level (what the pass must decode). A fresh process just before each run of ours
   (the host's speed drifts between minutes: the two are measured at the same moments) parses
@@ -153,6 +154,15 @@ def child_ours(path: str, workers: int, mode: str) -> dict:
     getattr(label_kernels, "load", label_kernels.warm_up)(np.uint32)  # numba: load the cached machine code (once per process, as the pass does; older trees: warm_up)
     import tifffile  # noqa: F401 - imported by the first open_mask (once per process; the plugin does it at collection)
     import lxml.etree  # noqa: F401
+    # imported by the first pass (once per process): the pass's modules, and the deflate codec's
+    # module, which imagecodecs imports on first use (the floor's process imports it untimed too)
+    try:
+        from pytest_segmask.checks import label_pass  # noqa: F401
+    except ImportError:  # an older tree (bench_ab.py)
+        pass
+    from tifffile import TIFF
+
+    TIFF.DECOMPRESSORS[8]  # noqa: B018
     load = usage()[0] - cpu0
 
     def run() -> tuple[list, list, int]:
