@@ -53,22 +53,22 @@ def test_a_job_that_raises_is_reported_and_its_thread_not_kept(monkeypatch):
     reported = []
     monkeypatch.setattr(threading, "excepthook", lambda args: reported.append(args.exc_type))
 
+    ran_on = []
+
     def boom():
+        ran_on.append(threading.current_thread())
         raise ValueError("bad part")
 
     failing = PassJob(boom)
     failing.start()
     failing.join(20)
     assert not failing.is_alive()
-    for _ in range(200):  # the hook runs as the thread ends, just after the job is marked done
-        if reported:
-            break
-        threading.Event().wait(0.01)
-    assert reported == [ValueError]
-    after = PassJob(lambda: None)
+    ran_on[0].join(20)  # the thread ends (the hook runs as it does)
+    assert not ran_on[0].is_alive() and reported == [ValueError]
+    after = PassJob(lambda: ran_on.append(threading.current_thread()))
     after.start()
     after.join(20)
-    assert after.ident != failing.ident and not after.is_alive()
+    assert ran_on[1] is not ran_on[0] and not after.is_alive()
 
 
 @pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="no fork on this platform")

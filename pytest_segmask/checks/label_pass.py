@@ -39,8 +39,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .pass_threads import PassJob
 from .channel_stats import NO_COUNTS, NO_EXAMPLES, NO_MARKS, BlockTest, ChannelStats, StatsAccumulator, finish_parts
+from .pass_threads import PassJob
 from .pyramid_labels import MAX_EXAMPLES, LevelResult, PyramidResult
 from .tiff_stream import MaskDecodeError, Plane, SegmentBuffers, _checked_layout, decode_segment
 
