@@ -20,12 +20,14 @@ of waiting at the end (``_PartQueue``). Each table is sized at its first call fo
 previous pass over the same plan (a mask's previous channel) left in its largest table. The few
 tiles above the split level are decoded first (``prepare_pass``, while the previous channel
 still runs); they are shared by the parts (a lock each). Decoded tiles go into reusable arrays
-(``tiff_stream.SegmentBuffers``). The threads' tables are merged at the end, one column at a
+(``tiff_stream.SegmentBuffers``), on threads kept from one pass to the next
+(``pass_threads``). The threads' tables are merged at the end, one column at a
 time (``channel_stats.finish_parts``); ``start_pass`` returns while the parts run, so the caller
 can merge the previous channel meanwhile. Results do not depend on the split: examples are the
 first bad pixels in raster order, errors come in pass order (tested against one thread). A
 geometry where one tile feeds two subtrees (levels with different tile sizes) runs in one
-thread, with decoding ahead on a small pool.
+thread, with decoding ahead on a small pool where segments are large enough to be worth
+handing over (``AHEAD_MIN_PIXELS``), else inline.
 """
 
 from __future__ import annotations
