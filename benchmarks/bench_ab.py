@@ -6,9 +6,9 @@ not two separate runs of bench_mask.py.
     python benchmarks/bench_ab.py c998f2c                    # 8192² × 3 dense, 12 pairs
     python benchmarks/bench_ab.py HEAD~3 --size 16384 --pairs 6
 
-Each run is ``bench_mask.py``'s ``ours`` child in plugin mode (open the mask, every channel's
-pass, ``check_labels`` and ``check_pyramid_labels``), with the ref's package first on the
-path. Printed per version: CPU s (mean, median, min), median wall s, cores (CPU / wall over
+Each run is ``bench_mask.py``'s ``ours`` child in plugin mode (every channel's pass,
+``check_labels`` and ``check_pyramid_labels``; the mask opened untimed just before, as the
+plugin opens it at collection), with the ref's package first on the path. Printed per version: CPU s (mean, median, min), median wall s, cores (CPU / wall over
 all runs), highest peak RSS; then the paired difference B − A.
 """
 
