@@ -24,7 +24,8 @@ parent's peak RSS). Printed per mask:
   fresh process pays the OS for, left out; its peak RSS is the same). Each mode runs in
   ``--repeat`` (3) fresh processes; the one with the least CPU is printed, like the floor's best
   round, with the highest peak RSS of them. Wall s, CPU s
-  (user + sys of the process after imports), cores used (CPU / wall), peak RSS of the process
+  (user + sys of the process after imports), cores used (CPU / wall; also of every run: median,
+  lowest–highest, and how many used 1.8 cores or more), peak RSS of the process
   (VmHWM: interpreter, numpy, numba and the kernels included); the numba kernel load and the
   imports the first ``open_mask`` makes (tifffile, lxml: once per process, done by the plugin at
   collection) and the first pass makes (the pass's modules, the deflate codec's module, which
@@ -294,11 +295,11 @@ def main() -> None:
           f"{', '.join(f'{v:.2f}' for v in os.getloadavg())}")
     warm_kernels()
     print(f"| mask | objects | mode | ours wall s | ours CPU s (best of {args.repeat}) | cores | "
-          "kernel load + imports CPU s (once per process) | mask opening CPU s (untimed: the plugin opens at collection) | "
+          "cores of each run: median, range, runs ≥ 1.8 | kernel load + imports CPU s (once per process) | mask opening CPU s (untimed: the plugin opens at collection) | "
           f"ours peak RSS MB (highest of {args.repeat}; stats kept MB, bytes/object) | floor CPU s (best round of {args.repeat} processes, each just before a run of ours): level 0 / all levels | "
           "ours CPU ÷ floor: level 0 / all levels | each run ÷ the floor just before it (level 0): median, range, runs ≤ 2× | "
           "naive wall s | naive peak RSS MB | naive ÷ ours (wall) |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- " * 16 + "|")
     for size in args.sizes:
         for kind in args.kinds:
             path = Path(tempfile.gettempdir()) / f"segmask-bench-{kind}-{size}-{args.channels}.ome.tiff"
@@ -321,12 +322,16 @@ def main() -> None:
                 # not only whether the best is
                 paired = sorted(r["cpu"] / f["level0"] for r, f in zip(runs, floors))
                 within = sum(ratio <= 2 for ratio in paired)
+                # cores of every run, not only of the best by CPU
+                cores = sorted(r["cpu"] / r["wall"] for r in runs)
                 if naive is not None:
                     assert naive["objects"] == ours["objects"], (naive["objects"], ours["objects"])
                 assert ours["findings"] == 0
                 cols = [
                     f"{size}² × {args.channels} {kind}", f"{sum(ours['objects']):,}", mode,
-                    f"{ours['wall']:.2f}", f"{ours['cpu']:.2f}", f"{ours['cpu'] / ours['wall']:.2f}", f"{ours['load']:.2f}", f"{ours['open']:.3f}",
+                    f"{ours['wall']:.2f}", f"{ours['cpu']:.2f}", f"{ours['cpu'] / ours['wall']:.2f}",
+                    f"{statistics.median(cores):.2f}, {cores[0]:.2f}–{cores[-1]:.2f}, {sum(c >= 1.8 for c in cores)} of {len(cores)}",
+                    f"{ours['load']:.2f}", f"{ours['open']:.3f}",
                     f"{ours['rss']:.0f}" + (f" ({ours['kept_mb']:.0f}, {ours['kept_per_object']:.0f} B)"
                                             if ours["kept_per_object"] else ""),
                     f"{floor['level0']:.2f} / {floor['all']:.2f}",
