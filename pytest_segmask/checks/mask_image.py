@@ -968,9 +968,9 @@ class MaskReader:
         A large mask (``SPLIT_MIN_PIXELS`` per channel, at least ``2 × workers`` tiles or strips)
         is passed one channel at a time, each pass split over ``workers`` threads; if the
         channel is predicted to hold at most ``OVERLAP_MAX_ROWS`` objects, the next channel's
-        pass runs one thread from when a thread of the channel's pass is done and while the
-        channel is merged, and all of them while its items run, else it starts when asked for:
-        memory stays at one channel. Smaller masks run ``workers`` channels at a time, one thread each
+        pass (planned when a thread of the channel's pass is done) runs one thread from then and
+        while the channel is merged, and all of them while its items run, else it starts when
+        asked for: memory stays at one channel. Smaller masks run ``workers`` channels at a time, one thread each
         (splitting a small pass costs more than it gains)."""
         from concurrent.futures import ThreadPoolExecutor
 
@@ -1004,16 +1004,21 @@ class MaskReader:
             for pos, index in enumerate(todo):
                 later = todo[pos + 1] if pos + 1 < len(todo) else None
                 following = None
-                # planned while this channel's threads run: the cores do not wait for it
-                ahead = prepare(later) if later is not None else None
+                ahead = None
                 if isinstance(run, MaskDecodeError):
                     result = run
                 else:
                     # one thread of the next pass from when a thread of this one has no part
                     # left (the other finishes its last) and while this channel is merged,
                     # all of them once it is
+                    idle_rows = run.wait_idle() if later is not None else None
+                    # the next channel planned (its top tiles decoded) on the core the idle
+                    # thread leaves: planned as this channel started, it was a third thread
+                    # holding the GIL against the pass's two as they began (bench_ab.py: CPU
+                    # −1 to −8 %, peak RSS −6 MB)
+                    ahead = prepare(later) if later is not None else None
                     if (later is not None
-                            and run.wait_idle() <= OVERLAP_MAX_ROWS):  # mutation: equivalent[compare] — when passes overlap only (the same results: tested)
+                            and idle_rows <= OVERLAP_MAX_ROWS):  # mutation: equivalent[compare] — when passes overlap only (the same results: tested)
                         following = start(ahead, 1)
                     try:
                         result = run.result()
@@ -1025,6 +1030,8 @@ class MaskReader:
                 yield index, result
                 del result
                 if later is not None:
+                    if ahead is None:
+                        ahead = prepare(later)
                     run = following if following is not None else start(ahead)
                     del ahead
             return
