@@ -1250,8 +1250,10 @@ def test_large_mask_overlaps_the_next_pass_only_below_the_row_budget(tmp_path, m
     """Split passes, one channel at a time: the next channel's pass starts before a channel is
     returned only if the channel's tables hold at most OVERLAP_MAX_ROWS rows, otherwise when it
     is asked for; while the channel is merged it runs one thread (the merge has the other
-    core), the rest once the merge is done. The results, a damaged channel included, are the
-    same either way."""
+    core), the rest once the merge is done. The next channel is planned when a thread of the
+    channel's pass has no part left (planned as the channel started, it was a third thread
+    against the pass's two). The results, a damaged channel included, are the same either
+    way."""
     from pytest_segmask.checks import label_pass, mask_image
 
     monkeypatch.setattr(mask_image, "SPLIT_MIN_PIXELS", 0)
@@ -1266,6 +1268,7 @@ def test_large_mask_overlaps_the_next_pass_only_below_the_row_budget(tmp_path, m
     real_rest = label_pass.PassRun.start_rest
     real_finish = label_pass.finish_parts
     real_prepare = MaskReader.prepare_channel_pass
+    real_wait_idle = label_pass.PassRun.wait_idle
 
     def recording(self, threads=None):
         run = real_start(self, threads)
@@ -1284,28 +1287,36 @@ def test_large_mask_overlaps_the_next_pass_only_below_the_row_budget(tmp_path, m
 
     def preparing(self, index, workers=2):
         prepared.append(index)
+        events.append(("prepare", index))
         return real_prepare(self, index, workers)
+
+    def waiting(self):
+        rows = real_wait_idle(self)
+        events.append(("idle",))
+        return rows
 
     monkeypatch.setattr(label_pass.PreparedPass, "start", recording)
     monkeypatch.setattr(label_pass.PassRun, "start_rest", rest)
     monkeypatch.setattr(label_pass, "finish_parts", merging)
     monkeypatch.setattr(MaskReader, "prepare_channel_pass", preparing)
+    monkeypatch.setattr(label_pass.PassRun, "wait_idle", waiting)
     try:
         assert reader._splits(0, 2)
         for index, result in reader.iter_channel_passes([0, 1, 2]):
             events.append(("returned", index))
             assert_stats_equal(result.stats, stats_reference([labels[index]]))
-            # the next channel is always planned before this one is returned (while it runs)
+            # the next channel is always planned before this one is returned
             assert prepared == list(range(min(index + 2, 3)))
     finally:
         reader.close()
     if max_rows == 4:  # channel c holds 5 + c objects: more rows than 4: never overlapped
-        assert events == [("start", 0, 2), ("merge",), ("returned", 0),
-                          ("start", 1, 2), ("merge",), ("returned", 1),
+        assert events == [("prepare", 0), ("start", 0, 2), ("idle",), ("prepare", 1), ("merge",), ("returned", 0),
+                          ("start", 1, 2), ("idle",), ("prepare", 2), ("merge",), ("returned", 1),
                           ("start", 2, 2), ("merge",), ("returned", 2)]
     else:  # always one ahead: one thread during the merge, both after it
-        assert events == [("start", 0, 2), ("start", 1, 1), ("merge",), ("rest",), ("returned", 0),
-                          ("start", 2, 1), ("merge",), ("rest",), ("returned", 1),
+        assert events == [("prepare", 0), ("start", 0, 2), ("idle",), ("prepare", 1), ("start", 1, 1), ("merge",),
+                          ("rest",), ("returned", 0),
+                          ("idle",), ("prepare", 2), ("start", 2, 1), ("merge",), ("rest",), ("returned", 1),
                           ("merge",), ("returned", 2)]
 
 
