@@ -970,8 +970,8 @@ class MaskReader:
         channel is predicted to hold at most ``OVERLAP_MAX_ROWS`` objects, the next channel's
         pass (planned when a thread of the channel's pass is done) runs one thread from then and
         while the channel is merged, and all of them while its items run, else it starts when
-        asked for: memory stays at one channel. Smaller masks run ``workers`` channels at a time, one thread each
-        (splitting a small pass costs more than it gains)."""
+        asked for: memory stays at one channel. Smaller masks run ``workers`` channels at a time,
+        one thread each (splitting a small pass costs more than it gains)."""
         from concurrent.futures import ThreadPoolExecutor
 
         def one(index, threads):
@@ -1008,18 +1008,17 @@ class MaskReader:
                 if isinstance(run, MaskDecodeError):
                     result = run
                 else:
-                    # one thread of the next pass from when a thread of this one has no part
-                    # left (the other finishes its last) and while this channel is merged,
-                    # all of them once it is
-                    idle_rows = run.wait_idle() if later is not None else None
-                    # the next channel planned (its top tiles decoded) on the core the idle
-                    # thread leaves: planned as this channel started, it was a third thread
-                    # holding the GIL against the pass's two as they began (bench_ab.py: CPU
-                    # −1 to −8 %, peak RSS −6 MB)
-                    ahead = prepare(later) if later is not None else None
-                    if (later is not None
-                            and idle_rows <= OVERLAP_MAX_ROWS):  # mutation: equivalent[compare] — when passes overlap only (the same results: tested)
-                        following = start(ahead, 1)
+                    if later is not None:
+                        # the next channel planned (its top tiles decoded) when a thread of this
+                        # pass has no part left, on the core that thread leaves: planned as this
+                        # channel started, it was a third thread holding the GIL against the
+                        # pass's two as they began (bench_ab.py: CPU −1 to −8 %, peak RSS −6 MB)
+                        idle_rows = run.wait_idle()
+                        ahead = prepare(later)
+                        # one thread of the next pass from then (the other finishes its last
+                        # part) and while this channel is merged, all of them once it is
+                        if idle_rows <= OVERLAP_MAX_ROWS:  # mutation: equivalent[compare] — when passes overlap only (the same results: tested)
+                            following = start(ahead, 1)
                     try:
                         result = run.result()
                     except MaskDecodeError as exc:
@@ -1030,7 +1029,7 @@ class MaskReader:
                 yield index, result
                 del result
                 if later is not None:
-                    if ahead is None:
+                    if ahead is None:  # this channel's pass could not start: none was idle
                         ahead = prepare(later)
                     run = following if following is not None else start(ahead)
                     del ahead
