@@ -8,8 +8,9 @@ not two separate runs of bench_mask.py.
 
 Each run is ``bench_mask.py``'s ``ours`` child in plugin mode (every channel's pass,
 ``check_labels`` and ``check_pyramid_labels``; the mask opened untimed just before, as the
-plugin opens it at collection), with the ref's package first on the path. Printed per version: CPU s (mean, median, min), median wall s, cores (CPU / wall over
-all runs), highest peak RSS; then the paired difference B − A.
+plugin opens it at collection), with the ref's package first on the path. Printed per version:
+CPU s (mean, median, min), median wall s, cores (CPU / wall over all runs), highest peak RSS;
+then the paired difference B − A.
 """
 
 from __future__ import annotations
