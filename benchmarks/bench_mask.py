@@ -17,8 +17,9 @@ parent's peak RSS). Printed per mask:
   OME-XML) is read untimed just before, as the plugin reads it at collection, before its label
   items run (the floor's IFDs are parsed untimed too); its CPU is printed apart. Modes: plugin
   (what the plugin does: a large mask one channel at a time, the pass split over two threads,
-  the next channel's pass running while a channel is merged if its tables hold at most 8 M rows, each channel's statistics dropped after its items), keep (the
-  same, every channel's statistics kept: their bytes per object are printed), one-thread
+  the next channel's pass running while a channel is merged if its tables hold at most 8 M
+  rows, each channel's statistics dropped after its items), keep (the same, every channel's
+  statistics kept: their bytes per object are printed), one-thread
   (``channel_pass(workers=1)``: one thread reducing while one decodes ahead), again (plugin run
   twice in one process, the second timed: the first touch of the process's memory, which a
   fresh process pays the OS for, left out; its peak RSS is the same). Each mode runs in

@@ -1012,7 +1012,8 @@ class MaskReader:
                         # the next channel planned (its top tiles decoded) when a thread of this
                         # pass has no part left, on the core that thread leaves: planned as this
                         # channel started, it was a third thread holding the GIL against the
-                        # pass's two as they began (bench_ab.py: CPU −1 to −8 %, peak RSS −6 MB)
+                        # pass's two as they began (bench_ab.py: CPU −1 to −8 %, peak RSS 4–8
+                        # MB lower)
                         idle_rows = run.wait_idle()
                         ahead = prepare(later)
                         # one thread of the next pass from then (the other finishes its last
